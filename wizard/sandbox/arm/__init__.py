@@ -1,0 +1,1 @@
+"""The sandbox's Azure Resource Manager: routing, long-running operations and resource providers."""

@@ -1,0 +1,1 @@
+"""The sandbox's Kubernetes: one API server per sandbox AKS cluster, with simulated controllers."""

@@ -1,0 +1,192 @@
+"""Assemble and run the sandbox: one HTTPS listener on 127.0.0.1 serving every cloud endpoint.
+
+Paths: ``/{tenant}/...`` the Entra ID authority, ``/graph/v1.0/...`` Microsoft Graph,
+``/api/retail/prices`` the Retail Prices API, ``/_registry/{loginServer}/v2/...`` registry data planes,
+``/k8s/{cluster}/...`` the Kubernetes API servers, and everything else ARM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import ssl
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from . import authority, graph, prices, registry
+from .arm import router
+from .arm.base import ArmError, Sandbox
+from .crypto import Pki
+from .faults import Faults
+from .store import Store, admin_secret
+
+SANDBOX_PATHS = ("/sandbox/",)
+
+
+@dataclass
+class Endpoints:
+    """What a client needs to reach a running sandbox."""
+
+    arm: str
+    authority: str
+    graph: str
+    prices: str
+    registry: str
+    ca_bundle: str
+    tenant_id: str
+    subscriptions: list[str]
+    client_id: str
+    client_secret: str
+
+    def as_json(self) -> dict[str, Any]:
+        """The ready line's document."""
+        return dict(self.__dict__)
+
+
+def _fault_middleware(faults: Faults) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith(SANDBOX_PATHS) or request.path.startswith("/k8s/"):
+            return await handler(request)  # type: ignore[no-any-return]
+        kind = faults.roll()
+        sbx: Sandbox = request.app["sandbox"]
+        if kind == "reset":
+            if request.transport is not None:
+                request.transport.abort()
+            raise ConnectionResetError("injected reset")
+        if kind == "429":
+            return ArmError(429, "TooManyRequests", "The request is being throttled (injected fault).",
+                            headers=sbx.retry_after(sbx.scaled(5.0))).response()
+        if kind in ("500", "503"):
+            code = "InternalServerError" if kind == "500" else "ServiceUnavailable"
+            return ArmError(int(kind), code, f"The service answered {kind} (injected fault).").response()
+        return await handler(request)  # type: ignore[no-any-return]
+    return middleware
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _set_faults(request: web.Request) -> web.Response:
+    """POST /sandbox/faults with ``spec=...`` replaces the fault plan (tests use it mid-run)."""
+    spec = str((await request.post()).get("spec", ""))
+    new = Faults.parse(spec)
+    faults: Faults = request.app["faults"]
+    faults.rates, faults.rng = new.rates, new.rng
+    request.app["sandbox"].lro_fail_rate = new.rates.get("lro_fail", 0.0)
+    return web.json_response({"rates": new.rates})
+
+
+def build_app(sbx: Sandbox, faults: Faults) -> web.Application:
+    """The aiohttp application with every route."""
+    app = web.Application(middlewares=[_fault_middleware(faults)], client_max_size=8 * 1024 * 1024)
+    app["sandbox"], app["faults"] = sbx, faults
+    app.router.add_get("/sandbox/health", _health)
+    app.router.add_post("/sandbox/faults", _set_faults)
+    app.router.add_route("*", "/devicelogin", authority.device_login)
+    app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", authority.openid_configuration)
+    app.router.add_get("/{tenant}/discovery/v2.0/keys", authority.keys)
+    app.router.add_post("/{tenant}/oauth2/v2.0/token", authority.token)
+    app.router.add_post("/{tenant}/oauth2/v2.0/devicecode", authority.device_code)
+    app.router.add_route("*", "/graph/{tail:.*}", graph.handle)
+    app.router.add_get("/api/retail/prices", prices.handle)
+    app.router.add_route("*", "/_registry/{host}/{tail:.*}", registry.handle)
+    from .kube import server as kube_server
+    app.router.add_route("*", "/k8s/{key}/{tail:.*}", kube_server.handle)
+    app.router.add_route("*", "/{tail:.*}", router.handle)
+    return app
+
+
+class SandboxServer:
+    """A running sandbox: start it, read its endpoints, stop it."""
+
+    def __init__(self, directory: Path, *, speed: float = 1.0, faults: str | None = None, port: int = 0,
+                 device_approve_seconds: float | None = None) -> None:
+        self.directory = directory
+        self.store = Store(directory)
+        self.pki = Pki.load_or_create(directory)
+        self.faults = Faults.parse(faults)
+        self.sbx = Sandbox(self.store, self.pki, speed=speed, lro_fail_rate=self.faults.rates.get("lro_fail", 0.0))
+        if self.faults.seed is not None:
+            self.sbx.rng.seed(self.faults.seed + 1)
+        if device_approve_seconds is not None:
+            self.sbx.device_approve_seconds = device_approve_seconds
+        else:
+            self.sbx.device_approve_seconds = max(1.0, 20.0 / speed) if speed > 0 else 1.0
+        self.port = port
+        self.runner: web.AppRunner | None = None
+
+    async def start(self) -> Endpoints:
+        """Bind (reusing the last port when free) and start serving."""
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.pki.server_cert_path, self.pki.server_key_path)
+        ctx.load_verify_locations(self.pki.ca_path)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        app = build_app(self.sbx, self.faults)
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self.runner.setup()
+        candidates = [self.port] if self.port else [self.store.meta.get("last_port") or 0, 0]
+        site = None
+        for port in candidates:
+            try:
+                site = web.TCPSite(self.runner, "127.0.0.1", port, ssl_context=ctx, reuse_address=True)
+                await site.start()
+                break
+            except OSError:
+                if port == candidates[-1]:
+                    raise
+        assert site is not None and site._server is not None
+        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.sbx.base_url = f"https://127.0.0.1:{bound}"
+        self.store.meta["last_port"] = bound
+        self.store.save()
+        from .kube import controllers
+        app["kube_task"] = asyncio.get_running_loop().create_task(controllers.run(self.sbx))
+        return self.endpoints()
+
+    def endpoints(self) -> Endpoints:
+        """The endpoints of the running server."""
+        base = self.sbx.base_url
+        return Endpoints(
+            arm=base, authority=base, graph=f"{base}/graph", prices=f"{base}/api/retail/prices",
+            registry=f"{base}/_registry", ca_bundle=str(self.pki.ca_path),
+            tenant_id=self.store.meta["tenant_id"],
+            subscriptions=[s["subscriptionId"] for s in self.store.data["subscriptions"]],
+            client_id=self.store.meta["admin_client_id"], client_secret=admin_secret(self.directory))
+
+    async def stop(self) -> None:
+        """Stop serving and save."""
+        if self.runner is not None:
+            task = self.runner.app.get("kube_task")
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self.runner.cleanup()
+        self.store.save()
+
+
+async def _serve_forever(server: SandboxServer) -> None:
+    endpoints = await server.start()
+    sys.stdout.write(json.dumps(endpoints.as_json()) + "\n")
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop()
+
+
+def serve(directory: Path, *, speed: float, faults: str | None, port: int) -> int:
+    """Run until SIGTERM or SIGINT; print the ready line first. Returns the exit code."""
+    server = SandboxServer(directory, speed=speed, faults=faults, port=port)
+    asyncio.run(_serve_forever(server))
+    return 0
