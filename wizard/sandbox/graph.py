@@ -11,6 +11,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -46,15 +47,20 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return web.Response(status=status, text=json.dumps(body), headers={**hdrs, "Content-Type": CT})
 
 
+def _empty() -> web.Response:
+    return web.Response(status=204, headers={"request-id": str(uuid.uuid4()), "odata-version": "4.0"})
+
+
 def _public(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if not k.startswith("_")}
 
 
-FILTERS = [
+FILTERS: list[tuple[re.Pattern[str], Callable[[dict[str, Any], str], bool]]] = [
     (re.compile(r"^appId eq '([^']*)'$"), lambda o, v: o.get("appId") == v),
     (re.compile(r"^displayName eq '([^']*)'$"), lambda o, v: o.get("displayName") == v),
     (re.compile(r"^startswith\(displayName,\s*'([^']*)'\)$"), lambda o, v: o.get("displayName", "").startswith(v)),
-    (re.compile(r"^servicePrincipalNames/any\(c:c eq '([^']*)'\)$"), lambda o, v: v in o.get("servicePrincipalNames", [])),
+    (re.compile(r"^servicePrincipalNames/any\(c:c eq '([^']*)'\)$"),
+     lambda o, v: v in o.get("servicePrincipalNames", [])),
     (re.compile(r"^tags/any\(t:t eq '([^']*)'\)$"), lambda o, v: v in o.get("tags", [])),
 ]
 
@@ -122,13 +128,13 @@ def route(sbx: Sandbox, method: str, parts: list[str], body: Any, query: dict[st
                 for kid in [k for k, s in data["app_secrets"].items() if s["appId"] == obj["appId"]]:
                     del data["app_secrets"][kid]
             sbx.store.save()
-            return web.Response(status=204)
+            return _empty()
         if method == "PATCH" and isinstance(body, dict):
             for key in ("displayName", "tags", "notes", "description"):
                 if key in body:
                     obj[key] = body[key]
             sbx.store.save()
-            return web.Response(status=204)
+            return _empty()
     if len(parts) == 3 and coll_name == "applications" and method == "POST":
         if parts[2] == "addPassword":
             return add_password(sbx, obj, body or {})
@@ -207,4 +213,4 @@ def remove_password(sbx: Sandbox, app: dict[str, Any], body: dict[str, Any]) -> 
         raise GraphError(404, "Request_ResourceNotFound", f"No password credential found with keyId {key_id}.")
     sbx.store.data["app_secrets"].pop(key_id, None)
     sbx.store.save()
-    return web.Response(status=204)
+    return _empty()

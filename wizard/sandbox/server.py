@@ -26,7 +26,8 @@ from .crypto import Pki
 from .faults import Faults
 from .store import Store, admin_secret
 
-SANDBOX_PATHS = ("/sandbox/",)
+UNFAULTED = ("/sandbox/", "/k8s/", "/devicelogin")
+AUTHORITY_PARTS = ("/oauth2/", "/.well-known/", "/discovery/")
 
 
 @dataclass
@@ -52,21 +53,24 @@ class Endpoints:
 def _fault_middleware(faults: Faults) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path.startswith(SANDBOX_PATHS) or request.path.startswith("/k8s/"):
+        path = request.path
+        if path.startswith(UNFAULTED) or any(p in path for p in AUTHORITY_PARTS):
             return await handler(request)  # type: ignore[no-any-return]
         kind = faults.roll()
         sbx: Sandbox = request.app["sandbox"]
         if kind == "reset":
             if request.transport is not None:
                 request.transport.abort()
-            raise ConnectionResetError("injected reset")
-        if kind == "429":
-            return ArmError(429, "TooManyRequests", "The request is being throttled (injected fault).",
-                            headers=sbx.retry_after(sbx.scaled(5.0))).response()
-        if kind in ("500", "503"):
-            code = "InternalServerError" if kind == "500" else "ServiceUnavailable"
-            return ArmError(int(kind), code, f"The service answered {kind} (injected fault).").response()
-        return await handler(request)  # type: ignore[no-any-return]
+            return web.Response(status=500)  # never reaches the client: the connection is gone
+        if kind is None:
+            return await handler(request)  # type: ignore[no-any-return]
+        status = int(kind)
+        code = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}[status]
+        message = f"The service answered {status} (injected fault)."
+        headers = sbx.retry_after(sbx.scaled(5.0)) if status == 429 else {}
+        if path.startswith("/graph/"):
+            return graph.GraphError(status, code, message, headers).response()
+        return ArmError(status, code, message, headers=headers).response()
     return middleware
 
 
@@ -143,7 +147,7 @@ class SandboxServer:
                 if port == candidates[-1]:
                     raise
         assert site is not None and site._server is not None
-        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        bound = int(site._server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
         self.sbx.base_url = f"https://127.0.0.1:{bound}"
         self.store.meta["last_port"] = bound
         self.store.save()
@@ -174,13 +178,13 @@ class SandboxServer:
 
 
 async def _serve_forever(server: SandboxServer) -> None:
-    endpoints = await server.start()
-    sys.stdout.write(json.dumps(endpoints.as_json()) + "\n")
-    sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    endpoints = await server.start()
+    sys.stdout.write(json.dumps(endpoints.as_json()) + "\n")
+    sys.stdout.flush()
     await stop.wait()
     await server.stop()
 

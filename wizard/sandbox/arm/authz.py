@@ -19,7 +19,8 @@ from .provider import Call
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 BUILTIN: dict[str, tuple[str, str, list[str], list[str]]] = {
-    "7f951dda-4ed3-4680-a7ca-43fe172d538d": ("AcrPull", "acr pull", [], ["Microsoft.ContainerRegistry/registries/pull/read"]),
+    "7f951dda-4ed3-4680-a7ca-43fe172d538d": ("AcrPull", "acr pull", [],
+                                             ["Microsoft.ContainerRegistry/registries/pull/read"]),
     "8311e382-0749-4cb8-b61a-304f252e45ec": ("AcrPush", "acr push", [],
                                              ["Microsoft.ContainerRegistry/registries/pull/read",
                                               "Microsoft.ContainerRegistry/registries/push/write"]),

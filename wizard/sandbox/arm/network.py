@@ -29,6 +29,7 @@ class _Net(ResourceType):
     namespace = NAMESPACE
     create_seconds, update_seconds, delete_seconds = 5.0, 3.0, 5.0
     delete_async_header = True
+    creating_state = "Updating"  # the network RP's enum has no Creating
 
 
 class VirtualNetworks(_Net):
@@ -46,7 +47,7 @@ class VirtualNetworks(_Net):
             raise ArmError(400, "InvalidRequestFormat", "addressSpace.addressPrefixes is required.",
                            target="properties.addressSpace")
         nets = [_net(p, "properties.addressSpace.addressPrefixes") for p in prefixes]
-        subnets = []
+        subnets: list[dict[str, Any]] = []
         for i, sub in enumerate(props.get("subnets") or []):
             sp = SUBNET.check(call, nets, sub.get("properties") or {}, f"properties.subnets[{i}]",
                               [s["properties"] for s in subnets])

@@ -88,6 +88,7 @@ class ResourceType:
     delete_seconds = 0.0
     put_async = True
     delete_async_header = False
+    creating_state = "Creating"
     parent_required = True
 
     def actions(self) -> dict[str, Action]:
@@ -141,7 +142,7 @@ class ResourceType:
         if seconds > 0:
             op = sbx.start_operation(sub=ref.sub, namespace=ref.namespace, location=rec["location"] or "global",
                                      seconds=seconds, resource_id=ref.id, api_version=call.api_version)
-            rec["transition"] = "Creating" if existing is None else "Updating"
+            rec["transition"] = self.creating_state if existing is None else "Updating"
             rec["busy_until"] = op["done_at"]
             rec["failed"] = op["error"] is not None
             if self.put_async:

@@ -22,7 +22,7 @@ def _consumers(sbx: Sandbox, sub: str, location: str, exclude: str | None) -> li
         rtype = rec["type"].lower()
         if rtype == "microsoft.compute/virtualmachines" and rec["location"] == location:
             out.append((rec["body"]["properties"].get("hardwareProfile", {}).get("vmSize", ""), 1))
-        elif rtype == "microsoft.containerservice/managedclusters/agentpools" and rec.get("cluster_location") == location:
+        elif rtype.endswith("managedclusters/agentpools") and rec.get("cluster_location") == location:
             props = rec["body"]["properties"]
             out.append((props.get("vmSize", ""), int(props.get("count") or 0)))
     return out
@@ -94,8 +94,8 @@ def require_size(sbx: Sandbox, size: str, location: str, target: str) -> None:
     if entry is None or location not in entry[5]:
         raise ArmError(400, "InvalidParameter" if entry is None else "SkuNotAvailable",
                        f"The requested VM size {size} is not available in location '{location}'. Please try "
-                       "another size or deploy to a different location or zones. See https://aka.ms/azureskunotavailable "
-                       "for details.", target=target)
+                       "another size or deploy to a different location or zones. See "
+                       "https://aka.ms/azureskunotavailable for details.", target=target)
     if (entry[0], location) in catalog.NOT_FOR_SUBSCRIPTION:
         raise ArmError(409, "SkuNotAvailable",
                        f"The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: "

@@ -44,7 +44,10 @@ def subscription_body(sbx: Sandbox, sub: dict[str, Any]) -> dict[str, Any]:
 def list_subscriptions(call: Call) -> web.Response:
     """GET /subscriptions."""
     subs = [subscription_body(call.sbx, s) for s in call.sbx.store.data["subscriptions"]]
-    return json_response({"value": subs, "count": {"type": "Total", "value": len(subs)}})
+    body: dict[str, Any] = {"value": subs, "count": {"type": "Total", "value": len(subs)}}
+    if call.api_version >= "2022-12-01":
+        body["nextLink"] = ""  # required by that spec version; empty means no further page
+    return json_response(body)
 
 
 def require_subscription(sbx: Sandbox, sub_id: str) -> dict[str, Any]:
@@ -63,11 +66,13 @@ def get_subscription(call: Call, sub_id: str) -> web.Response:
 def list_tenants(call: Call) -> web.Response:
     """GET /tenants."""
     meta = call.sbx.store.meta
+    old_shape = call.api_version == "2016-06-01"  # that spec types domains as one string
     return json_response({"value": [{
         "id": f"/tenants/{meta['tenant_id']}", "tenantId": meta["tenant_id"], "tenantCategory": "Home",
         "country": "United States", "countryCode": "US", "displayName": "StudioML Sandbox",
-        "domains": [meta["tenant_domain"]], "defaultDomain": meta["tenant_domain"], "tenantType": "AAD",
-    }]})
+        "domains": meta["tenant_domain"] if old_shape else [meta["tenant_domain"]],
+        "defaultDomain": meta["tenant_domain"], "tenantType": "AAD",
+    }], "nextLink": ""})  # both spec versions mark nextLink required; empty means no further page
 
 
 def list_locations(call: Call, sub_id: str) -> web.Response:

@@ -49,7 +49,7 @@ def authenticate(sbx: Sandbox, request: web.Request) -> dict[str, Any]:
 
 def _admin_sp(sbx: Sandbox) -> str:
     admin = sbx.store.meta["admin_client_id"]
-    return next(s["id"] for s in sbx.store.data["service_principals"].values() if s["appId"] == admin)
+    return str(next(s["id"] for s in sbx.store.data["service_principals"].values() if s["appId"] == admin))
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
@@ -176,7 +176,7 @@ def resource_call(call: Call, sub: str, rg: str, ns: str, rest: list[str]) -> we
         fn = handler.actions().get(action)
         if fn is None or call.method != "POST":
             raise ArmError(404, "NotFound", f"No action '{action}' on {ref.type_name}.")
-        return fn(call, ref, {})  # type: ignore[no-any-return]
+        return fn(call, ref, {})
     if call.method in ("PUT", "PATCH"):
         resources.provider_registered(call.sbx, sub, handler.namespace)
         return handler.put(call, ref) if call.method == "PUT" else handler.patch(call, ref)

@@ -1,0 +1,31 @@
+"""The help overlay: the keys and what they do."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = [
+    ("?", "this help"),
+    ("Esc", "back one screen / close this help"),
+    ("ctrl+p", "command palette"),
+    ("q / ctrl+c", "quit"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and their meaning; Esc or ? closes it."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close", tooltip="Close the help", id="help-close"),
+        Binding("question_mark", "dismiss", "Close", show=False, id="help-close-2"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        """The key table."""
+        with Vertical(id="help"):
+            yield Static("Keys", id="help-title")
+            yield Static("\n".join(f"  {k:<12} {v}" for k, v in KEYS))

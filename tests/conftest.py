@@ -1,0 +1,109 @@
+"""Shared fixtures: a real sandbox process, SDK clients pointed at it, and a spec recorder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class RunningSandbox:
+    """A ``studioml-azure sandbox serve`` process and its ready line."""
+
+    proc: subprocess.Popen[str]
+    info: dict[str, Any]
+    directory: Path
+
+    def stop(self) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=20)
+
+
+def start_sandbox(directory: Path, *args: str) -> RunningSandbox:
+    """Start ``sandbox serve`` on ``directory`` and read its JSON ready line."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wizard.cli", "sandbox", "serve", "--dir", str(directory), *args],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait(timeout=10)
+        raise RuntimeError(f"sandbox serve exited {proc.returncode} without a ready line")
+    return RunningSandbox(proc, json.loads(line), directory)
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    """One fast sandbox (speed 200) for the whole session."""
+    running = start_sandbox(tmp_path_factory.mktemp("sandbox"), "--speed", "200")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def slow_sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
+    """A sandbox at real-Azure timing, for tests about delays (replication, pending sign-in)."""
+    running = start_sandbox(tmp_path / "slow", "--speed", "1")
+    yield running
+    running.stop()
+
+
+@dataclass
+class Recorder:
+    """Collects every HTTP answer an SDK client receives."""
+
+    seen: list[tuple[str, str, int, Any]] = field(default_factory=list)
+
+    def hook(self, pipeline_response: Any) -> None:
+        """azure-core ``raw_response_hook``."""
+        req, resp = pipeline_response.http_request, pipeline_response.http_response
+        try:
+            text = resp.text()
+        except Exception:  # a streamed LRO answer: read it (the SDK reads the cached bytes later)
+            resp.read()
+            text = resp.text()
+        try:
+            body = json.loads(text) if text else None
+        except ValueError:
+            body = text
+        self.seen.append((req.method, req.url, resp.status_code, body))
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    """A fresh recorder; tests validate its answers with ``tests.contract.checks``."""
+    return Recorder()
+
+
+@pytest.fixture
+def credential(sandbox: RunningSandbox) -> Any:
+    """azure-identity's ClientSecretCredential against the sandbox authority."""
+    from azure.identity import ClientSecretCredential
+
+    info = sandbox.info
+    return ClientSecretCredential(info["tenant_id"], info["client_id"], info["client_secret"],
+                                  authority=info["authority"], disable_instance_discovery=True,
+                                  connection_verify=info["ca_bundle"])
+
+
+@pytest.fixture
+def arm(sandbox: RunningSandbox, credential: Any, recorder: Recorder) -> Callable[..., Any]:
+    """Build an official azure-mgmt client against the sandbox: ``arm(ClientClass, subscription_id)``."""
+    def make(cls: Any, *args: Any) -> Any:
+        return cls(credential, *args, base_url=sandbox.info["arm"], connection_verify=sandbox.info["ca_bundle"],
+                   credential_scopes=["https://management.azure.com/.default"], raw_response_hook=recorder.hook,
+                   polling_interval=0.05)
+    return make

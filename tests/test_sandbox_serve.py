@@ -1,0 +1,106 @@
+"""``studioml-azure sandbox serve|reset`` as a person runs them: ready line, signals, persistence, faults."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from azure.core.exceptions import HttpResponseError
+from azure.identity import ClientSecretCredential
+from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+from azure.mgmt.resource.resources import ResourceManagementClient
+
+from .conftest import ROOT, start_sandbox
+
+KEYS = {"arm", "authority", "graph", "prices", "ca_bundle", "tenant_id", "subscriptions", "client_id", "client_secret"}
+
+
+def _rm(info: dict[str, Any], **kw: Any) -> ResourceManagementClient:
+    cred = ClientSecretCredential(info["tenant_id"], info["client_id"], info["client_secret"],
+                                  authority=info["authority"], disable_instance_discovery=True,
+                                  connection_verify=info["ca_bundle"])
+    return ResourceManagementClient(cred, info["subscriptions"][0], base_url=info["arm"],
+                                    connection_verify=info["ca_bundle"], **kw)
+
+
+def test_ready_line_sigterm_and_persistence(tmp_path: Path) -> None:
+    started = time.monotonic()
+    first = start_sandbox(tmp_path, "--speed", "100")
+    assert time.monotonic() - started < 5
+    assert set(first.info) >= KEYS and len(first.info["subscriptions"]) >= 2
+    assert Path(first.info["ca_bundle"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert (tmp_path / "pki" / "ca.key").stat().st_mode & 0o077 == 0
+    _rm(first.info).resource_groups.create_or_update("kept", {"location": "eastus"})
+    assert first.stop() == 0
+    second = start_sandbox(tmp_path, "--speed", "100")
+    try:
+        assert second.info["subscriptions"] == first.info["subscriptions"]
+        assert _rm(second.info).resource_groups.get("kept").location == "eastus"
+    finally:
+        assert second.stop() == 0
+
+
+def test_sigint_and_reset(tmp_path: Path) -> None:
+    import signal
+    running = start_sandbox(tmp_path)
+    running.proc.send_signal(signal.SIGINT)
+    assert running.proc.wait(timeout=20) == 0
+    out = subprocess.run([sys.executable, "-m", "wizard.cli", "sandbox", "reset", "--dir", str(tmp_path)],
+                         capture_output=True, text=True, cwd=ROOT, check=True)
+    assert "wiped" in out.stdout and not tmp_path.exists()
+
+
+@pytest.mark.parametrize("args,needle", [(["--faults", "bogus=1"], "unknown fault kind"),
+                                         (["--faults", "429=2"], "from 0 to 1"), (["--speed", "0"], "--speed")])
+def test_bad_arguments_exit_2(tmp_path: Path, args: list[str], needle: str) -> None:
+    out = subprocess.run([sys.executable, "-m", "wizard.cli", "sandbox", "serve", "--dir", str(tmp_path), *args],
+                         capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert out.returncode == 2 and needle in out.stderr
+
+
+def test_reset_refuses_a_foreign_folder(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    out = subprocess.run([sys.executable, "-m", "wizard.cli", "sandbox", "reset", "--dir", str(tmp_path)],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 2 and (tmp_path / "precious.txt").exists()
+
+
+def test_injected_faults(tmp_path: Path) -> None:
+    running = start_sandbox(tmp_path, "--speed", "200", "--faults", "429=0.3,500=0.1,503=0.1,reset=0.05,seed=7")
+    try:
+        info = running.info
+        rm = _rm(info, retry_total=30, retry_status=30, retry_connect=30, retry_read=30, retry_backoff_factor=0.01)
+        for i in range(8):  # the SDK's retry policy rides through 429/5xx/resets
+            rm.resource_groups.create_or_update(f"rg{i}", {"location": "eastus"})
+        for status in (500, 503):
+            assert _first(info, status).json()["error"]["code"] in ("InternalServerError", "ServiceUnavailable")
+        throttled = _first(info, 429)
+        assert throttled.headers.get("Retry-After") or throttled.headers.get("retry-after-ms")
+        assert throttled.json()["error"]["code"] == "TooManyRequests"
+        requests.post(f"{info['arm']}/sandbox/faults", data={"spec": "lro_fail=1"}, verify=info["ca_bundle"],
+                      timeout=10)
+        acr = ContainerRegistryManagementClient(rm._config.credential, info["subscriptions"][0], base_url=info["arm"],
+                                                connection_verify=info["ca_bundle"], polling_interval=0.05)
+        with pytest.raises(HttpResponseError, match="injected lro_fail"):
+            acr.registries.begin_create("rg0", "leafaifault1", {"location": "eastus",
+                                                                "sku": {"name": "Basic"}}).result()
+        assert acr.registries.get("rg0", "leafaifault1").provisioning_state == "Failed"
+    finally:
+        running.stop()
+
+
+def _first(info: dict[str, Any], status: int) -> requests.Response:
+    for _ in range(200):
+        try:
+            resp = requests.get(f"{info['arm']}/subscriptions?api-version=2016-06-01", verify=info["ca_bundle"],
+                                timeout=10)
+        except requests.ConnectionError:
+            continue
+        if resp.status_code == status:
+            return resp
+    raise AssertionError(f"no {status} in 200 requests")
