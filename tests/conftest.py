@@ -104,6 +104,6 @@ def arm(sandbox: RunningSandbox, credential: Any, recorder: Recorder) -> Callabl
     """Build an official azure-mgmt client against the sandbox: ``arm(ClientClass, subscription_id)``."""
     def make(cls: Any, *args: Any) -> Any:
         return cls(credential, *args, base_url=sandbox.info["arm"], connection_verify=sandbox.info["ca_bundle"],
-                   credential_scopes=["https://management.azure.com/.default"], raw_response_hook=recorder.hook,
+                   raw_response_hook=recorder.hook,
                    polling_interval=0.05)
     return make

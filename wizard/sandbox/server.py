@@ -134,7 +134,7 @@ class SandboxServer:
         ctx.load_verify_locations(self.pki.ca_path)
         ctx.verify_mode = ssl.CERT_OPTIONAL
         app = build_app(self.sbx, self.faults)
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3.0)
         await self.runner.setup()
         candidates = [self.port] if self.port else [self.store.meta.get("last_port") or 0, 0]
         site = None
@@ -168,6 +168,8 @@ class SandboxServer:
     async def stop(self) -> None:
         """Stop serving and save."""
         if self.runner is not None:
+            from .kube.server import close_watchers
+            await close_watchers()
             task = self.runner.app.get("kube_task")
             if task is not None:
                 task.cancel()

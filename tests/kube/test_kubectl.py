@@ -1,0 +1,89 @@
+"""The machine's own kubectl against a sandbox cluster, with the kubeconfig listClusterUserCredential returned."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+HERE = Path(__file__).parent
+MANIFEST = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: demo
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: demo
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: mcr.microsoft.com/azuredocs/aks-helloworld:v1
+"""
+
+
+def kubectl(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run(["kubectl", "--kubeconfig", str(config), *args], capture_output=True, text=True, timeout=60)
+    if check:
+        assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_nodes_apply_and_get(kubeconfig: Path, tmp_path: Path) -> None:
+    deadline = time.time() + 30
+    while "aks-gpu-" not in (nodes := kubectl(kubeconfig, "get", "nodes").stdout):
+        assert time.time() < deadline, nodes
+        time.sleep(0.2)
+    assert "aks-system-" in nodes
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(MANIFEST)
+    applied = kubectl(kubeconfig, "apply", "--server-side", "-f", str(manifest))
+    assert "namespace/demo serverside-applied" in applied.stdout
+    assert "deployment.apps/web serverside-applied" in applied.stdout
+    again = kubectl(kubeconfig, "apply", "--server-side", "-f", str(manifest))
+    assert again.returncode == 0
+    while True:
+        doc = json.loads(kubectl(kubeconfig, "get", "deploy", "-A", "-o", "json").stdout)
+        web = next(d for d in doc["items"] if d["metadata"]["name"] == "web")
+        if web.get("status", {}).get("readyReplicas") == 2:
+            break
+        assert time.time() < deadline, web.get("status")
+        time.sleep(0.2)
+    assert web["metadata"]["namespace"] == "demo" and web["metadata"]["generation"] == 1
+
+
+def test_strict_validation_names_the_stray_field(kubeconfig: Path) -> None:
+    out = kubectl(kubeconfig, "apply", "-f", str(HERE / "deployment-1.13.yaml"), check=False)
+    assert out.returncode != 0
+    assert 'unknown field "imagePullSecrets[0].apiVersion"' in out.stderr, out.stderr
+
+
+def test_removed_api_is_not_found(kubeconfig: Path, tmp_path: Path) -> None:
+    old = tmp_path / "ds.yaml"
+    old.write_text("apiVersion: extensions/v1beta1\nkind: DaemonSet\nmetadata: {name: x, namespace: default}\n"
+                   "spec: {template: {spec: {containers: [{name: x, image: busybox}]}}}\n")
+    out = kubectl(kubeconfig, "apply", "-f", str(old), check=False)
+    assert out.returncode != 0 and ("extensions/v1beta1" in out.stderr
+                                    or "could not find the requested resource" in out.stderr), out.stderr
+
+
+def test_wrong_token_is_unauthorized(kubeconfig: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.write_text(kubeconfig.read_text().replace("token: ", "token: 00"))
+    out = kubectl(bad, "get", "nodes", check=False)
+    assert out.returncode != 0 and "You must be logged in to the server" in out.stderr
