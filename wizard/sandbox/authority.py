@@ -19,6 +19,7 @@ from aiohttp import web
 
 from .arm.base import Sandbox
 from .crypto import b64url
+from .store import admin_secret
 
 DEVICE_CODE_LIFETIME = 900
 TOKEN_LIFETIME = 3599
@@ -105,7 +106,6 @@ def _client_credentials(sbx: Sandbox, form: dict[str, str]) -> web.Response:
         return _aad_error(400, "unauthorized_client", 700016, f"Application with identifier '{client_id}' was not "
                           f"found in the directory '{tid}'. This can happen if the application has not been "
                           "installed by the administrator of the tenant or consented to by any user in the tenant.")
-    from .store import admin_secret
     valid = False
     if client_id == data["meta"]["admin_client_id"]:
         valid = secrets.compare_digest(secret, admin_secret(sbx.store.directory))

@@ -7,6 +7,7 @@ after a replication delay, as directory objects do.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import time
@@ -42,7 +43,6 @@ class GraphError(Exception):
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    import json
     hdrs = {"request-id": str(uuid.uuid4()), "odata-version": "4.0", **(headers or {})}
     return web.Response(status=status, text=json.dumps(body), headers={**hdrs, "Content-Type": CT})
 

@@ -24,6 +24,8 @@ from .arm import router
 from .arm.base import ArmError, Sandbox
 from .crypto import Pki
 from .faults import Faults
+from .kube import controllers
+from .kube import server as kube_server
 from .store import Store, admin_secret
 
 UNFAULTED = ("/sandbox/", "/k8s/", "/devicelogin")
@@ -102,7 +104,6 @@ def build_app(sbx: Sandbox, faults: Faults) -> web.Application:
     app.router.add_route("*", "/graph/{tail:.*}", graph.handle)
     app.router.add_get("/api/retail/prices", prices.handle)
     app.router.add_route("*", "/_registry/{host}/{tail:.*}", registry.handle)
-    from .kube import server as kube_server
     app.router.add_route("*", "/k8s/{key}/{tail:.*}", kube_server.handle)
     app.router.add_route("*", "/{tail:.*}", router.handle)
     return app
@@ -151,7 +152,6 @@ class SandboxServer:
         self.sbx.base_url = f"https://127.0.0.1:{bound}"
         self.store.meta["last_port"] = bound
         self.store.save()
-        from .kube import controllers
         app["kube_task"] = asyncio.get_running_loop().create_task(controllers.run(self.sbx))
         return self.endpoints()
 
@@ -168,8 +168,7 @@ class SandboxServer:
     async def stop(self) -> None:
         """Stop serving and save."""
         if self.runner is not None:
-            from .kube.server import close_watchers
-            await close_watchers()
+            await kube_server.close_watchers()
             task = self.runner.app.get("kube_task")
             if task is not None:
                 task.cancel()

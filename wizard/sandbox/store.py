@@ -47,7 +47,7 @@ class Store:
             "id": str(uuid.uuid4()),
             "appId": str(uuid.uuid4()),
             "displayName": "studioml-sandbox-admin",
-            "createdDateTime": _iso(time.time()),
+            "createdDateTime": iso(time.time())[:19] + "Z",
             "signInAudience": "AzureADMyOrg",
             "passwordCredentials": [],
             "keyCredentials": [],
@@ -135,10 +135,6 @@ def admin_secret(directory: Path) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write("sbx~" + secrets.token_urlsafe(30))
     return path.read_text().strip()
-
-
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def iso(ts: float) -> str:

@@ -9,7 +9,6 @@ replicates unless ``principalType`` is given.
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 from aiohttp import web
@@ -165,8 +164,3 @@ def role_assignments(call: Call, scope: str, name: str | None) -> web.Response:
     store[key] = body
     call.sbx.store.save()
     return json_response(body, status=201)
-
-
-def new_assignment_name() -> str:
-    """A fresh GUID for a role assignment name."""
-    return str(uuid.uuid4())

@@ -121,11 +121,14 @@ class Sandbox:
         result: Any = None,
         api_version: str = "",
         error: dict[str, Any] | None = None,
+        can_fail: bool = True,
     ) -> dict[str, Any]:
-        """Record an operation that finishes after ``seconds`` of real-Azure time."""
+        """Record an operation that finishes after ``seconds`` of real-Azure time. Injected ``lro_fail``
+        faults hit only operations that ``can_fail`` (deletes always finish)."""
         op_id = str(uuid.uuid4())
         now = self.now()
-        fails = error is not None or (self.lro_fail_rate > 0 and self.rng.random() < self.lro_fail_rate)
+        injected = can_fail and self.lro_fail_rate > 0 and self.rng.random() < self.lro_fail_rate
+        fails = error is not None or injected
         if fails and error is None:
             error = {"code": "InternalServerError",
                      "message": "An internal error occurred during the operation (injected lro_fail)."}
@@ -187,9 +190,7 @@ class Sandbox:
     def rendered(self, rec: dict[str, Any]) -> dict[str, Any]:
         """The resource body with its current provisioningState."""
         body: dict[str, Any] = json.loads(json.dumps(rec["body"]))
-        props = body.setdefault("properties", {})
-        if "provisioningState" in props or rec.get("has_state", True):
-            props["provisioningState"] = self.provisioning_state(rec)
+        body.setdefault("properties", {})["provisioningState"] = self.provisioning_state(rec)
         return body
 
     def children(self, parent_id: str, child_type: str) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from . import catalog, quota
-from .base import ArmError, json_response
+from .base import ArmError, json_response, now_iso
 from .provider import Call, Ref, ResourceType, base_body, normalize_location
 
 NAMESPACE = "Microsoft.Compute"
@@ -66,7 +66,7 @@ class VirtualMachines(ResourceType):
             props["osProfile"] = existing["body"]["properties"].get("osProfile")
         old = (existing or {}).get("body", {}).get("properties", {})
         props["vmId"] = old.get("vmId") or str(uuid.uuid4())
-        props["timeCreated"] = old.get("timeCreated") or _now()
+        props["timeCreated"] = old.get("timeCreated") or now_iso()
         return out
 
     def after_put(self, call: Call, ref: Ref, rec: dict[str, Any], created: bool) -> None:
@@ -82,11 +82,6 @@ class VirtualMachines(ResourceType):
             nic = call.sbx.get_resource(nic_ref["id"])
             if nic:
                 nic["body"]["properties"].pop("virtualMachine", None)
-
-
-def _now() -> str:
-    from .base import now_iso
-    return now_iso()
 
 
 def list_skus(call: Call) -> web.Response:

@@ -184,8 +184,7 @@ class ResourceType:
             return json_response(None, status=200)
         op = sbx.start_operation(sub=ref.sub, namespace=ref.namespace, location=rec["location"] or "global",
                                  seconds=self.delete_seconds, resource_id=ref.id, kind="delete",
-                                 api_version=call.api_version, error=None)
-        op["error"] = None
+                                 api_version=call.api_version, can_fail=False)
         mark_deleting(sbx, ref.id, op["done_at"])
         sbx.store.save()
         return json_response(None, status=202, headers=sbx.op_headers(

@@ -221,8 +221,7 @@ def resource_groups(call: Call, sub_id: str, name: str | None) -> web.Response:
         held = [r for k, r in sbx.store.resources.items() if k.startswith(rid.lower() + "/")]
         seconds = 1.0 + max((DELETE_SECONDS.get(r["type"].lower(), 5.0) for r in held), default=0.0)
         op = sbx.start_operation(sub=sub, namespace="Microsoft.Resources", location="global", seconds=seconds,
-                                 resource_id=rg_id(sub, real), kind="delete", error=None)
-        op["error"] = None
+                                 resource_id=rg_id(sub, real), kind="delete", can_fail=False)
         mark_deleting(sbx, rid, op["done_at"])
         sbx.store.save()
         location = f"{sbx.base_url}/subscriptions/{sub}/operationresults/{op['id']}?api-version={call.api_version}"

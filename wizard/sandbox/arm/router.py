@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..store import iso
 from . import acr, aks, authz, compute, network, resources, versions
 from .base import ArmError, Sandbox, json_response
 from .provider import Call, Ref, ResourceType
@@ -107,7 +108,7 @@ def dispatch(call: Call, seg: list[str]) -> web.StreamResponse:
         if lrest[2] == "providers" and len(rest) >= 5:
             return resource_call(call, sub, rest[1], rest[3], rest[4:])
     if lrest[0] == "providers":
-        if len(rest) >= 4 and lrest[2] == "locations" and len(rest) == 6 and lrest[4] in (
+        if len(rest) == 6 and lrest[2] == "locations" and lrest[4] in (
                 "operationstatuses", "operationresults"):
             return poll(call, rest[5], location_style=lrest[4] == "operationresults")
         if len(rest) <= 3 and (len(rest) < 3 or lrest[2] in ("register", "unregister")):
@@ -197,9 +198,9 @@ def poll(call: Call, op_id: str, *, location_style: bool) -> web.StreamResponse:
     retry = sbx.retry_after(op["done_at"] - sbx.now())
     if not location_style:
         body: dict[str, Any] = {"id": op_id, "name": op_id, "status": status,
-                                "startTime": _iso(op["start"])}
+                                "startTime": iso(op["start"])}
         if status != "InProgress":
-            body["endTime"] = _iso(op["done_at"])
+            body["endTime"] = iso(op["done_at"])
         if status == "Failed":
             body["error"] = op["error"]
         return json_response(body, headers=retry if status == "InProgress" else {})
@@ -211,8 +212,3 @@ def poll(call: Call, op_id: str, *, location_style: bool) -> web.StreamResponse:
     if op["kind"] == "delete" or op["result"] is None:
         return json_response(None, status=200 if op["kind"] != "delete" else 204)
     return json_response(op["result"], status=200)
-
-
-def _iso(ts: float) -> str:
-    from ..store import iso
-    return iso(ts)

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ..arm.base import Sandbox
 from . import discovery
-from .kinds import BY_PLURAL, Kind, invalid_fields, unknown_and_type_errors
+from .kinds import BY_KIND, BY_PLURAL, Kind, invalid_fields, unknown_and_type_errors
 from .objects import Cluster, KubeError, json_patch, merge_patch, not_found, secret_defaults, strategic_merge
 from .selectors import field_selector, label_selector
 from .watch import serve_watch
@@ -172,7 +172,6 @@ def _agent(request: web.Request) -> str:
 
 
 def _kind_key(obj: dict[str, Any]) -> tuple[str, str, str]:
-    from .kinds import BY_KIND
     k = BY_KIND[(obj["apiVersion"], obj["kind"])]
     return (k.group, k.version, k.plural)
 
