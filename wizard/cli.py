@@ -7,27 +7,60 @@ when the interactive wizard is asked for. Everything else stays headless.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import traceback
 from pathlib import Path
+from typing import Any
 
 from . import __version__
+from .errors import WizardError
+
+S = argparse.SUPPRESS
+DEFAULTS: dict[str, Any] = {"sandbox": False, "sandbox_dir": None, "speed": 10.0, "debug": False,
+                            "cloud": "AzureCloud", "arm_endpoint": None, "authority": None, "graph_endpoint": None,
+                            "prices_endpoint": None, "registry_endpoint": None, "ca_bundle": None}
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options every command takes, before or after its name (defaults are applied once, in :func:`_opt`)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--sandbox", action="store_true", default=S,
+                   help="talk to the embedded local sandbox cloud instead of Azure")
+    p.add_argument("--sandbox-dir", type=Path, default=S, help="sandbox state folder (default: in the user data dir)")
+    p.add_argument("--speed", type=float, default=S,
+                   help="sandbox speed factor: real Azure durations are divided by it (default 10)")
+    p.add_argument("--debug", action="store_true", default=S, help="show tracebacks on errors")
+    p.add_argument("--cloud", default=S, choices=["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"],
+                   help="which Azure cloud (default AzureCloud)")
+    p.add_argument("--arm-endpoint", default=S, help="Resource Manager URL of another cloud (e.g. a sandbox serve)")
+    p.add_argument("--authority", default=S, help="Entra ID authority URL of that cloud")
+    p.add_argument("--graph-endpoint", default=S, help="Microsoft Graph URL of that cloud")
+    p.add_argument("--prices-endpoint", default=S, help="Retail Prices API URL of that cloud")
+    p.add_argument("--registry-endpoint", default=S,
+                   help="registry data-plane URL with {host} for the login server (default https://{host})")
+    p.add_argument("--ca-bundle", default=S, help="PEM file of CA certificates to trust for that cloud")
+    return p
 
 
 def _parser() -> argparse.ArgumentParser:
+    common = _common()
     parser = argparse.ArgumentParser(
-        prog="studioml-azure",
+        prog="studioml-azure", parents=[common],
         description="Install studio-go-runner on Azure GPU clusters, end to end. Without a command, opens "
-                    "the interactive wizard.",
-    )
+                    "the interactive wizard.")
     parser.add_argument("--version", action="version", version=f"studioml-azure {__version__}")
-    parser.add_argument("--sandbox", action="store_true",
-                        help="talk to the embedded local sandbox cloud instead of Azure")
-    parser.add_argument("--sandbox-dir", type=Path, help="sandbox state folder (default: in the user data dir)")
-    parser.add_argument("--speed", type=float, default=10.0,
-                        help="sandbox speed factor: real Azure durations are divided by it (default 10)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("wizard", help="open the interactive wizard (the default)")
+    sub.add_parser("wizard", parents=[common], help="open the interactive wizard (the default)")
+    for name, text in (("plan", "show what apply would create, change or leave, with costs and the az/kubectl "
+                                "script"),
+                       ("apply", "create or converge everything the answers describe"),
+                       ("status", "show what is installed and whether the runner is ready")):
+        cmd = sub.add_parser(name, parents=[common], help=text)
+        cmd.add_argument("--answers", type=Path, help="answers file (TOML)")
+        cmd.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        if name == "apply":
+            cmd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     sb = sub.add_parser("sandbox", help="run or reset the local sandbox cloud on its own")
     sbsub = sb.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
     serve = sbsub.add_parser("serve", help="serve the sandbox until SIGTERM/SIGINT; prints one JSON line when ready")
@@ -40,11 +73,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _opt(args: argparse.Namespace, name: str) -> Any:
+    return getattr(args, name, DEFAULTS[name])
+
+
 def default_sandbox_dir() -> Path:
     """Where the embedded sandbox keeps its state unless told otherwise."""
-    import platformdirs
+    from .session import default_sandbox_dir as where
 
-    return Path(platformdirs.user_data_dir("studioml-azure")) / "sandbox"
+    return where()
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -56,14 +93,42 @@ def _sandbox(args: argparse.Namespace) -> int:
     return control.reset_command(directory)
 
 
+def _headless(args: argparse.Namespace) -> int:
+    from .answers import load_answers
+    from .commands import run
+    from .session import Options, is_interactive, open_session
+
+    answers = load_answers(args.answers)
+    interactive = is_interactive()
+    opts = Options(**{k: _opt(args, k) for k in ("cloud", "arm_endpoint", "authority", "graph_endpoint",
+                                                 "prices_endpoint", "registry_endpoint", "ca_bundle", "sandbox",
+                                                 "sandbox_dir", "speed")}, interactive=interactive)
+    return run(args.command, lambda: open_session(opts), answers, yes=getattr(args, "yes", False),
+               as_json=args.json, interactive=interactive)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
     if args.command == "sandbox":
         return _sandbox(args)
+    if args.command in ("plan", "apply", "status"):
+        try:
+            return _headless(args)
+        except WizardError as err:
+            if _opt(args, "debug"):
+                traceback.print_exc()
+            print(f"error: {err.message}" + (f"\n  next: {err.hint}" if err.hint else ""), file=sys.stderr)
+            if getattr(args, "json", False):
+                print(json.dumps({"error": err.message, "hint": err.hint, "exit_code": err.exit_code}))
+            return err.exit_code
+        except KeyboardInterrupt:
+            print("\ninterrupted: run the same command again to resume.", file=sys.stderr)
+            return 4
     from screens.app import run_app  # lazily: the UI is only loaded for the interactive wizard
 
-    return run_app(sandbox=args.sandbox, sandbox_dir=args.sandbox_dir or default_sandbox_dir(), speed=args.speed)
+    return run_app(sandbox=_opt(args, "sandbox"), sandbox_dir=_opt(args, "sandbox_dir") or default_sandbox_dir(),
+                   speed=_opt(args, "speed"))
 
 
 if __name__ == "__main__":

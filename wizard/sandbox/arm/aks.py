@@ -145,7 +145,11 @@ class ManagedClusters(ResourceType):
             if pool_rec["id"].lower() not in keep:
                 sbx.remove_resource(pool_rec["id"])
         kubelet = props["identityProfile"]["kubeletidentity"]
-        sbx.store.data.setdefault("managed_identities", {})[kubelet["objectId"]] = kubelet["clientId"]
+        identities = sbx.store.data.setdefault("managed_identities", {})
+        identities[kubelet["objectId"]] = kubelet["clientId"]
+        principal = (rec["body"].get("identity") or {}).get("principalId")
+        if principal:  # the cluster's system-assigned identity is a directory principal too
+            identities[principal] = f"{ref.name}-system-assigned"
         kube = rec.setdefault("kube", {"key": kube_key(ref.id), "user_token": secrets.token_hex(32),
                                        "admin_token": secrets.token_hex(32)})
         sbx.store.data["kube"].setdefault(kube["key"], {"cluster_id": ref.id, "objects": {}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -164,6 +165,22 @@ def require_rg(sbx: Sandbox, sub: str, name: str) -> dict[str, Any]:
     return rec
 
 
+TAG_FILTER = re.compile(r"^tagName eq '([^']*)'(?: and tagValue eq '([^']*)')?$")
+
+
+def _tag_filtered(groups: list[dict[str, Any]], flt: str) -> list[dict[str, Any]]:
+    """``$filter`` as ARM takes it on resource groups: ``tagName eq 'n'`` optionally ``and tagValue eq 'v'``."""
+    if not flt:
+        return groups
+    m = TAG_FILTER.match(flt.strip())
+    if m is None:
+        raise ArmError(400, "InvalidFilterInQueryString", f"The filter '{flt}' is not supported. Use tagName eq "
+                       "'name' [and tagValue eq 'value'].")
+    name, value = m.group(1), m.group(2)
+    return [g for g in groups if name in (g.get("tags") or {})
+            and (value is None or g["tags"][name] == value)]
+
+
 def resource_groups(call: Call, sub_id: str, name: str | None) -> web.Response:
     """Resource group verbs; delete is long-running and takes what the group holds with it."""
     sbx = call.sbx
@@ -172,7 +189,7 @@ def resource_groups(call: Call, sub_id: str, name: str | None) -> web.Response:
         prefix = f"/subscriptions/{sub}/resourcegroups/".lower()
         groups = [sbx.rendered(r) for k, r in list(sbx.store.resources.items())
                   if k.startswith(prefix) and "/" not in k[len(prefix):] and sbx.get_resource(k)]
-        return json_response({"value": groups})
+        return json_response({"value": _tag_filtered(groups, call.query.get("$filter", ""))})
     if len(name) > 90 or not name or name.endswith(".") or not all(c.isalnum() or c in "-_.()" for c in name):
         raise ArmError(400, "InvalidResourceGroupName", "The resource group name is invalid. It can contain "
                        "letters, digits, '_', '-', '.', '(' and ')', up to 90 characters, not ending in '.'.",

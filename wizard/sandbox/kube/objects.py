@@ -114,6 +114,8 @@ class Cluster:
             raise KubeError(409, "AlreadyExists", f'{what} "{meta["name"]}" already exists',
                             {"name": meta["name"], "group": kind.group, "kind": kind.plural})
         obj["apiVersion"], obj["kind"] = kind.api_version, kind.kind
+        if kind.kind == "Pod":
+            self._service_account_admission(obj)
         meta.update({"uid": str(uuid.uuid4()), "creationTimestamp": now_rfc3339(),
                      "resourceVersion": self._bump()})
         if not kind.namespaced:
@@ -126,6 +128,17 @@ class Cluster:
         self.objects[key] = obj
         self._publish("ADDED", kind, copy.deepcopy(obj))
         return copy.deepcopy(obj)
+
+    def _service_account_admission(self, pod: dict[str, Any]) -> None:
+        """What the API server's ServiceAccount admission plugin does to a new pod: default the account, and
+        give the pod the account's imagePullSecrets when it names none itself."""
+        spec = pod.setdefault("spec", {})
+        account = spec.setdefault("serviceAccountName", "default")
+        ns = pod["metadata"].get("namespace", "default")
+        sa = next((o for o in self.objects.values() if o.get("kind") == "ServiceAccount"
+                   and o["metadata"].get("namespace") == ns and o["metadata"]["name"] == account), None)
+        if sa is not None and not spec.get("imagePullSecrets") and sa.get("imagePullSecrets"):
+            spec["imagePullSecrets"] = copy.deepcopy(sa["imagePullSecrets"])
 
     def replace(self, kind: Kind, obj: dict[str, Any], *, check_rv: bool = True, manager: str = "",
                 operation: str = "Update") -> dict[str, Any]:

@@ -1,0 +1,137 @@
+"""Every choice a person makes, typed and validated in one place.
+
+The TUI, the plain prompts and the answers file of non-interactive runs all build an :class:`Answers`
+through :func:`validate`, so a bad value gets the same message wherever it comes from: the key, what is
+wrong, and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .catalog import gpu_size
+from .errors import InputError
+
+UNIQ_ID_RE = re.compile(r"^[0-9a-f]{8}$")
+REGION_RE = re.compile(r"^[a-z][a-z0-9]{2,30}$")
+IMAGE_RE = re.compile(r"^(?:(?P<host>[a-z0-9.-]+\.[a-z]{2,}(?::\d+)?)/)?(?P<repo>[a-z0-9]+(?:[._/-][a-z0-9]+)*)"
+                      r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
+SUBSCRIPTION_ID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CAD", "AUD", "INR", "CHF", "BRL", "DKK", "KRW", "NOK", "NZD", "SEK",
+              "TWD")
+
+
+@dataclass(frozen=True)
+class Answers:
+    """What to install and where."""
+
+    subscription: str = ""
+    region: str = "eastus"
+    uniq_id: str = "auto"
+    gpu_sku: str = "Standard_NC4as_T4_v3"
+    gpu_nodes: int = 1
+    runner_image: str = "docker.io/leafai/studio-go-runner:0.9.21"
+    runner_replicas: int = 1
+    admin_user: bool = False
+    pull_auth: str = "secret"
+    currency: str = "USD"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The answers as plain data (they hold no secrets)."""
+        return asdict(self)
+
+
+ALLOWED: dict[str, str] = {
+    "subscription": "a subscription id (GUID) or its display name",
+    "region": "an Azure region name such as \"eastus\"",
+    "uniq_id": "\"auto\" or 8 lowercase hex characters, such as \"1a2b3c4d\"",
+    "gpu_sku": "a current GPU VM size such as \"Standard_NC4as_T4_v3\"",
+    "gpu_nodes": "a whole number from 1 to 100",
+    "runner_image": "an image reference with a tag, such as \"docker.io/leafai/studio-go-runner:0.9.21\"",
+    "runner_replicas": "a whole number from 0 to the GPUs the pool has (gpu_nodes x GPUs per node)",
+    "admin_user": "true or false",
+    "pull_auth": "\"secret\" (a Kubernetes pull secret, the seed's way) or \"attach\" (AcrPull for the cluster)",
+    "currency": ", ".join(CURRENCIES),
+}
+
+
+def _bad(key: str, value: Any, why: str = "") -> InputError:
+    shown = repr(value) if not isinstance(value, str) else f'"{value}"'
+    return InputError(f"{key} = {shown} is not allowed{': ' + why if why else ''}.", f"{key} must be {ALLOWED[key]}")
+
+
+def _int(key: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _bad(key, value)
+    return value
+
+
+def validate(raw: dict[str, Any]) -> Answers:
+    """Check every key and value; the first problem raises :class:`InputError` naming the key."""
+    known = {f.name for f in fields(Answers)}
+    for key in raw:
+        if key not in known:
+            raise InputError(f"unknown key {key!r} in the answers.", "allowed keys: " + ", ".join(sorted(known)))
+    base = Answers()
+    values = {**base.as_dict(), **raw}
+    for key in ("subscription", "region", "uniq_id", "gpu_sku", "runner_image", "pull_auth", "currency"):
+        if not isinstance(values[key], str):
+            raise _bad(key, values[key], "it must be a string")
+    sub = values["subscription"].strip()
+    if sub and len(sub) > 128:
+        raise _bad("subscription", sub, "too long")
+    if not REGION_RE.match(values["region"]):
+        raise _bad("region", values["region"], "lowercase letters and digits, no spaces")
+    if values["uniq_id"] != "auto" and not UNIQ_ID_RE.match(values["uniq_id"]):
+        raise _bad("uniq_id", values["uniq_id"])
+    size = gpu_size(values["gpu_sku"])
+    if size.fractional:
+        raise InputError(f"gpu_sku = \"{size.name}\" has a fraction of an A10 ({size.gpu}), unfit for CUDA training.",
+                         "use Standard_NV36ads_A10_v5 (a whole A10) or a T4/A100 size")
+    nodes = _int("gpu_nodes", values["gpu_nodes"], 1, 100)
+    if not IMAGE_RE.match(values["runner_image"]):
+        raise _bad("runner_image", values["runner_image"])
+    replicas = _int("runner_replicas", values["runner_replicas"], 0, 10_000)
+    if replicas > nodes * size.gpus:
+        raise _bad("runner_replicas", replicas, f"{nodes} x {size.name} has {nodes * size.gpus} GPU(s) and each "
+                   "runner takes one")
+    if not isinstance(values["admin_user"], bool):
+        raise _bad("admin_user", values["admin_user"])
+    if values["pull_auth"] not in ("secret", "attach"):
+        raise _bad("pull_auth", values["pull_auth"])
+    if values["currency"].upper() not in CURRENCIES:
+        raise _bad("currency", values["currency"])
+    return Answers(subscription=sub, region=values["region"], uniq_id=values["uniq_id"], gpu_sku=size.name,
+                   gpu_nodes=nodes, runner_image=values["runner_image"], runner_replicas=replicas,
+                   admin_user=values["admin_user"], pull_auth=values["pull_auth"],
+                   currency=values["currency"].upper())
+
+
+def load_answers(path: Path | None) -> Answers:
+    """Read and validate an answers file (TOML); ``None`` gives the defaults."""
+    if path is None:
+        return Answers()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"cannot read the answers file {path}: {err.strerror}.", "check the path") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{path} is not valid TOML: {err}.", "fix the line it names") from None
+    return validate(raw)
+
+
+def image_parts(image: str) -> tuple[str, str, str]:
+    """``(registry host, repository, tag)``; Docker Hub names get ``docker.io`` and ``library/``."""
+    m = IMAGE_RE.match(image)
+    if m is None:
+        raise _bad("runner_image", image)
+    host, repo = m.group("host") or "docker.io", m.group("repo")
+    if host == "docker.io" and "/" not in repo:
+        repo = f"library/{repo}"
+    return host, repo, m.group("tag")

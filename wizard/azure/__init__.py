@@ -1,0 +1,1 @@
+"""Adapters to Azure: endpoints and credentials, the official SDK clients, Graph, and error classification."""

@@ -1,0 +1,106 @@
+"""The official azure-mgmt-* clients, Microsoft Graph over azure-core, and plain HTTPS, for one cloud."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.core import PipelineClient
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import HttpResponseError
+from azure.core.pipeline.policies import (
+    BearerTokenCredentialPolicy,
+    HeadersPolicy,
+    RetryPolicy,
+    UserAgentPolicy,
+)
+from azure.core.pipeline.transport import RequestsTransport
+from azure.core.rest import HttpRequest, HttpResponse
+from azure.mgmt.authorization import AuthorizationManagementClient
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+from azure.mgmt.containerservice import ContainerServiceClient
+from azure.mgmt.network import NetworkManagementClient
+from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.subscription import SubscriptionClient
+
+from .. import __version__
+from .cloud import Cloud
+
+USER_AGENT = f"studioml-azure/{__version__}"
+
+
+class Clients:
+    """Builds SDK clients for one cloud and credential; every client gets the same endpoints and CA bundle."""
+
+    def __init__(self, cloud: Cloud, credential: TokenCredential, *, polling_interval: float | None = None) -> None:
+        self.cloud = cloud
+        self.credential = credential
+        self.polling_interval = polling_interval
+
+    def _kw(self) -> dict[str, Any]:
+        kw: dict[str, Any] = {"base_url": self.cloud.arm, "credential_scopes": [self.cloud.arm_scope],
+                              "user_agent": USER_AGENT}
+        if self.cloud.ca_bundle:
+            kw["connection_verify"] = self.cloud.ca_bundle
+        if self.polling_interval is not None:
+            kw["polling_interval"] = self.polling_interval
+        return kw
+
+    def subscriptions(self) -> SubscriptionClient:
+        """Subscriptions and tenants."""
+        return SubscriptionClient(self.credential, **self._kw())
+
+    def resources(self, sub: str) -> ResourceManagementClient:
+        """Resource groups and providers."""
+        return ResourceManagementClient(self.credential, sub, **self._kw())
+
+    def acr(self, sub: str) -> ContainerRegistryManagementClient:
+        """Container registries."""
+        return ContainerRegistryManagementClient(self.credential, sub, **self._kw())
+
+    def aks(self, sub: str) -> ContainerServiceClient:
+        """Managed clusters."""
+        return ContainerServiceClient(self.credential, sub, **self._kw())
+
+    def compute(self, sub: str) -> ComputeManagementClient:
+        """VMs, SKUs, usages."""
+        return ComputeManagementClient(self.credential, sub, **self._kw())
+
+    def network(self, sub: str) -> NetworkManagementClient:
+        """VNets, subnets, NSGs, NICs."""
+        return NetworkManagementClient(self.credential, sub, **self._kw())
+
+    def authz(self, sub: str) -> AuthorizationManagementClient:
+        """Role assignments."""
+        return AuthorizationManagementClient(self.credential, sub, **self._kw())
+
+    def graph(self) -> RestClient:
+        """Microsoft Graph v1.0 with a bearer token for the cloud's Graph audience."""
+        return RestClient(self.cloud.graph.rstrip("/") + "/v1.0", self.cloud,
+                          BearerTokenCredentialPolicy(self.credential, self.cloud.graph_scope))
+
+    def plain(self, base_url: str) -> RestClient:
+        """An unauthenticated HTTPS client (the Retail Prices API)."""
+        return RestClient(base_url, self.cloud, None)
+
+
+class RestClient:
+    """A small JSON client on the azure-core pipeline (retries honouring Retry-After included)."""
+
+    def __init__(self, base_url: str, cloud: Cloud, auth: Any | None, headers: dict[str, str] | None = None) -> None:
+        policies: list[Any] = [HeadersPolicy(headers or {}), UserAgentPolicy(USER_AGENT), RetryPolicy()]
+        if auth is not None:
+            policies.append(auth)
+        transport = RequestsTransport(connection_verify=cloud.verify(), connection_timeout=30, read_timeout=60)
+        self.base_url = base_url
+        self._client: PipelineClient[HttpRequest, HttpResponse] = PipelineClient(base_url, policies=policies,
+                                                                                transport=transport)
+
+    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None,
+                ok: tuple[int, ...] = (200, 201, 204)) -> Any:
+        """Send and return the JSON answer (``None`` for an empty one); other statuses raise HttpResponseError."""
+        url = path if path.startswith("https://") else self.base_url + path
+        response = self._client.send_request(HttpRequest(method, url, json=json, params=params))
+        if response.status_code not in ok:
+            raise HttpResponseError(response=response)
+        return response.json() if response.content else None

@@ -1,0 +1,246 @@
+"""The headless commands: ``plan``, ``apply`` and ``status``.
+
+Human output goes to stderr as the engine's events arrive; with ``--json`` stdout carries exactly one JSON
+document. Exit codes: 0 done, 2 bad input, 3 refused by Azure, 4 interrupted (resumable), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import secrets as keys
+from .answers import Answers
+from .engine import Engine, RunResult
+from .errors import InputError, WizardError
+from .events import Event, StepDone, StepFailed, StepProgress, StepRetrying, StepSkipped, StepStarted, Warning
+from .kube import Kube
+from .manifests import AMQP_SECRET, KEY_SECRET, PASSPHRASE_SECRET
+from .naming import NAMESPACE, PULL_SECRET
+from .plan import build_steps, observe_all, planned, script
+from .session import Session, UniqId, make_context
+from .state import log_dir
+from .steps.base import Context
+
+log = logging.getLogger("studioml_azure")
+
+
+def _setup_log() -> Path:
+    directory = log_dir()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / "studioml-azure.log"
+    if not log.handlers:
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    return path
+
+
+class Printer:
+    """Shows events to a person (stderr) and logs them; events carry no secret."""
+
+    def __init__(self, out: TextIO = sys.stderr) -> None:
+        self.out = out
+        self.started = time.monotonic()
+
+    def __call__(self, event: Event) -> None:
+        """Render one event."""
+        t = f"[{time.monotonic() - self.started:6.1f}s]"
+        text = {
+            StepStarted: lambda e: f"{e.title} ...",
+            StepProgress: lambda e: f"  {e.message}",
+            StepDone: lambda e: f"{'unchanged' if e.action == 'none' else e.action + 'd'}" + (
+                f" ({e.detail})" if e.detail else ""),
+            StepRetrying: lambda e: f"retrying in {e.delay:.1f}s (attempt {e.attempt}): {e.message}",
+            StepFailed: lambda e: f"FAILED: {e.message}" + (f"\n    next: {e.hint}" if e.hint else ""),
+            StepSkipped: lambda e: f"skipped: {e.reason}",
+            Warning: lambda e: f"warning: {e.message}",
+        }[type(event)](event)
+        print(f"{t} {event.step:>20}: {text}", file=self.out, flush=True)
+        log.info("%s %s %s", event.step, type(event).__name__, json.dumps(asdict(event)))
+
+
+def _intro(ctx: Context, sub: dict[str, Any], uid: UniqId, session: Session, out: TextIO) -> None:
+    print(f"cloud: {session.cloud.name} ({session.cloud.arm}), signed in as {session.login.how}", file=out)
+    print(f"subscription: {sub['name']} ({sub['id']})", file=out)
+    print(f"uniq_id: {uid.value} ({uid.source})", file=out)
+
+
+def _header(ctx: Context, sub: dict[str, Any], uid: UniqId) -> dict[str, Any]:
+    return {"subscription": {"id": sub["id"], "name": sub["name"]}, "tenant": ctx.tenant_id,
+            "uniq_id": {"value": uid.value, "source": uid.source}, "answers": ctx.answers.as_dict()}
+
+
+def plan_command(session: Session, answers: Answers, *, as_json: bool) -> int:
+    """Observe everything and say what apply would do, what it costs, and the equivalent commands."""
+    printer = Printer()
+    ctx, sub, uid = make_context(session, answers, printer)
+    if not as_json:
+        _intro(ctx, sub, uid, session, sys.stderr)
+    steps = build_steps(ctx)
+    plan = planned(observe_all(ctx, steps))
+    if as_json:
+        doc = {**_header(ctx, sub, uid), "steps": [asdict(p) for p in plan],
+               "changes": sum(p.action != "none" for p in plan)}
+        print(json.dumps(doc, indent=2))
+        return 0
+    for p in plan:
+        print(f"{p.action:>7}  {p.title}" + (f": {p.detail}" if p.detail else ""))
+        for r in p.resources:
+            print(f"           {r['kind']}: {r['name']}")
+    changes = [p for p in plan if p.action != "none"]
+    print(f"\n{len(changes)} step(s) to change, {len(plan) - len(changes)} unchanged.")
+    if changes:
+        print("\n# The same as commands (secrets come from the keyring, never the screen):")
+        print("\n".join(script(ctx, plan)))
+    return 0
+
+
+@contextmanager
+def _ctrl_c(ctx: Context) -> Iterator[None]:
+    """First Ctrl-C (or SIGTERM) asks every step to stop at its next safe point; a second one aborts."""
+    def stop(signum: int, _frame: Any) -> None:
+        if ctx.stop.is_set():
+            raise KeyboardInterrupt
+        ctx.stop.set()
+        print("\nstopping at the next safe point (Ctrl-C again to abort) ...", file=sys.stderr, flush=True)
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: bool, interactive: bool) -> int:
+    """Converge Azure and the cluster to the answers."""
+    printer = Printer()
+    ctx, sub, uid = make_context(session, answers, printer)
+    _intro(ctx, sub, uid, session, sys.stderr)
+    ctx.secrets.check_usable()
+    steps = build_steps(ctx)
+    if not yes:
+        if not interactive:
+            raise InputError("apply needs a confirmation and no one is at the terminal.",
+                             "review `studioml-azure plan`, then run apply with --yes")
+        plan = planned(observe_all(ctx, steps))
+        changes = [p for p in plan if p.action != "none"]
+        for p in changes:
+            print(f"{p.action:>7}  {p.title}" + (f": {p.detail}" if p.detail else ""), file=sys.stderr)
+        if changes and input(f"Apply {len(changes)} change(s)? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing changed.", file=sys.stderr)
+            return 0
+        ctx.facts.clear()
+    with _ctrl_c(ctx):
+        result = asyncio.run(Engine(steps, ctx).run())
+    doc = {**_header(ctx, sub, uid), **_result_doc(ctx, result)}
+    doc["regions"] = [region_doc(ctx)]
+    print(f"\n{_summary(result)}", file=sys.stderr)
+    if as_json:
+        print(json.dumps(doc, indent=2))
+    return result.exit_code
+
+
+def _summary(result: RunResult) -> str:
+    code = result.exit_code
+    changed = result.changed
+    if code == 0:
+        return "done: " + (f"{len(changed)} step(s) changed ({', '.join(changed)})" if changed else
+                           "every step unchanged")
+    if code == 4:
+        return "interrupted: run the same command again to resume where it stopped"
+    failed = [k for k, o in result.outcomes.items() if o.status == "failed"]
+    return f"failed in {', '.join(failed)}: fix the cause above and run again (finished steps are kept)"
+
+
+def _result_doc(ctx: Context, result: RunResult) -> dict[str, Any]:
+    return {"exit_code": result.exit_code, "steps": {
+        k: {"status": o.status, "action": o.action, "detail": o.detail,
+            **({"error": o.error.message, "hint": o.error.hint} if o.error else {})}
+        for k, o in result.outcomes.items()}}
+
+
+def region_doc(ctx: Context) -> dict[str, Any]:
+    """Per region: the cluster, kubeconfig, namespace, resource ids, and secret names (never values)."""
+    n, sub = ctx.names, ctx.subscription_id
+    rg_base = f"/subscriptions/{sub}/resourceGroups"
+    kubeconfig = ctx.state.kubeconfig_path(n.uniq_id, ctx.region)
+    secret_keys = [keys.SP_PASSWORD, keys.RABBITMQ_ADMIN, keys.RABBITMQ_USER, keys.MINIO_USER, keys.MINIO_PASSWORD,
+                   keys.RUNNER_PRIVATE_KEY, keys.RUNNER_PUBLIC_KEY, keys.RUNNER_PASSPHRASE]
+    k8s_secrets = [PULL_SECRET] if ctx.answers.pull_auth == "secret" else []
+    return {
+        "region": ctx.region, "home": ctx.region == n.home_region, "cluster": n.cluster,
+        "cluster_id": f"{rg_base}/{n.cluster_rg(ctx.region)}/providers/Microsoft.ContainerService/managedClusters/"
+                      f"{n.cluster}",
+        "kubeconfig": str(kubeconfig), "namespace": NAMESPACE,
+        "resource_ids": {
+            "registry_group": f"{rg_base}/{n.registry_rg}", "cluster_group": f"{rg_base}/{n.cluster_rg(ctx.region)}",
+            "registry": f"{rg_base}/{n.registry_rg}/providers/Microsoft.ContainerRegistry/registries/{n.registry}",
+            "vnet": f"{rg_base}/{n.registry_rg}/providers/Microsoft.Network/virtualNetworks/{n.vnet}",
+            "rabbitmq_vm": f"{rg_base}/{n.registry_rg}/providers/Microsoft.Compute/virtualMachines/"
+                           f"{n.vm('rabbitmq')}",
+            "minio_vm": f"{rg_base}/{n.registry_rg}/providers/Microsoft.Compute/virtualMachines/{n.vm('minio')}"},
+        "service_principal": n.sp, "registry_login_server": f"{n.registry}.azurecr.io",
+        "secrets": {"keyring": [str(ctx.secrets.ref(k)) for k in secret_keys if ctx.secrets.get(k) is not None],
+                    "kubernetes": [f"{NAMESPACE}/{s}" for s in
+                                   [*k8s_secrets, AMQP_SECRET, KEY_SECRET, PASSPHRASE_SECRET]]},
+    }
+
+
+def status_command(session: Session, answers: Answers, *, as_json: bool) -> int:
+    """What exists now (read-only): each step's state and the runner's readiness."""
+    ctx, sub, uid = make_context(session, answers, lambda e: None)
+    steps = build_steps(ctx)
+    plan = planned(observe_all(ctx, steps))
+    region = region_doc(ctx)
+    kubeconfig = Path(region["kubeconfig"])
+    runner: dict[str, Any] = {"deployment": "studioml-go-runner-deployment", "ready": None}
+    if kubeconfig.exists():
+        kube = Kube(kubeconfig)
+        try:
+            live = kube.get({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
+                "name": "studioml-go-runner-deployment", "namespace": NAMESPACE}})
+        except WizardError:
+            live = None
+        if live:
+            st = live.get("status", {})
+            runner.update(ready=st.get("availableReplicas", 0) or 0, replicas=live["spec"].get("replicas"))
+    region["runner"] = runner
+    installed = all(p.action == "none" for p in plan)
+    doc = {**_header(ctx, sub, uid), "installed": installed, "regions": [region],
+           "steps": {p.key: {"state": "ok" if p.action == "none" else f"needs {p.action}", "detail": p.detail}
+                     for p in plan}}
+    if as_json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    _intro(ctx, sub, uid, session, sys.stdout)
+    for p in plan:
+        print(f"{'ok' if p.action == 'none' else 'needs ' + p.action:>13}  {p.title}")
+    print(f"region {region['region']}: cluster {region['cluster']}, kubeconfig {region['kubeconfig']}, "
+          f"namespace {NAMESPACE}, runner ready {runner.get('ready')}/{runner.get('replicas', '?')}")
+    return 0
+
+
+def run(command: str, session_factory: Any, answers: Answers, *, yes: bool, as_json: bool, interactive: bool) -> int:
+    """Open the session, run ``command``, close it."""
+    _setup_log()
+    session: Session = session_factory()
+    try:
+        if command == "plan":
+            return plan_command(session, answers, as_json=as_json)
+        if command == "apply":
+            return apply_command(session, answers, yes=yes, as_json=as_json, interactive=interactive)
+        return status_command(session, answers, as_json=as_json)
+    finally:
+        session.close()

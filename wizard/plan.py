@@ -1,0 +1,137 @@
+"""The plan: every step of an install in dependency order, what each would do, and the equivalent script."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .naming import NAMESPACE, PULL_SECRET
+from .steps.base import Context, Observation, Step
+from .steps.cluster import Cluster, Kubeconfig
+from .steps.identity import RoleAssignment, ServicePrincipal
+from .steps.network import Network
+from .steps.registry import Image, Providers, Registry, ResourceGroup
+from .steps.services import ServiceVm
+from .steps.workloads import NamespaceAndPlugin, Runner, RunnerSecrets
+
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+
+
+def build_steps(ctx: Context) -> list[Step]:
+    """The steps of one region's install, each after what it needs."""
+    names, region = ctx.names, ctx.region
+    steps: list[Step] = [
+        Providers(),
+        ResourceGroup("registry-group", names.registry_rg, names.home_region),
+        Registry(),
+        ServicePrincipal(),
+        RoleAssignment("sp-role", role=ACR_PULL, role_name="AcrPull", scope_fact="registry.id",
+                       principal_fact="sp.object_id", needs=("sp", "registry"), who=names.sp),
+        Image(),
+        Network(),
+        ServiceVm("rabbitmq"),
+        ServiceVm("minio"),
+        ResourceGroup("cluster-group", names.cluster_rg(region), region),
+        Cluster(),
+        RoleAssignment("cluster-network-role", role=NETWORK_CONTRIBUTOR, role_name="Network Contributor",
+                       scope_fact="network.aks_subnet_id", principal_fact="cluster.principal_id",
+                       needs=("cluster", "network"), who=f"{names.cluster} (on the AKS subnet)"),
+        Kubeconfig(),
+        NamespaceAndPlugin(),
+        RunnerSecrets(),
+    ]
+    runner: Step = Runner()
+    if ctx.answers.pull_auth == "attach":
+        steps.append(RoleAssignment("acr-attach", role=ACR_PULL, role_name="AcrPull", scope_fact="registry.id",
+                                    principal_fact="cluster.kubelet_object_id", needs=("cluster", "registry"),
+                                    who=f"{names.cluster} kubelet identity"))
+        runner.needs = (*runner.needs, "acr-attach")
+    steps.append(runner)
+    return steps
+
+
+@dataclass
+class PlannedStep:
+    """One step of a plan as shown to a person."""
+
+    key: str
+    title: str
+    action: str
+    detail: str
+    needs: tuple[str, ...]
+    resources: list[dict[str, Any]] = field(default_factory=list)
+
+
+def observe_all(ctx: Context, steps: list[Step]) -> list[tuple[Step, Observation]]:
+    """Observe every step in order (read-only); later steps see the facts earlier ones learned."""
+    return [(step, step.observe(ctx)) for step in steps]
+
+
+def planned(observed: list[tuple[Step, Observation]]) -> list[PlannedStep]:
+    """The plan as data."""
+    return [PlannedStep(s.key, s.title, o.action, o.detail, tuple(s.needs),
+                        [{"kind": r.kind, "name": r.name, "id": r.id, "action": o.action, "monthly": r.monthly}
+                         for r in o.resources]) for s, o in observed]
+
+
+def script(ctx: Context, plan: list[PlannedStep]) -> list[str]:
+    """The az/kubectl commands equivalent to the plan's changes (secrets read from the keyring, never shown)."""
+    n, region, a = ctx.names, ctx.region, ctx.answers
+    kc = ctx.state.kubeconfig_path(n.uniq_id, region)
+    ring = f"keyring get studioml-azure {ctx.secrets.prefix}"
+    sub = f"--subscription {ctx.subscription_id}"
+    commands: dict[str, list[str]] = {
+        "providers": [f"az provider register {sub} --namespace {ns} --wait" for ns in (
+            "Microsoft.ContainerRegistry", "Microsoft.ContainerService", "Microsoft.Compute", "Microsoft.Network")],
+        "registry-group": [f"az group create {sub} -n {n.registry_rg} -l {n.home_region} --tags studioml-uniq-id="
+                           f"{n.uniq_id}"],
+        "registry": [f"az acr create {sub} -g {n.registry_rg} -n {n.registry} --sku Basic"
+                     + (" --admin-enabled true" if a.admin_user else "")],
+        "sp": [f"az ad app create --display-name {n.sp}", f"az ad sp create --id <appId of {n.sp}>",
+               f"az ad app credential reset --id <appId> --append --display-name studioml-azure --query password -o tsv"
+               f" | keyring set studioml-azure {ctx.secrets.prefix}/sp-password"],
+        "sp-role": [f"az role assignment create --assignee-object-id <sp objectId> --assignee-principal-type "
+                    f"ServicePrincipal --role AcrPull --scope $(az acr show -n {n.registry} --query id -o tsv)"],
+        "image": [f"az acr import -n {n.registry} --source {a.runner_image} -t {n.registry}/"
+                  f"{a.runner_image.rsplit('/', 1)[-1]}"],
+        "network": [f"az network nsg create -g {n.registry_rg} -n {n.nsg}  # + rules 5672/15672/9000/22 from "
+                    "VirtualNetwork", f"az network vnet create -g {n.registry_rg} -n {n.vnet} --address-prefixes "
+                    "10.20.0.0/16 --subnet-name aks --subnet-prefixes 10.20.0.0/20",
+                    f"az network vnet subnet create -g {n.registry_rg} --vnet-name {n.vnet} -n services "
+                    f"--address-prefixes 10.20.16.0/24 --network-security-group {n.nsg}"],
+        "rabbitmq": [f"az vm create -g {n.registry_rg} -n {n.vm('rabbitmq')} --image Ubuntu2404 --size "
+                     "Standard_DS12_v2 --subnet <services subnet id> --private-ip-address 10.20.16.4 "
+                     "--public-ip-address '' --custom-data <cloud-init/rabbitmq.yaml with keyring secrets>"],
+        "minio": [f"az vm create -g {n.registry_rg} -n {n.vm('minio')} --image Ubuntu2404 --size Standard_D4s_v3 "
+                  "--subnet <services subnet id> --private-ip-address 10.20.16.5 --public-ip-address '' "
+                  "--data-disk-sizes-gb 256 --custom-data <cloud-init/minio.yaml with keyring secrets>"],
+        "cluster-group": [f"az group create {sub} -n {n.cluster_rg(region)} -l {region}"],
+        "cluster": [f"az aks create -g {n.cluster_rg(region)} -n {n.cluster} --nodepool-name system --node-count 1 "
+                    f"--vnet-subnet-id <aks subnet id> --network-plugin azure --network-plugin-mode overlay",
+                    f"az aks nodepool add -g {n.cluster_rg(region)} --cluster-name {n.cluster} -n gpu --mode User "
+                    f"--node-vm-size {a.gpu_sku} --node-count {a.gpu_nodes} --node-taints sku=gpu:NoSchedule"],
+        "cluster-network-role": ["az role assignment create --assignee <cluster identity> --role 'Network "
+                                 "Contributor' --scope <aks subnet id>"],
+        "acr-attach": [f"az aks update -g {n.cluster_rg(region)} -n {n.cluster} --attach-acr {n.registry}"],
+        "kubeconfig": [f"az aks get-credentials -g {n.cluster_rg(region)} -n {n.cluster} -f {kc}",
+                       f"chmod 600 {kc}"],
+        "k8s-base": [f"kubectl --kubeconfig {kc} create namespace {NAMESPACE}",
+                     f"kubectl --kubeconfig {kc} apply -f assets/manifests/nvidia-device-plugin.yaml"],
+        "k8s-secrets": [f"kubectl --kubeconfig {kc} -n {NAMESPACE} create secret docker-registry {PULL_SECRET} "
+                        f"--docker-server={n.registry}.azurecr.io --docker-username=<appId> "
+                        f"--docker-password=\"$({ring}/sp-password)\"",
+                        f"kubectl --kubeconfig {kc} -n {NAMESPACE} create secret generic studioml-runner-key-secret "
+                        f"--from-file=ssh-privatekey=<({ring}/runner-private-key) "
+                        f"--from-file=ssh-publickey=<({ring}/runner-public-key)",
+                        f"kubectl --kubeconfig {kc} -n {NAMESPACE} create secret generic "
+                        f"studioml-runner-passphrase-secret --from-file=ssh-passphrase=<({ring}/runner-passphrase)"],
+        "runner": [f"kubectl --kubeconfig {kc} apply -f <(stencil < assets/runner/deployment.yaml)",
+                   f"kubectl --kubeconfig {kc} -n {NAMESPACE} rollout status deploy/studioml-go-runner-deployment"],
+    }
+    out: list[str] = []
+    for step in plan:
+        if step.action != "none":
+            out.append(f"# {step.title}: {step.action}" + (f" ({step.detail})" if step.detail else ""))
+            out.extend(commands.get(step.key, []))
+    return out

@@ -1,0 +1,109 @@
+"""Secrets in the OS keyring, and nowhere else.
+
+Every generated or once-returned secret is written to the keyring, read back and compared, and only then
+used. Entries live under the service ``studioml-azure`` with the user name ``<tenant>/<uniq_id>/<key>``,
+so installs on different tenants (and sandboxes) never collide. Values are never logged or returned by
+anything that prints.
+"""
+
+from __future__ import annotations
+
+import secrets as _random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keyring
+import keyring.errors
+
+from .errors import SecretStoreError
+
+SERVICE = "studioml-azure"
+_ENSURE = threading.Lock()  # steps run on threads: two must not both generate the same secret
+
+SP_PASSWORD = "sp-password"
+RABBITMQ_ADMIN = "rabbitmq-admin-password"
+RABBITMQ_USER = "rabbitmq-runner-password"
+MINIO_USER = "minio-root-user"
+MINIO_PASSWORD = "minio-root-password"
+RUNNER_PRIVATE_KEY = "runner-private-key"
+RUNNER_PUBLIC_KEY = "runner-public-key"
+RUNNER_PASSPHRASE = "runner-passphrase"
+SSH_PRIVATE_KEY = "admin-ssh-private-key"
+KEYS = (SP_PASSWORD, RABBITMQ_ADMIN, RABBITMQ_USER, MINIO_USER, MINIO_PASSWORD, RUNNER_PRIVATE_KEY,
+        RUNNER_PUBLIC_KEY, RUNNER_PASSPHRASE, SSH_PRIVATE_KEY)
+HINT = ("start a Secret Service (gnome-keyring or KeePassXC) and unlock it; on a headless host: "
+        "dbus-run-session -- sh -c 'gnome-keyring-daemon --unlock --components=secrets; studioml-azure ...'")
+
+
+def random_password(length: int = 32) -> str:
+    """A URL-safe random password (safe inside amqp:// URLs and shell-free configs)."""
+    return _random.token_urlsafe(length)[:length]
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """The keyring address of a secret (safe to print)."""
+
+    service: str
+    username: str
+
+    def __str__(self) -> str:
+        return f"keyring:{self.service}/{self.username}"
+
+
+class SecretStore:
+    """The keyring entries of one install."""
+
+    def __init__(self, tenant_id: str, uniq_id: str) -> None:
+        self.prefix = f"{tenant_id}/{uniq_id}"
+
+    def ref(self, key: str) -> SecretRef:
+        """Where ``key`` is kept."""
+        return SecretRef(SERVICE, f"{self.prefix}/{key}")
+
+    def get(self, key: str) -> str | None:
+        """The secret, or ``None`` when it was never stored."""
+        try:
+            return keyring.get_password(SERVICE, self.ref(key).username)
+        except keyring.errors.KeyringError as err:
+            raise SecretStoreError(f"the OS keyring cannot be read ({type(err).__name__}).", HINT) from None
+
+    def put(self, key: str, value: str) -> str:
+        """Store, read back and compare; returns the value as read back (the one to use)."""
+        try:
+            keyring.set_password(SERVICE, self.ref(key).username, value)
+        except keyring.errors.KeyringError as err:
+            raise SecretStoreError(f"the OS keyring refused to store {self.ref(key)} ({type(err).__name__}).",
+                                   HINT) from None
+        back = self.get(key)
+        if back != value:
+            raise SecretStoreError(f"the OS keyring did not return {self.ref(key)} as stored.", HINT)
+        return back
+
+    def ensure(self, key: str, make: Callable[[], str]) -> str:
+        """The stored secret, or a new one from ``make`` stored (and read back) first."""
+        with _ENSURE:
+            value = self.get(key)
+            return value if value is not None else self.put(key, make())
+
+    def delete(self, key: str) -> None:
+        """Forget a secret (missing is fine)."""
+        try:
+            keyring.delete_password(SERVICE, self.ref(key).username)
+        except keyring.errors.PasswordDeleteError:
+            pass
+        except keyring.errors.KeyringError as err:
+            raise SecretStoreError(f"the OS keyring cannot delete {self.ref(key)} ({type(err).__name__}).",
+                                   HINT) from None
+
+    def check_usable(self) -> None:
+        """Fail early, before anything is made, when no real keyring backend is available."""
+        backend = keyring.get_keyring()
+        name = type(backend).__module__ + "." + type(backend).__name__
+        if "fail" in name.lower() or "null" in name.lower() or "chainer" in name.lower() and not getattr(
+                backend, "backends", None):
+            raise SecretStoreError(f"no usable OS keyring (backend {name}).", HINT)
+        probe = "probe"
+        self.put(probe, random_password(12))
+        self.delete(probe)

@@ -1,0 +1,166 @@
+"""Everything a command needs before the first step: the cloud, the sign-in, the subscription, the uniq_id
+and the run context."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .answers import SUBSCRIPTION_ID_RE, Answers
+from .azure.clients import Clients
+from .azure.cloud import Cloud, Login, cloud_from_options, login, sandbox_login
+from .azure.errors import azure_call
+from .errors import InputError, RefusedError
+from .events import Event
+from .naming import TAG, Names, derive_uniq_id
+from .secrets import SecretStore
+from .state import TenantState
+from .steps.base import Context
+
+
+@dataclass
+class Options:
+    """Command-line choices that are not answers: where the cloud is and how to behave."""
+
+    cloud: str = "AzureCloud"
+    arm_endpoint: str | None = None
+    authority: str | None = None
+    graph_endpoint: str | None = None
+    prices_endpoint: str | None = None
+    registry_endpoint: str | None = None
+    ca_bundle: str | None = None
+    sandbox: bool = False
+    sandbox_dir: Path | None = None
+    speed: float = 10.0
+    interactive: bool = False
+
+
+@dataclass
+class Session:
+    """A signed-in connection to one cloud (and the embedded sandbox when it serves it)."""
+
+    cloud: Cloud
+    login: Login
+    clients: Clients
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Stop what the session started (the embedded sandbox)."""
+        for close in self.closers:
+            close()
+
+
+def open_session(opts: Options) -> Session:
+    """Start the embedded sandbox if asked, pick the cloud, sign in."""
+    if opts.sandbox:
+        from .sandbox.embedded import EmbeddedSandbox
+
+        directory = opts.sandbox_dir or default_sandbox_dir()
+        embedded = EmbeddedSandbox(directory, speed=opts.speed)
+        ep = embedded.start()
+        cloud = Cloud("the local sandbox", ep.arm, ep.authority, ep.graph, ep.prices, ca_bundle=ep.ca_bundle,
+                      registry=ep.registry + "/{host}", custom=True)
+        try:
+            signed_in = sandbox_login(cloud, ep.tenant_id, ep.client_id, ep.client_secret)
+        except BaseException:
+            embedded.stop()
+            raise
+        return Session(cloud, signed_in, Clients(cloud, signed_in.credential, polling_interval=_poll(opts)),
+                       [embedded.stop])
+    cloud = cloud_from_options(opts.cloud, arm=opts.arm_endpoint, authority=opts.authority, graph=opts.graph_endpoint,
+                               prices=opts.prices_endpoint, ca_bundle=opts.ca_bundle, registry=opts.registry_endpoint)
+    signed_in = login(cloud, interactive=opts.interactive)
+    return Session(cloud, signed_in, Clients(cloud, signed_in.credential, polling_interval=_poll(opts)))
+
+
+def _poll(opts: Options) -> float | None:
+    return max(0.05, 5.0 / opts.speed) if opts.sandbox else None
+
+
+def default_sandbox_dir() -> Path:
+    """Where the embedded sandbox keeps its state unless told otherwise."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("studioml-azure")) / "sandbox"
+
+
+def pick_subscription(session: Session, wanted: str) -> dict[str, Any]:
+    """The subscription named by id or display name; without one, the only enabled subscription."""
+    with azure_call("listing subscriptions"):
+        subs = [{"id": str(s.subscription_id), "name": str(s.display_name), "state": str(s.state)}
+                for s in session.clients.subscriptions().subscriptions.list()]
+    if not subs:
+        raise RefusedError("this sign-in sees no subscription.", "sign in with an account that has one")
+    listing = "; ".join(f"{s['name']} ({s['id']}, {s['state']})" for s in subs)
+    if wanted:
+        key = "id" if SUBSCRIPTION_ID_RE.match(wanted) else "name"
+        match = [s for s in subs if s[key].lower() == wanted.lower()]
+        if not match:
+            raise InputError(f"subscription = \"{wanted}\" is not one this sign-in can use.",
+                             f"choose one of: {listing}")
+        if len(match) > 1:
+            raise InputError(f"subscription = \"{wanted}\" names {len(match)} subscriptions.",
+                             "give the subscription id instead")
+        chosen = match[0]
+    else:
+        enabled = [s for s in subs if s["state"].endswith("Enabled")]
+        if len(enabled) != 1:
+            raise InputError("the answers name no subscription and this sign-in has several.",
+                             f"set subscription to one of: {listing}")
+        chosen = enabled[0]
+    if chosen["state"].endswith(("Disabled", "Deleted")):
+        raise RefusedError(f"subscription {chosen['name']} is {chosen['state']}.", "pick an enabled subscription")
+    return chosen
+
+
+@dataclass(frozen=True)
+class UniqId:
+    """The uniq_id in use and where it came from."""
+
+    value: str
+    source: str
+
+
+def resolve_uniq_id(session: Session, answers: Answers, subscription_id: str, state: TenantState) -> UniqId:
+    """The answer; else the one remembered for the subscription; else recovered from Azure's tags; else derived
+    as the seed does, once, and remembered."""
+    if answers.uniq_id != "auto":
+        state.remember_uniq_id(subscription_id, answers.uniq_id, "given in the answers")
+        return UniqId(answers.uniq_id, "given in the answers")
+    known = state.remembered_uniq_id(subscription_id)
+    if known:
+        return UniqId(known, "remembered from the first run on this host")
+    with azure_call("looking for an earlier install's tags"):
+        groups = session.clients.resources(subscription_id).resource_groups.list(filter=f"tagName eq '{TAG}'")
+        tagged = sorted({(g.tags or {}).get(TAG, "") for g in groups} - {""})
+    if len(tagged) == 1:
+        state.remember_uniq_id(subscription_id, tagged[0], "recovered from the studioml-uniq-id tag in Azure")
+        return UniqId(tagged[0], "recovered from the studioml-uniq-id tag in Azure")
+    if len(tagged) > 1:
+        raise InputError(f"this subscription holds installs with uniq_ids {', '.join(tagged)}.",
+                         "set uniq_id in the answers to the one to work on")
+    derived = derive_uniq_id(subscription_id)
+    state.remember_uniq_id(subscription_id, derived.uniq_id, derived.note)
+    return UniqId(derived.uniq_id, derived.note)
+
+
+def make_context(session: Session, answers: Answers, emit: Callable[[Event], None],
+                 *, state_root: Path | None = None) -> tuple[Context, dict[str, Any], UniqId]:
+    """Resolve the subscription and uniq_id and build the run context."""
+    sub = pick_subscription(session, answers.subscription)
+    tenant = session.login.tenant_id
+    state = TenantState(tenant, state_root)
+    uid = resolve_uniq_id(session, answers, sub["id"], state)
+    ctx = Context(clients=session.clients, answers=answers, names=Names(uid.value, answers.region),
+                  subscription_id=sub["id"], tenant_id=tenant, secrets=SecretStore(tenant, uid.value), state=state,
+                  journal=state.journal(uid.value), emit=emit,
+                  poll_seconds=session.clients.polling_interval or 5.0)
+    return ctx, sub, uid
+
+
+def is_interactive() -> bool:
+    """Whether a person is at the terminal."""
+    return sys.stdin.isatty() and sys.stderr.isatty()

@@ -1,0 +1,143 @@
+"""What the wizard keeps on disk (never a secret): remembered uniq_ids, the run journal, kubeconfigs, the log.
+
+Layout under the platformdirs user state dir (``$XDG_STATE_HOME/studioml-azure`` on Linux)::
+
+    <tenant>/uniq-ids.json               subscription id -> uniq_id and how it was derived
+    <tenant>/<uniq_id>/journal.jsonl      steps started and finished, and facts learned (a hint: observe decides)
+    <tenant>/<uniq_id>/kube/<region>.kubeconfig   0600, folder 0700
+
+The log goes to the platformdirs user log dir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP = "studioml-azure"
+
+
+def state_root() -> Path:
+    """The user state dir of the wizard."""
+    return Path(platformdirs.user_state_dir(APP))
+
+
+def log_dir() -> Path:
+    """Where the run log goes."""
+    return Path(platformdirs.user_log_dir(APP))
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a credential-bearing file atomically with mode 0600 in a 0700 folder."""
+    _private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+class TenantState:
+    """The state folder of one tenant (each cloud and sandbox has its own tenant id)."""
+
+    def __init__(self, tenant_id: str, root: Path | None = None) -> None:
+        self.dir = (root or state_root()) / tenant_id
+        self._ids = self.dir / "uniq-ids.json"
+
+    def remembered_uniq_id(self, subscription_id: str) -> str | None:
+        """The uniq_id derived earlier for this subscription, if any."""
+        try:
+            data = json.loads(self._ids.read_text())
+        except (OSError, ValueError):
+            return None
+        entry = data.get(subscription_id)
+        return str(entry["uniq_id"]) if entry else None
+
+    def remember_uniq_id(self, subscription_id: str, uniq_id: str, note: str) -> None:
+        """Keep the uniq_id of a subscription so it never drifts."""
+        _private_dir(self.dir)
+        try:
+            data = json.loads(self._ids.read_text())
+        except (OSError, ValueError):
+            data = {}
+        data[subscription_id] = {"uniq_id": uniq_id, "note": note, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                                       time.gmtime())}
+        tmp = self._ids.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        os.replace(tmp, self._ids)
+
+    def install_dir(self, uniq_id: str) -> Path:
+        """The folder of one install."""
+        return _private_dir(self.dir / uniq_id)
+
+    def kubeconfig_path(self, uniq_id: str, region: str) -> Path:
+        """The per-region kubeconfig file."""
+        return self.dir / uniq_id / "kube" / f"{region}.kubeconfig"
+
+    def journal(self, uniq_id: str) -> Journal:
+        """The run journal of one install."""
+        return Journal(self.install_dir(uniq_id) / "journal.jsonl")
+
+
+class Journal:
+    """An append-only record of steps and facts; each line is flushed to disk before the run goes on."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def record(self, step: str, event: str, **detail: Any) -> None:
+        """Append one entry (``detail`` must hold no secret)."""
+        line = json.dumps({"at": time.time(), "step": step, "event": event, **detail}) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every entry; a torn last line (a kill mid-write) is ignored."""
+        out = []
+        try:
+            lines = self.path.read_text().splitlines()
+        except OSError:
+            return []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+    def fact(self, step: str, name: str) -> Any:
+        """The last value recorded for ``name`` by ``step``."""
+        value = None
+        for entry in self.entries():
+            if entry["step"] == step and entry["event"] == "fact" and name in entry:
+                value = entry[name]
+        return value
+
+    def unfinished(self) -> list[str]:
+        """Steps started and not finished in the last run (what an interruption left)."""
+        open_steps: dict[str, bool] = {}
+        for entry in self.entries():
+            if entry["event"] == "started":
+                open_steps[entry["step"]] = True
+            elif entry["event"] in ("done", "failed"):
+                open_steps.pop(entry["step"], None)
+        return list(open_steps)

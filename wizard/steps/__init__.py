@@ -1,0 +1,1 @@
+"""One module per capability; each step observes live state, converges it, and verifies."""

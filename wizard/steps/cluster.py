@@ -1,0 +1,146 @@
+"""The AKS cluster (a small system pool and a GPU pool tainted ``sku=gpu:NoSchedule``) and its kubeconfig."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.mgmt.containerservice.models import ManagedCluster
+
+from ..azure.errors import azure_call
+from ..catalog import gpu_size, service_sizes
+from ..errors import RefusedError
+from ..events import StepProgress
+from ..state import write_private
+from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest, tags_missing
+
+GPU_TAINT = "sku=gpu:NoSchedule"
+SYSTEM_POOL, GPU_POOL = "system", "gpu"
+BUSY = ("Creating", "Updating", "Upgrading", "Scaling", "Deleting", "Starting", "Stopping")
+
+
+def _pools(ctx: Context) -> list[dict[str, Any]]:
+    subnet = ctx.facts.get("network.aks_subnet_id")
+    common: dict[str, Any] = {"osType": "Linux", "type": "VirtualMachineScaleSets"}
+    if subnet:
+        common["vnetSubnetID"] = subnet
+    return [
+        {"name": SYSTEM_POOL, "mode": "System", "count": 1, "vmSize": service_sizes()["system_pool"], **common},
+        {"name": GPU_POOL, "mode": "User", "count": ctx.answers.gpu_nodes, "vmSize": ctx.answers.gpu_sku,
+         "nodeTaints": [GPU_TAINT], "nodeLabels": {"sku": "gpu"}, **common},
+    ]
+
+
+class Cluster(Step):
+    """``leafai-cluster-<id>`` in the region's cluster resource group."""
+
+    key, title, needs = "cluster", "AKS cluster with a GPU pool", ("cluster-group", "network")
+
+    def observe(self, ctx: Context) -> Observation:
+        """Exists? Pools as answered? Still being made by an interrupted run?"""
+        rg, name = ctx.names.cluster_rg(ctx.region), ctx.names.cluster
+        size = gpu_size(ctx.answers.gpu_sku)
+        res = [Resource("AKS cluster (Free tier)", name),
+               Resource(f"system pool 1 x {service_sizes()['system_pool']}", f"{name}/{SYSTEM_POOL}"),
+               Resource(f"GPU pool {ctx.answers.gpu_nodes} x {size.name} ({size.gpus} x {size.gpu})",
+                        f"{name}/{GPU_POOL}")]
+        mc = rest(get_or_none(lambda: ctx.clients.aks(ctx.subscription_id).managed_clusters.get(rg, name),
+                              f"reading cluster {name}"))
+        if mc is None:
+            return Observation(CREATE, f"{ctx.answers.gpu_nodes} x {size.name}, taint {GPU_TAINT}", res)
+        res[0].id = mc["id"]
+        self._remember(ctx, mc)
+        state = lookup(mc, "properties.provisioningState", "")
+        if state in BUSY:
+            return Observation(UPDATE, f"waiting for Azure to finish ({state})", res, {"wait": True})
+        pools = {p["name"]: p for p in lookup(mc, "properties.agentPoolProfiles", [])}
+        gpu = pools.get(GPU_POOL)
+        changes = []
+        if gpu is not None and gpu.get("vmSize") != ctx.answers.gpu_sku:
+            raise RefusedError(f"the cluster's GPU pool is {gpu.get('vmSize')}; a pool's VM size is fixed when it is "
+                               "made.", f"answer gpu_sku = \"{gpu.get('vmSize')}\", or delete the pool "
+                               f"(az aks nodepool delete -g {rg} --cluster-name {name} -n {GPU_POOL}) and run again")
+        if gpu is None or gpu.get("count") != ctx.answers.gpu_nodes or GPU_TAINT not in (gpu.get("nodeTaints") or []):
+            changes.append(f"GPU pool {ctx.answers.gpu_nodes} node(s)")
+        if state == "Failed":
+            changes.append("retry the failed provisioning")
+        if tags_missing(mc.get("tags"), ctx.tags):
+            changes.append("tags")
+        return Observation(UPDATE if changes else NONE, ", ".join(changes), res, {"mc": mc})
+
+    def _remember(self, ctx: Context, mc: dict[str, Any]) -> None:
+        ctx.facts["cluster.id"] = mc["id"]
+        ctx.facts["cluster.kubelet_object_id"] = lookup(mc, "properties.identityProfile.kubeletidentity.objectId")
+        ctx.facts["cluster.principal_id"] = lookup(mc, "identity.principalId")
+
+    def apply(self, ctx: Context, obs: Observation) -> None:
+        """Create (or converge) with one PUT; the SDK follows the long-running operation."""
+        aks = ctx.clients.aks(ctx.subscription_id)
+        rg, name = ctx.names.cluster_rg(ctx.region), ctx.names.cluster
+        if obs.data.get("wait"):
+            while True:
+                mc = rest(aks.managed_clusters.get(rg, name))
+                assert mc is not None
+                state = lookup(mc, "properties.provisioningState", "")
+                if state not in BUSY:
+                    break
+                ctx.emit(StepProgress(self.key, f"cluster {name}: {state}"))
+                ctx.sleep(ctx.poll_seconds)
+            self._remember(ctx, mc)
+            if self.observe(ctx).action == NONE:
+                return
+        old = obs.data.get("mc") or {}
+        body: dict[str, Any] = {"location": ctx.region, "tags": {**(old.get("tags") or {}), **ctx.tags},
+                "identity": {"type": "SystemAssigned"}, "sku": {"name": "Base", "tier": "Free"},
+                "properties": {"dnsPrefix": f"leafai-{ctx.names.uniq_id}", "agentPoolProfiles": _pools(ctx),
+                               "enableRBAC": True,
+                               "networkProfile": {"networkPlugin": "azure", "networkPluginMode": "overlay",
+                                                  "podCidr": "10.244.0.0/16", "serviceCidr": "10.0.0.0/16",
+                                                  "dnsServiceIP": "10.0.0.10"}}}
+        if old:
+            body["properties"]["kubernetesVersion"] = lookup(old, "properties.kubernetesVersion")
+        mc = rest(ctx.wait(self.key, aks.managed_clusters.begin_create_or_update(rg, name, ManagedCluster(body)),
+                           f"{'creating' if obs.action == CREATE else 'updating'} AKS cluster {name}"))
+        assert mc is not None
+        self._remember(ctx, mc)
+
+    def verify(self, ctx: Context) -> None:
+        """Provisioned and running."""
+        mc = rest(ctx.clients.aks(ctx.subscription_id).managed_clusters.get(ctx.names.cluster_rg(ctx.region),
+                                                                          ctx.names.cluster))
+        if lookup(mc, "properties.provisioningState") != "Succeeded":
+            raise RefusedError(f"cluster {ctx.names.cluster} is {lookup(mc, 'properties.provisioningState')}.",
+                               "see the Azure portal's activity log for the cluster, then run again")
+
+
+class Kubeconfig(Step):
+    """The cluster user's kubeconfig, one file per region (0600 in a 0700 folder)."""
+
+    key, title, needs = "kubeconfig", "Kubeconfig for the region", ("cluster",)
+
+    def observe(self, ctx: Context) -> Observation:
+        """A file that still reaches the cluster needs nothing."""
+        from ..kube import Kube
+
+        path = ctx.state.kubeconfig_path(ctx.names.uniq_id, ctx.region)
+        ctx.facts["kubeconfig.path"] = str(path)
+        res = [Resource("kubeconfig (0600)", str(path))]
+        if path.exists() and Kube(path).reachable():
+            return Observation(NONE, str(path), res)
+        return Observation(CREATE, str(path), res)
+
+    def apply(self, ctx: Context, obs: Observation) -> None:
+        """listClusterUserCredential, written atomically 0600."""
+        rg, name = ctx.names.cluster_rg(ctx.region), ctx.names.cluster
+        with azure_call(f"reading the credentials of {name}"):
+            creds = ctx.clients.aks(ctx.subscription_id).managed_clusters.list_cluster_user_credentials(rg, name)
+        values = [k.value for k in creds.kubeconfigs or [] if k.value]
+        if not values:
+            raise RefusedError(f"Azure returned no kubeconfig for {name}.", "run again")
+        write_private(ctx.state.kubeconfig_path(ctx.names.uniq_id, ctx.region), values[0])
+
+    def verify(self, ctx: Context) -> None:
+        """The file reaches the cluster."""
+        from ..kube import Kube
+
+        if not Kube(ctx.state.kubeconfig_path(ctx.names.uniq_id, ctx.region)).reachable():
+            raise RefusedError("the cluster's API server does not answer with the new kubeconfig.", "run again")

@@ -1,0 +1,221 @@
+"""The registry's service principal (Graph application, service principal, password in the keyring) and its
+AcrPull role on the registry only; the registry data plane read with that identity."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+
+from ..azure.errors import azure_call
+from ..errors import SecretStoreError, TransientError
+from ..events import StepProgress
+from ..naming import TAG
+from ..secrets import SP_PASSWORD
+from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, rest
+
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+CRED_NAME = "studioml-azure"
+REPLICATION_WAIT = 20.0
+
+
+def _find_app(ctx: Context) -> dict[str, Any] | None:
+    graph = ctx.clients.graph()
+    known = ctx.journal.fact("sp", "app_object_id")
+    with azure_call("reading the Graph application"):
+        if known:
+            found = graph.request("GET", f"/applications/{known}", ok=(200, 404))
+            if isinstance(found, dict) and "id" in found:
+                return {str(k): v for k, v in found.items()}
+        listed = graph.request("GET", "/applications", params={"$filter": f"displayName eq '{ctx.names.sp}'"})
+    apps = [a for a in listed["value"] if f"{TAG}:{ctx.names.uniq_id}" in (a.get("tags") or [])] or listed["value"]
+    return dict(apps[0]) if apps else None
+
+
+def _find_sp(ctx: Context, app_id: str) -> dict[str, Any] | None:
+    with azure_call("reading the service principal"):
+        listed = ctx.clients.graph().request("GET", "/servicePrincipals", params={"$filter": f"appId eq '{app_id}'"})
+    return dict(listed["value"][0]) if listed["value"] else None
+
+
+def _our_credential(ctx: Context, app: dict[str, Any]) -> dict[str, Any] | None:
+    """The password credential whose secret the keyring holds (by the journaled keyId, else by its hint)."""
+    password = ctx.secrets.get(SP_PASSWORD)
+    if password is None:
+        return None
+    creds: list[dict[str, Any]] = app.get("passwordCredentials") or []
+    key_id = ctx.journal.fact("sp", "key_id")
+    by_key = [c for c in creds if c.get("keyId") == key_id]
+    if by_key:
+        return by_key[0]
+    by_hint = [c for c in creds if c.get("displayName") == CRED_NAME and c.get("hint") == password[:3]]
+    return by_hint[0] if len(by_hint) == 1 else None
+
+
+class ServicePrincipal(Step):
+    """``registry-acr-principal-<id>``: the identity the cluster pulls images with (the seed's SP, without the
+    deprecated ``http://`` name)."""
+
+    key, title, needs = "sp", "Service principal for the registry", ()
+
+    def observe(self, ctx: Context) -> Observation:
+        """Application, service principal, and a password the keyring holds."""
+        res = [Resource("Entra ID application + service principal", ctx.names.sp),
+               Resource("password credential", ctx.names.sp, str(ctx.secrets.ref(SP_PASSWORD)))]
+        app = _find_app(ctx)
+        if app is None:
+            return Observation(CREATE, "application, service principal, password", res)
+        ctx.facts["sp.app_id"] = app["appId"]
+        sp = _find_sp(ctx, app["appId"])
+        if sp is not None:
+            ctx.facts["sp.object_id"] = sp["id"]
+        ours = _our_credential(ctx, app)
+        stale = [c for c in app.get("passwordCredentials") or [] if c.get("displayName") == CRED_NAME and c is not ours]
+        missing = [w for w, ok in (("service principal", sp), ("password", ours)) if not ok]
+        if stale:
+            missing.append(f"remove {len(stale)} unused password(s)")
+        return Observation(UPDATE if missing else NONE, ", ".join(missing), res,
+                           {"app": app, "sp": sp, "ours": ours, "stale": stale})
+
+    def apply(self, ctx: Context, obs: Observation) -> None:
+        """Create what is missing; a new password goes to the keyring (read back) before anything uses it."""
+        graph = ctx.clients.graph()
+        app = obs.data.get("app") or self._create_app(ctx)
+        ctx.facts["sp.app_id"] = app["appId"]
+        sp = obs.data.get("sp") or _find_sp(ctx, app["appId"])
+        if sp is None:
+            with azure_call("creating the service principal"):
+                sp = graph.request("POST", "/servicePrincipals", ok=(201, 409),
+                                   json={"appId": app["appId"], "tags": [f"{TAG}:{ctx.names.uniq_id}"]})
+            if not sp or "id" not in sp:
+                sp = self._wait_visible(ctx, lambda: _find_sp(ctx, app["appId"]))
+        ctx.facts["sp.object_id"] = sp["id"]
+        for cred in obs.data.get("stale", []):
+            with azure_call("removing an unused password credential"):
+                graph.request("POST", f"/applications/{app['id']}/removePassword", json={"keyId": cred["keyId"]},
+                              ok=(200, 204, 404))
+        if obs.data.get("ours") is None:
+            self._add_password(ctx, app)
+
+    def _wait_visible(self, ctx: Context, find: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + REPLICATION_WAIT
+        while True:
+            found = find()
+            if found is not None:
+                return dict(found)
+            if time.monotonic() > deadline:
+                raise TransientError("the directory has not shown the new object yet.", "run again in a minute")
+            ctx.emit(StepProgress(self.key, "waiting for directory replication"))
+            ctx.sleep(ctx.poll_seconds)
+
+    def _create_app(self, ctx: Context) -> dict[str, Any]:
+        if ctx.journal.fact(self.key, "app_create_started"):  # an earlier run may have made it: let it replicate
+            deadline = time.monotonic() + REPLICATION_WAIT
+            while time.monotonic() < deadline:
+                found = _find_app(ctx)
+                if found is not None:
+                    return found
+                ctx.emit(StepProgress(self.key, "looking for an application an interrupted run made"))
+                ctx.sleep(ctx.poll_seconds)
+        ctx.journal.record(self.key, "fact", app_create_started=True)
+        with azure_call("creating the Graph application"):
+            app = ctx.clients.graph().request("POST", "/applications", json={
+                "displayName": ctx.names.sp, "signInAudience": "AzureADMyOrg",
+                "tags": [f"{TAG}:{ctx.names.uniq_id}"],
+                "notes": "Pulls studio-go-runner images from the StudioML registry; made by studioml-azure."})
+        ctx.journal.record(self.key, "fact", app_object_id=app["id"], app_id=app["appId"])
+        return dict(app)
+
+    def _add_password(self, ctx: Context, app: dict[str, Any]) -> None:
+        end = (datetime.now(UTC) + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        graph = ctx.clients.graph()
+        with azure_call("adding a password to the application"):
+            cred = graph.request("POST", f"/applications/{app['id']}/addPassword",
+                                 json={"passwordCredential": {"displayName": CRED_NAME, "endDateTime": end}})
+        try:
+            ctx.secrets.put(SP_PASSWORD, cred["secretText"])
+        except SecretStoreError:
+            with azure_call("removing the password the keyring could not keep"):
+                graph.request("POST", f"/applications/{app['id']}/removePassword", json={"keyId": cred["keyId"]})
+            raise
+        finally:
+            cred["secretText"] = None
+        ctx.journal.record(self.key, "fact", key_id=cred["keyId"])
+
+    def verify(self, ctx: Context) -> None:
+        """The keyring holds the password."""
+        if ctx.secrets.get(SP_PASSWORD) is None:
+            raise SecretStoreError("the service principal's password is not in the keyring.", "run again")
+
+
+class RoleAssignment(Step):
+    """A role for a principal on one scope (``principalType`` set, so replication delay is no error)."""
+
+    def __init__(self, key: str, *, role: str, role_name: str, scope_fact: str, principal_fact: str,
+                 needs: tuple[str, ...], who: str) -> None:
+        self.key, self.role, self.role_name, self.needs, self.who = key, role, role_name, needs, who
+        self.scope_fact, self.principal_fact = scope_fact, principal_fact
+        self.title = f"{role_name} for {who}"
+
+    def observe(self, ctx: Context) -> Observation:
+        """Is the role assigned to the principal at the scope?"""
+        res = [Resource(f"role assignment ({self.role_name})", self.who)]
+        scope, principal = ctx.facts.get(self.scope_fact), ctx.facts.get(self.principal_fact)
+        if not scope or not principal:
+            return Observation(CREATE, "", res)
+        with azure_call("reading role assignments"):
+            found = [rest(a) for a in ctx.clients.authz(ctx.subscription_id).role_assignments.list_for_scope(
+                scope, filter=f"principalId eq '{principal}'")]
+        have = any(str((a or {}).get("properties", {}).get("roleDefinitionId", "")).endswith(self.role)
+                   for a in found)
+        return Observation(NONE if have else CREATE, "", res)
+
+    def apply(self, ctx: Context, obs: Observation) -> None:
+        """Assign; a deterministic name makes a repeated PUT the same assignment."""
+        scope, principal = str(ctx.facts[self.scope_fact]), str(ctx.facts[self.principal_fact])
+        name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.lower()}|{principal}|{self.role}"))
+        role = f"/subscriptions/{ctx.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{self.role}"
+        with azure_call(f"assigning {self.role_name} to {self.who}"):
+            ctx.clients.authz(ctx.subscription_id).role_assignments.create(scope, name, {"properties": {
+                "roleDefinitionId": role, "principalId": principal, "principalType": "ServicePrincipal",
+                "description": f"{self.title} (studioml-azure)"}})
+
+
+
+def list_tags(ctx: Context, repo: str) -> list[str] | None:
+    """The repository's tags through the registry's data plane with the service principal's password;
+    ``None`` when this cloud's data plane is not reachable from here or the identity is not ready."""
+    template, host = ctx.clients.cloud.registry, ctx.facts.get("registry.login_server")
+    password, user = ctx.secrets.get(SP_PASSWORD), ctx.facts.get("sp.app_id")
+    if not template or not host or not password or not user:
+        return None
+    url = template.format(host=host) + f"/v2/{repo}/tags/list"
+    verify = ctx.clients.cloud.verify()
+    try:
+        resp = requests.get(url, auth=(user, password), verify=verify, timeout=30)
+        challenge = resp.headers.get("WWW-Authenticate", "")
+        if resp.status_code == 401 and challenge.lower().startswith("bearer"):  # the registry token exchange
+            params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+            token = requests.get(params["realm"], params={"service": params.get("service", host),
+                                                          "scope": f"repository:{repo}:pull"},
+                                 auth=(user, password), verify=verify, timeout=30).json()
+            resp = requests.get(url, headers={"Authorization": f"Bearer {token.get('access_token') or token['token']}"},
+                                verify=verify, timeout=30)
+    except requests.RequestException as err:
+        raise TransientError(f"the registry {host} could not be reached ({type(err).__name__}).", "run again") from None
+    if resp.status_code == 404:
+        return []
+    if resp.status_code == 401:
+        return None if not ctx.facts.get("sp-role.done") else _refuse(host)
+    if resp.status_code != 200:
+        raise TransientError(f"the registry {host} answered {resp.status_code}.", "run again")
+    return list(resp.json().get("tags") or [])
+
+
+def _refuse(host: str) -> list[str]:
+    raise TransientError(f"the registry {host} refused the service principal's password (a new role assignment "
+                         "can take minutes to apply).", "run again; if it persists, the keyring's password is stale")

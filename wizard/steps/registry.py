@@ -1,0 +1,195 @@
+"""Resource providers, the registry's resource group, the ACR and the runner image imported into it."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from ..answers import image_parts
+from ..azure.errors import azure_call
+from ..errors import RefusedError
+from ..events import StepProgress
+from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest, tags_missing
+
+PROVIDERS = ("Microsoft.ContainerRegistry", "Microsoft.ContainerService", "Microsoft.Compute", "Microsoft.Network")
+
+
+class Providers(Step):
+    """Register the resource providers the install uses (a new subscription may not have them)."""
+
+    key, title, needs = "providers", "Register resource providers", ()
+
+    def observe(self, ctx: Context) -> Observation:
+        """Which providers are not registered yet."""
+        rm = ctx.clients.resources(ctx.subscription_id)
+        with azure_call("reading resource providers"):
+            missing = [ns for ns in PROVIDERS if rm.providers.get(ns).registration_state != "Registered"]
+        return Observation(UPDATE if missing else NONE, ", ".join(missing) or "all registered",
+                           [Resource("provider", ns) for ns in PROVIDERS], {"missing": missing})
+
+    def apply(self, ctx: Context, obs: Observation) -> None:
+        """Register and wait until Azure says Registered."""
+        rm = ctx.clients.resources(ctx.subscription_id)
+        for ns in obs.data["missing"]:
+            with azure_call(f"registering {ns}"):
+                rm.providers.register(ns)
+        for ns in obs.data["missing"]:
+            while True:
+                with azure_call(f"registering {ns}"):
+                    state = rm.providers.get(ns).registration_state
+                if state == "Registered":
+                    break
+                ctx.emit(StepProgress(self.key, f"{ns}: {state}"))
+                ctx.sleep(ctx.poll_seconds)
+
+
+
+class ResourceGroup(Step):
+    """A tagged resource group."""
+
+    def __init__(self, key: str, name: str, location: str, needs: tuple[str, ...] = ("providers",)) -> None:
+        self.key, self.name, self.location, self.needs = key, name, location, needs
+        self.title = f"Resource group {name}"
+
+    def observe(self, ctx: Context) -> Observation:
+        """Exists, with our tags?"""
+        rm = ctx.clients.resources(ctx.subscription_id)
+        group = rest(get_or_none(lambda: rm.resource_groups.get(self.name), f"reading group {self.name}"))
+        res = [Resource("resource group", self.name, lookup(group, "id", ""))]
+        if group is None:
+            return Observation(CREATE, f"in {self.location}", res)
+        if group["location"] != self.location:
+            raise RefusedError(f"resource group {self.name} exists in {group['location']}, not {self.location}.",
+                               f"answer region = \"{group['location']}\", or delete the group")
+        ctx.facts[f"{self.key}.id"] = group["id"]
+        return Observation(UPDATE if tags_missing(group.get("tags"), ctx.tags) else NONE, "", res,
+                           {"tags": group.get("tags") or {}})
+
+    def apply(self, ctx: Context, obs: Observation) -> None:
+        """Create or re-tag."""
+        rm = ctx.clients.resources(ctx.subscription_id)
+        with azure_call(f"creating resource group {self.name}"):
+            group = rm.resource_groups.create_or_update(
+                self.name, {"location": self.location, "tags": {**obs.data.get("tags", {}), **ctx.tags}})
+        ctx.facts[f"{self.key}.id"] = group.id
+
+
+
+class Registry(Step):
+    """The ACR (Basic), admin user off unless asked for."""
+
+    key, title, needs = "registry", "Container registry", ("registry-group",)
+
+    def observe(self, ctx: Context) -> Observation:
+        """Exists? Admin user and tags as answered?"""
+        acr = ctx.clients.acr(ctx.subscription_id)
+        name, rg = ctx.names.registry, ctx.names.registry_rg
+        reg = rest(get_or_none(lambda: acr.registries.get(rg, name), f"reading registry {name}"))
+        res = [Resource("container registry (Basic)", name, lookup(reg, "id", ""))]
+        if reg is None:
+            with azure_call("checking the registry name"):
+                check = acr.registries.check_name_availability(
+                    {"name": name, "type": "Microsoft.ContainerRegistry/registries"})
+            if not check.name_available:
+                raise RefusedError(f"the registry name {name} is taken by another Azure customer "
+                                   f"({check.message or check.reason}).",
+                                   f"choose another uniq_id, for example uniq_id = \"{self._free_id(ctx)}\"",
+                                   "AlreadyInUse")
+            return Observation(CREATE, "Basic SKU" + (", admin user on" if ctx.answers.admin_user else ""), res)
+        self._remember(ctx, reg)
+        admin = bool(lookup(reg, "properties.adminUserEnabled"))
+        changes = []
+        if admin != ctx.answers.admin_user:
+            changes.append(f"admin user {'on' if ctx.answers.admin_user else 'off'}")
+        if tags_missing(reg.get("tags"), ctx.tags):
+            changes.append("tags")
+        return Observation(UPDATE if changes else NONE, ", ".join(changes), res, {"tags": reg.get("tags") or {}})
+
+    def _free_id(self, ctx: Context) -> str:
+        acr = ctx.clients.acr(ctx.subscription_id)
+        for _ in range(10):
+            candidate = secrets.token_hex(4)
+            with azure_call("checking registry names"):
+                if acr.registries.check_name_availability({"name": f"leafai{candidate}",
+                                                           "type": "Microsoft.ContainerRegistry/registries"}
+                                                          ).name_available:
+                    return candidate
+        return secrets.token_hex(4)
+
+    def _remember(self, ctx: Context, reg: dict[str, Any]) -> None:
+        ctx.facts["registry.id"] = reg["id"]
+        ctx.facts["registry.login_server"] = lookup(reg, "properties.loginServer")
+
+    def apply(self, ctx: Context, obs: Observation) -> None:
+        """Create, or converge the admin user and tags."""
+        acr = ctx.clients.acr(ctx.subscription_id)
+        name, rg = ctx.names.registry, ctx.names.registry_rg
+        if ctx.answers.admin_user:
+            ctx.warn(self.key, "the registry's admin user is on: anyone with its password can push and pull; "
+                               "prefer the service principal")
+        if obs.action == CREATE:
+            poller = acr.registries.begin_create(rg, name, {
+                "location": ctx.region, "sku": {"name": "Basic"}, "tags": ctx.tags,
+                "properties": {"adminUserEnabled": ctx.answers.admin_user}})
+        else:
+            poller = acr.registries.begin_update(rg, name, {
+                "tags": {**obs.data.get("tags", {}), **ctx.tags},
+                "properties": {"adminUserEnabled": ctx.answers.admin_user}})
+        reg = rest(ctx.wait(self.key, poller, f"{obs.action} registry {name}"))
+        assert reg is not None
+        self._remember(ctx, reg)
+
+
+
+class Image(Step):
+    """The runner image imported into the ACR server-side (as ``az acr import``), then its tags listed."""
+
+    key, title, needs = "image", "Runner image in the registry", ("registry", "sp-role")
+
+    def target(self, ctx: Context) -> tuple[str, str, str, str]:
+        """(source host, source repo:tag, target repository, tag): the seed's ``<registry>/studio-go-runner``."""
+        host, repo, tag = image_parts(ctx.answers.runner_image)
+        module = repo.rsplit("/", 1)[-1]
+        return host, f"{repo}:{tag}", f"{ctx.names.registry}/{module}", tag
+
+    def observe(self, ctx: Context) -> Observation:
+        """Is the tag already in the registry?"""
+        host, source, repo, tag = self.target(ctx)
+        res = [Resource("image", f"{repo}:{tag}")]
+        tags = self._tags(ctx, repo) if ctx.facts.get("registry.id") else None
+        if tags is None:  # the registry's data plane is not reachable from here: the journal says what was done
+            done = ctx.journal.fact(self.key, "imported") == f"{ctx.facts.get('registry.id')}|{repo}:{tag}"
+            return Observation(NONE if done else CREATE, f"from {host}/{source}", res)
+        return Observation(NONE if tag in tags else CREATE, f"from {host}/{source}", res)
+
+    def _tags(self, ctx: Context, repo: str) -> list[str] | None:
+        from .identity import list_tags
+
+        return list_tags(ctx, repo)
+
+    def apply(self, ctx: Context, obs: Observation) -> None:
+        """ACR importImage; the SDK follows the 202 until the copy is done."""
+        host, source, repo, tag = self.target(ctx)
+        acr = ctx.clients.acr(ctx.subscription_id)
+        poller = acr.registries.begin_import_image(ctx.names.registry_rg, ctx.names.registry, {
+            "source": {"registryUri": host, "sourceImage": source}, "targetTags": [f"{repo}:{tag}"],
+            "mode": "Force"})
+        ctx.wait(self.key, poller, f"importing {host}/{source}")
+        ctx.journal.record(self.key, "fact", imported=f"{ctx.facts['registry.id']}|{repo}:{tag}")
+
+    def verify(self, ctx: Context) -> None:
+        """List the repository's tags (the data plane, with the service principal's password)."""
+        _h, _s, repo, tag = self.target(ctx)
+        deadline = time.monotonic() + 60
+        while True:
+            tags = self._tags(ctx, repo)
+            if tags is None:
+                ctx.warn(self.key, "tags not listed: this cloud's registry data plane is not reachable from here")
+                return
+            if tag in tags:
+                ctx.emit(StepProgress(self.key, f"{repo} tags: {', '.join(tags)}"))
+                return
+            if time.monotonic() > deadline:
+                raise RefusedError(f"{repo}:{tag} is not in the registry after the import.", "run again")
+            ctx.sleep(ctx.poll_seconds)

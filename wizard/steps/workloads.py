@@ -1,0 +1,180 @@
+"""Inside the cluster: namespace and device plugin, the secrets, and the runner with its rollout followed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import manifests
+from .. import secrets as keys
+from ..catalog import gpu_size
+from ..errors import RefusedError, SecretStoreError
+from ..events import StepProgress
+from ..kube import Kube
+from ..naming import NAMESPACE
+from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step
+
+ROLLOUT_SECONDS = 900.0
+POD_PROBLEMS = ("ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError", "CrashLoopBackOff",
+                "InvalidImageName")
+
+
+class Objects(Step):
+    """Apply a list of manifests; observe compares each with the live object."""
+
+    key = title = ""
+    needs: tuple[str, ...] = ()
+
+    def objects(self, ctx: Context) -> list[dict[str, Any]]:
+        """The manifests (built from facts and keyring secrets)."""
+        raise NotImplementedError
+
+    def kube(self, ctx: Context) -> Kube | None:
+        """The cluster, when its kubeconfig exists."""
+        path = Path(str(ctx.facts.get("kubeconfig.path") or ctx.state.kubeconfig_path(ctx.names.uniq_id,
+                                                                                        ctx.region)))
+        return Kube(path) if path.exists() else None
+
+    def observe(self, ctx: Context) -> Observation:
+        """Each object: missing, different, or as wanted."""
+        kube = self.kube(ctx)
+        objs = self._planned(ctx) if kube is None else self.objects(ctx)
+        res = [Resource(f"{o['kind']}", f"{o['metadata'].get('namespace', '-')}/{o['metadata']['name']}")
+               for o in objs]
+        if kube is None:
+            return Observation(CREATE, f"{len(objs)} object(s)", res)
+        actions = {f"{o['kind']}/{o['metadata']['name']}": kube.differs(o) for o in objs}
+        todo = [k for k, v in actions.items() if v != NONE]
+        if not todo:
+            return Observation(NONE, "", res)
+        made = all(actions[k] == CREATE for k in todo) and len(todo) == len(actions)
+        return Observation(CREATE if made else UPDATE, ", ".join(f"{k} ({actions[k]})" for k in todo), res)
+
+    def _planned(self, ctx: Context) -> list[dict[str, Any]]:
+        """The manifests for the plan when the cluster does not exist yet (no secrets needed)."""
+        return self.objects(ctx)
+
+    def apply(self, ctx: Context, obs: Observation) -> None:
+        """Converge every object."""
+        kube = self.kube(ctx)
+        assert kube is not None
+        for obj in self.objects(ctx):
+            ctx.check_stop()
+            done = kube.converge(obj)
+            if done != NONE:
+                ctx.emit(StepProgress(self.key, f"{done} {obj['kind']} {obj['metadata']['name']}"))
+
+
+
+class NamespaceAndPlugin(Objects):
+    """``gpu-resources`` and the NVIDIA device plugin (v0.18.0, tolerating ``sku=gpu``)."""
+
+    key, title, needs = "k8s-base", "Namespace and NVIDIA device plugin", ("kubeconfig",)
+
+    def objects(self, ctx: Context) -> list[dict[str, Any]]:
+        """Namespace first, then the DaemonSet."""
+        return [manifests.namespace(), manifests.device_plugin()]
+
+
+class RunnerSecrets(Objects):
+    """The pull secret, the AMQP password, and the runner's message-encryption key pair and passphrase
+    (generated into the keyring, read back, then written to the cluster)."""
+
+    key, title, needs = "k8s-secrets", "Secrets in the cluster", ("k8s-base", "sp", "rabbitmq")
+
+    def objects(self, ctx: Context) -> list[dict[str, Any]]:
+        """Built from keyring values only."""
+        objs = []
+        if ctx.answers.pull_auth == "secret":
+            objs.append(manifests.pull_secret(f"{ctx.names.registry}.azurecr.io", str(ctx.facts["sp.app_id"]),
+                                              self._need(ctx, keys.SP_PASSWORD)))
+        objs.append(manifests.secret(manifests.AMQP_SECRET, {"password": self._need(ctx, keys.RABBITMQ_USER)}))
+        passphrase = ctx.secrets.ensure(keys.RUNNER_PASSPHRASE, lambda: keys.random_password(40))
+        if ctx.secrets.get(keys.RUNNER_PRIVATE_KEY) is None or ctx.secrets.get(keys.RUNNER_PUBLIC_KEY) is None:
+            private, public = manifests.runner_key_pair(passphrase)
+            ctx.secrets.put(keys.RUNNER_PUBLIC_KEY, public)
+            ctx.secrets.put(keys.RUNNER_PRIVATE_KEY, private)
+        objs.append(manifests.secret(manifests.KEY_SECRET, {
+            "ssh-privatekey": self._need(ctx, keys.RUNNER_PRIVATE_KEY),
+            "ssh-publickey": self._need(ctx, keys.RUNNER_PUBLIC_KEY)}))
+        objs.append(manifests.secret(manifests.PASSPHRASE_SECRET, {"ssh-passphrase": passphrase}))
+        return objs
+
+    def _planned(self, ctx: Context) -> list[dict[str, Any]]:
+        names = ([manifests.pull_secret("x", "x", "x")] if ctx.answers.pull_auth == "secret" else []) + [
+            manifests.secret(n, {}) for n in (manifests.AMQP_SECRET, manifests.KEY_SECRET,
+                                              manifests.PASSPHRASE_SECRET)]
+        return names
+
+    def observe(self, ctx: Context) -> Observation:
+        """As for any objects, except that secrets not yet in the keyring are not generated while observing."""
+        wanted = [keys.RUNNER_PASSPHRASE, keys.RUNNER_PRIVATE_KEY, keys.RUNNER_PUBLIC_KEY, keys.RABBITMQ_USER]
+        if ctx.answers.pull_auth == "secret":
+            wanted.append(keys.SP_PASSWORD)
+        missing = [k for k in wanted if ctx.secrets.get(k) is None]
+        if missing or "sp.app_id" not in ctx.facts:
+            objs = self._planned(ctx)
+            return Observation(CREATE, "secrets to generate: " + (", ".join(missing) or "none"),
+                               [Resource("Secret", f"{NAMESPACE}/{o['metadata']['name']}") for o in objs])
+        return super().observe(ctx)
+
+    @staticmethod
+    def _need(ctx: Context, key: str) -> str:
+        value = ctx.secrets.get(key)
+        if value is None:
+            raise SecretStoreError(f"{ctx.secrets.ref(key)} is missing from the keyring.",
+                                   "run again so the step that makes it runs first")
+        return value
+
+
+class Runner(Objects):
+    """The runner's objects from its template; the rollout is followed until every replica is ready."""
+
+    key, title = "runner", "studio-go-runner deployment"
+    needs = ("k8s-base", "k8s-secrets", "image", "rabbitmq")
+
+    def objects(self, ctx: Context) -> list[dict[str, Any]]:
+        """Rendered with this install's registry, image, replicas and RabbitMQ address."""
+        return manifests.runner_objects(
+            registry=ctx.names.registry, image=ctx.answers.runner_image, replicas=ctx.answers.runner_replicas,
+            amqp_host=str(ctx.facts.get("rabbitmq.ip", "")), size=gpu_size(ctx.answers.gpu_sku),
+            pull_auth=ctx.answers.pull_auth)
+
+    def verify(self, ctx: Context) -> None:
+        """Follow the rollout: every replica updated and available, or the pods' problem reported."""
+        kube = self.kube(ctx)
+        assert kube is not None
+        dep = next(o for o in self.objects(ctx) if o["kind"] == "Deployment")
+        want = ctx.answers.runner_replicas
+        deadline = time.monotonic() + ROLLOUT_SECONDS
+        last = ""
+        while True:
+            live = kube.get(dep) or {}
+            status, gen = live.get("status", {}), live.get("metadata", {}).get("generation", 0)
+            ready = status.get("availableReplicas", 0) or 0
+            if status.get("observedGeneration", 0) >= gen and status.get("updatedReplicas", 0) == want \
+                    and ready == want and status.get("replicas", 0) == want:
+                ctx.facts["runner.ready"] = f"{ready}/{want}"
+                return
+            problem = self._pod_problem(kube)
+            message = f"{ready}/{want} runner replicas ready" + (f"; {problem}" if problem else "")
+            if message != last:
+                ctx.emit(StepProgress(self.key, message))
+                last = message
+            if time.monotonic() > deadline:
+                raise RefusedError(f"the runner did not become ready: {message}.",
+                                   f"kubectl --kubeconfig {kube.kubeconfig} -n {NAMESPACE} describe pods")
+            ctx.sleep(ctx.poll_seconds)
+
+    @staticmethod
+    def _pod_problem(kube: Kube) -> str:
+        for pod in kube.list(f"/api/v1/namespaces/{NAMESPACE}/pods", labelSelector="app=studioml-go-runner"):
+            for cs in pod.get("status", {}).get("containerStatuses", []) or []:
+                waiting = (cs.get("state") or {}).get("waiting") or {}
+                if waiting.get("reason") in POD_PROBLEMS:
+                    return f"{pod['metadata']['name']}: {waiting['reason']}: {waiting.get('message', '')}"
+            for cond in pod.get("status", {}).get("conditions", []) or []:
+                if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+                    return f"{pod['metadata']['name']}: {cond.get('message', 'unschedulable')}"
+        return ""
