@@ -76,6 +76,30 @@ def _fault_middleware(faults: Faults) -> Any:
     return middleware
 
 
+REQUEST_LOG_SIZE = 20000
+
+
+@web.middleware
+async def _request_log(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Keep the method, path and status of every request (no bodies, no query: nothing secret) for
+    ``GET /sandbox/requests``; tests use it to prove a re-run writes nothing."""
+    response: web.StreamResponse = await handler(request)
+    if not request.path.startswith("/sandbox/"):
+        log: list[list[Any]] = request.app["request_log"]
+        log.append([request.method, request.path, response.status])
+        del log[:-REQUEST_LOG_SIZE]
+    return response
+
+
+async def _requests(request: web.Request) -> web.Response:
+    """GET lists the logged requests; DELETE empties the log."""
+    log: list[list[Any]] = request.app["request_log"]
+    if request.method == "DELETE":
+        log.clear()
+        return web.json_response({"requests": []})
+    return web.json_response({"requests": log})
+
+
 async def _health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -92,10 +116,12 @@ async def _set_faults(request: web.Request) -> web.Response:
 
 def build_app(sbx: Sandbox, faults: Faults) -> web.Application:
     """The aiohttp application with every route."""
-    app = web.Application(middlewares=[_fault_middleware(faults)], client_max_size=8 * 1024 * 1024)
-    app["sandbox"], app["faults"] = sbx, faults
+    app = web.Application(middlewares=[_request_log, _fault_middleware(faults)], client_max_size=8 * 1024 * 1024)
+    app["sandbox"], app["faults"], app["request_log"] = sbx, faults, []
     app.router.add_get("/sandbox/health", _health)
     app.router.add_post("/sandbox/faults", _set_faults)
+    app.router.add_route("GET", "/sandbox/requests", _requests)
+    app.router.add_route("DELETE", "/sandbox/requests", _requests)
     app.router.add_route("*", "/devicelogin", authority.device_login)
     app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", authority.openid_configuration)
     app.router.add_get("/{tenant}/discovery/v2.0/keys", authority.keys)

@@ -1,0 +1,133 @@
+"""Run the real ``studioml-azure`` command against a sandbox and inspect what it left, independently of it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keyring
+import requests
+
+from tests.conftest import ROOT, RunningSandbox
+
+ANSWERS = ROOT / "tests" / "data" / "answers.toml"
+READ_ACTIONS = ("/listclusterusercredential", "/listclusteradmincredential", "/listcredentials",
+                "/checknameavailability", "/oauth2/v2.0/token", "/oauth2/v2.0/devicecode")
+
+
+@dataclass
+class Home:
+    """A private home for one wizard: state, data and log folders under ``root``."""
+
+    root: Path
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The child's environment: no AZURE_* unless given, private XDG folders."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
+        env.update({"XDG_STATE_HOME": str(self.root / "state"), "XDG_DATA_HOME": str(self.root / "data"),
+                    "XDG_CONFIG_HOME": str(self.root / "config"), "PYTHONUNBUFFERED": "1"})
+        env.update(extra or {})
+        return env
+
+
+def endpoint_args(info: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """The flags and AZURE_* variables that reach a ``sandbox serve`` from its ready line."""
+    args = ["--arm-endpoint", info["arm"], "--authority", info["authority"], "--graph-endpoint", info["graph"],
+            "--prices-endpoint", info["prices"], "--ca-bundle", info["ca_bundle"]]
+    env = {"AZURE_CLIENT_ID": info["client_id"], "AZURE_CLIENT_SECRET": info["client_secret"],
+           "AZURE_TENANT_ID": info["tenant_id"]}
+    return args, env
+
+
+def start(home: Home, command: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start ``studioml-azure <command> ...`` (JSON on stdout, progress on stderr)."""
+    return subprocess.Popen([sys.executable, "-m", "wizard.cli", command, *args], cwd=ROOT, env=home.env(env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 240) -> tuple[int, dict[str, Any], str]:
+    """Wait; returns (exit code, the stdout JSON document, stderr)."""
+    out, err = proc.communicate(timeout=timeout)
+    try:
+        doc = json.loads(out) if out.strip() else {}
+    except ValueError as exc:
+        raise AssertionError(f"stdout is not one JSON document: {out[:500]!r}\n{err[-3000:]}") from exc
+    return proc.returncode, doc, err
+
+
+def run(home: Home, command: str, *args: str, env: dict[str, str] | None = None,
+        timeout: float = 240) -> tuple[int, dict[str, Any], str]:
+    """Run to the end."""
+    return finish(start(home, command, *args, env=env), timeout)
+
+
+def interrupt(proc: subprocess.Popen[str], after: float, sig: signal.Signals) -> None:
+    """Send ``sig`` after ``after`` seconds (if still running)."""
+    deadline = time.monotonic() + after
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    if proc.poll() is None:
+        proc.send_signal(sig)
+
+
+def keyring_values(doc: dict[str, Any]) -> dict[str, str]:
+    """The secrets the run names in its JSON, read from the keyring (the test shares its Secret Service)."""
+    out = {}
+    for ref in doc["regions"][0]["secrets"]["keyring"]:
+        service, _, user = ref.removeprefix("keyring:").partition("/")
+        value = keyring.get_password(service, user)
+        assert value, f"{ref} is not in the keyring"
+        out[user.rsplit("/", 1)[-1]] = value
+    return out
+
+
+def files_containing(roots: list[Path], needles: dict[str, str]) -> list[str]:
+    """``file: secret name`` for every file under ``roots`` that holds a secret value (or a line of a PEM)."""
+    probes: dict[str, list[bytes]] = {}
+    for name, value in needles.items():
+        lines = [ln for ln in value.splitlines() if len(ln) > 40 and "-----" not in ln]
+        probes[name] = [value.encode()] + [ln.encode() for ln in lines[1:3]]
+    hits = []
+    for root in roots:
+        for path in root.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                hits += [f"{path}: {n}" for n, ps in probes.items() if any(p in data for p in ps)]
+    return hits
+
+
+def sandbox_writes(sandbox: RunningSandbox) -> list[list[Any]]:
+    """Requests the sandbox logged that create, change or delete something."""
+    logged = requests.get(f"{sandbox.info['arm']}/sandbox/requests", verify=sandbox.info["ca_bundle"],
+                          timeout=10).json()["requests"]
+    return [r for r in logged if r[0] in ("PUT", "PATCH", "DELETE")
+            or r[0] == "POST" and not r[1].lower().endswith(READ_ACTIONS)]
+
+
+def clear_request_log(sandbox: RunningSandbox) -> None:
+    """Forget what the sandbox logged so far."""
+    requests.delete(f"{sandbox.info['arm']}/sandbox/requests", verify=sandbox.info["ca_bundle"], timeout=10)
+
+
+def kubectl_deployment(kubeconfig: str) -> dict[str, Any]:
+    """``kubectl get deploy -n gpu-resources -o json`` with the wizard's kubeconfig (the machine's kubectl; the
+    official client where no kubectl is installed)."""
+    if shutil.which("kubectl") is None:
+        from kubernetes import client, config
+
+        api = client.AppsV1Api(config.new_client_from_config(kubeconfig))
+        dep = api.read_namespaced_deployment("studioml-go-runner-deployment", "gpu-resources")
+        return dict(api.api_client.sanitize_for_serialization(dep))
+    proc = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "get", "deploy", "-n", "gpu-resources", "-o",
+                           "json"], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    items = json.loads(proc.stdout)["items"]
+    return next(d for d in items if d["metadata"]["name"] == "studioml-go-runner-deployment")

@@ -1,0 +1,99 @@
+"""Acceptance of the provisioning engine: the real command against the sandbox, checked from outside."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from tests.conftest import start_sandbox
+from tests.engine.helpers import (
+    ANSWERS,
+    Home,
+    clear_request_log,
+    endpoint_args,
+    files_containing,
+    keyring_values,
+    kubectl_deployment,
+    run,
+    sandbox_writes,
+)
+
+SECRETS = {"sp-password", "rabbitmq-admin-password", "rabbitmq-runner-password", "minio-root-user",
+           "minio-root-password", "runner-private-key", "runner-public-key", "runner-passphrase"}
+
+
+def _assert_ready(doc: dict[str, object], replicas: int = 2) -> Path:
+    region = doc["regions"][0]  # type: ignore[index]
+    kubeconfig = Path(region["kubeconfig"])
+    assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
+    assert stat.S_IMODE(kubeconfig.parent.stat().st_mode) == 0o700
+    dep = kubectl_deployment(str(kubeconfig))
+    assert dep["spec"]["replicas"] == replicas
+    assert dep["status"].get("readyReplicas") == replicas and dep["status"].get("availableReplicas") == replicas
+    assert region["namespace"] == "gpu-resources"
+    return kubeconfig
+
+
+def test_embedded_sandbox_apply_then_rerun_writes_nothing(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    sandbox_dir = tmp_path / "sandbox"
+    code, doc, err = run(home, "apply", "--sandbox", "--sandbox-dir", str(sandbox_dir), "--speed", "200",
+                         "--answers", str(ANSWERS), "--yes", "--json")
+    assert code == 0, err[-4000:]
+    assert all(s["status"] == "done" for s in doc["steps"].values())
+    assert doc["steps"]["runner"]["action"] == "create"
+    secrets = keyring_values(doc)
+    assert set(secrets) == SECRETS
+    assert "BEGIN RSA PRIVATE KEY" in secrets["runner-private-key"] and "ENCRYPTED" in secrets["runner-private-key"]
+    # the embedded sandbox stopped with the command; serve the same state (same port) to look at the cluster
+    served = start_sandbox(sandbox_dir, "--speed", "200")
+    try:
+        _assert_ready(doc)
+        leaks = files_containing([home.root / "state", home.root / "data", sandbox_dir], secrets)
+        assert leaks == [], leaks
+        # again, through the endpoint flags: every step unchanged, and no request that creates or changes
+        clear_request_log(served)
+        args, env = endpoint_args(served.info)
+        code, again, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+        assert code == 0, err[-4000:]
+        assert {s["action"] for s in again["steps"].values()} == {"none"}, again["steps"]
+        assert sandbox_writes(served) == []
+        assert "every step unchanged" in err
+        assert again["uniq_id"] == doc["uniq_id"] | {"source": again["uniq_id"]["source"]}
+        assert "remembered" in again["uniq_id"]["source"]
+    finally:
+        served.stop()
+
+
+def test_apply_against_a_separate_sandbox_serve(tmp_path: Path) -> None:
+    served = start_sandbox(tmp_path / "sandbox", "--speed", "200")
+    try:
+        home = Home(tmp_path / "home")
+        args, env = endpoint_args(served.info)
+        code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+        assert code == 0, err[-4000:]
+        _assert_ready(doc)
+        secrets = keyring_values(doc)
+        assert set(secrets) == SECRETS
+        assert files_containing([home.root], secrets) == []
+        assert "service principal" in err  # signed in with the AZURE_* service principal
+        code, status, err = run(home, "status", *args, "--answers", str(ANSWERS), "--json", env=env)
+        assert code == 0, err
+        assert status["installed"] is True
+        assert status["regions"][0]["runner"]["ready"] == 2
+        assert status["regions"][0]["kubeconfig"] == doc["regions"][0]["kubeconfig"]
+    finally:
+        served.stop()
+
+
+def test_bad_answers_exit_2_naming_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "answers.toml"
+    bad.write_text('region = "eastus"\ngpu_nodes = 0\n')
+    code, doc, err = run(Home(tmp_path), "plan", "--answers", str(bad), "--json")
+    assert code == 2
+    assert "gpu_nodes" in doc["error"] and "1 to 100" in doc["hint"]
+    bad.write_text('colour = "blue"\n')
+    code, doc, err = run(Home(tmp_path), "apply", "--answers", str(bad), "--yes")
+    assert code == 2 and "unknown key 'colour'" in err
+    assert not os.path.exists(tmp_path / "state")  # nothing was made

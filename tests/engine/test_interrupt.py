@@ -1,0 +1,95 @@
+"""Interrupted at any moment (Ctrl-C or kill -9), a run resumes to the same end state, with nothing duplicated."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import keyring
+import pytest
+import requests
+from azure.identity import ClientSecretCredential
+from azure.mgmt.authorization import AuthorizationManagementClient
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.containerservice import ContainerServiceClient
+from azure.mgmt.network import NetworkManagementClient
+from azure.mgmt.resource.resources import ResourceManagementClient
+
+from tests.conftest import RunningSandbox, start_sandbox
+from tests.engine.helpers import ANSWERS, Home, endpoint_args, finish, interrupt, kubectl_deployment, start
+
+
+def _graph(served: RunningSandbox, cred: ClientSecretCredential, path: str, **params: str) -> Any:
+    token = cred.get_token("https://graph.microsoft.com/.default").token
+    resp = requests.get(f"{served.info['graph']}/v1.0{path}", params=params, timeout=10,
+                        headers={"Authorization": f"Bearer {token}"}, verify=served.info["ca_bundle"])
+    resp.raise_for_status()
+    return resp.json()
+
+
+def assert_converged(served: RunningSandbox, doc: dict[str, Any]) -> None:
+    """One of everything, and the keyring's password is the live one."""
+    info = served.info
+    cred = ClientSecretCredential(info["tenant_id"], info["client_id"], info["client_secret"],
+                                  authority=info["authority"], disable_instance_discovery=True,
+                                  connection_verify=info["ca_bundle"])
+    sub, uid = doc["subscription"]["id"], doc["uniq_id"]["value"]
+    kw = {"base_url": info["arm"], "connection_verify": info["ca_bundle"]}
+    time.sleep(0.5)  # let the directory's $filter catch up (replication, scaled)
+    apps = _graph(served, cred, "/applications", **{"$filter": f"displayName eq 'registry-acr-principal-{uid}'"})
+    assert len(apps["value"]) == 1, apps["value"]
+    app = apps["value"][0]
+    assert len(app["passwordCredentials"]) == 1, app["passwordCredentials"]
+    sps = _graph(served, cred, "/servicePrincipals", **{"$filter": f"appId eq '{app['appId']}'"})
+    assert len(sps["value"]) == 1
+    region = doc["regions"][0]
+    registry_id = region["resource_ids"]["registry"]
+    assignments = list(AuthorizationManagementClient(cred, sub, **kw).role_assignments.list_for_scope(
+        registry_id, filter=f"principalId eq '{sps['value'][0]['id']}'"))
+    assert len(assignments) == 1
+    groups = ResourceManagementClient(cred, sub, **kw).resource_groups.list(filter="tagName eq 'studioml-uniq-id'")
+    assert sorted(g.name for g in groups) == [f"leafai-{uid}", f"studioml-{uid}"]
+    vms = list(ComputeManagementClient(cred, sub, **kw).virtual_machines.list(f"studioml-{uid}"))
+    assert sorted(v.name for v in vms) == [f"studioml-minio-{uid}", f"studioml-rabbitmq-{uid}"]
+    assert len(list(NetworkManagementClient(cred, sub, **kw).network_interfaces.list(f"studioml-{uid}"))) == 2
+    assert len(list(ContainerServiceClient(cred, sub, **kw).managed_clusters.list_by_resource_group(
+        f"leafai-{uid}"))) == 1
+    password = keyring.get_password("studioml-azure", f"{doc['tenant']}/{uid}/sp-password")
+    assert password
+    catalog = requests.get(f"{info['registry']}/{region['registry_login_server']}/v2/_catalog", timeout=10,
+                           auth=(app["appId"], password), verify=info["ca_bundle"])
+    assert catalog.status_code == 200 and catalog.json()["repositories"] == [f"leafai{uid}/studio-go-runner"]
+    dep = kubectl_deployment(region["kubeconfig"])
+    assert dep["status"].get("readyReplicas") == 2
+
+
+@pytest.mark.parametrize(("sig", "moments"), [
+    (signal.SIGKILL, [0.4, 1.2, 2.5, 5.0]),
+    (signal.SIGINT, [0.8, 2.0, 4.5]),
+], ids=["sigkill", "sigint"])
+def test_interrupted_runs_resume_to_the_same_end_state(tmp_path: Path, sig: signal.Signals,
+                                                       moments: list[float]) -> None:
+    served = start_sandbox(tmp_path / "sandbox", "--speed", "60")
+    try:
+        home = Home(tmp_path / "home")
+        args, env = endpoint_args(served.info)
+        cmd = [*args, "--answers", str(ANSWERS), "--yes", "--json"]
+        codes = []
+        for moment in moments:
+            proc = start(home, "apply", *cmd, env=env)
+            interrupt(proc, moment, sig)
+            code, doc, err = finish(proc)
+            codes.append(code)
+            if sig == signal.SIGINT and code != 0:
+                assert code == 4, err[-3000:]
+                assert "run the same command again" in err
+        code, doc, err = finish(start(home, "apply", *cmd, env=env))
+        assert code == 0, err[-4000:]
+        assert codes.count(0) < len(codes), "no run was actually interrupted"
+        assert_converged(served, doc)
+        code, again, err = finish(start(home, "apply", *cmd, env=env))
+        assert code == 0 and {s["action"] for s in again["steps"].values()} == {"none"}
+    finally:
+        served.stop()

@@ -1,0 +1,165 @@
+"""The core's pure parts: answers validation, the stencil renderer, uniq_id, the manifests, the engine's rules."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from wizard.answers import Answers, image_parts, load_answers, validate
+from wizard.catalog import gpu_size
+from wizard.engine import Engine
+from wizard.errors import InputError, RefusedError, TransientError
+from wizard.events import Event, StepRetrying, StepSkipped
+from wizard.manifests import device_plugin, runner_objects
+from wizard.naming import derive_uniq_id, multicast_words, uniq_id_from
+from wizard.render import TemplateError, expand_env, render
+from wizard.steps.base import CREATE, NONE, Context, Observation, Step
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(("raw", "key", "allowed"), [
+    ({"gpu_nodes": 0}, "gpu_nodes", "1 to 100"),
+    ({"gpu_nodes": "2"}, "gpu_nodes", "1 to 100"),
+    ({"uniq_id": "ABCDEF12"}, "uniq_id", "8 lowercase hex"),
+    ({"pull_auth": "docker"}, "pull_auth", "attach"),
+    ({"admin_user": "yes"}, "admin_user", "true or false"),
+    ({"region": "East US"}, "region", "eastus"),
+    ({"runner_image": "leafai/studio-go-runner"}, "runner_image", "with a tag"),
+    ({"runner_replicas": 3, "gpu_nodes": 1}, "runner_replicas", "GPUs the pool has"),
+    ({"currency": "XYZ"}, "currency", "EUR"),
+])
+def test_bad_answers_name_the_key_and_what_is_allowed(raw: dict[str, Any], key: str, allowed: str) -> None:
+    with pytest.raises(InputError) as err:
+        validate(raw)
+    assert err.value.message.startswith(key) and allowed in err.value.hint
+
+
+def test_retired_and_fractional_sizes_are_refused_with_the_way_out() -> None:
+    with pytest.raises(InputError) as err:
+        validate({"gpu_sku": "Standard_NC6"})
+    assert "retired" in err.value.message and "Standard_NC4as_T4_v3" in err.value.hint
+    with pytest.raises(InputError) as err:
+        validate({"gpu_sku": "Standard_NV6ads_A10_v5"})
+    assert "CUDA" in err.value.message
+    with pytest.raises(InputError, match="unknown key 'colour'"):
+        validate({"colour": "blue"})
+
+
+def test_answers_file_round_trip(tmp_path: Path) -> None:
+    answers = load_answers(ROOT / "tests" / "data" / "answers.toml")
+    assert answers.gpu_nodes == 2 and answers.gpu_sku == "Standard_NC4as_T4_v3"
+    assert load_answers(None) == Answers()
+    broken = tmp_path / "a.toml"
+    broken.write_text("gpu_nodes = \n")
+    with pytest.raises(InputError, match="not valid TOML"):
+        load_answers(broken)
+    assert image_parts("rabbitmq:3") == ("docker.io", "library/rabbitmq", "3")
+    assert image_parts("quay.io/leafai/studio-go-runner:0.9.21") == ("quay.io", "leafai/studio-go-runner", "0.9.21")
+
+
+def test_stencil_renderer_matches_go_semantics() -> None:
+    env = {"azure_registry_name": "leafai1234abcd", "empty": ""}
+    assert expand_env("$azure_registry_name/${azure_registry_name}x $unset.", env) == "leafai1234abcd/leafai1234abcdx ."
+    text = ('image: {{ expandenv "$azure_registry_name" }}.azurecr.io/{{.duat.module}}:{{ .duat.version }}\n'
+            'n: {{ env "empty" | default "3" }} {{- /* comment */ -}} !\n')
+    out = render(text, env=env, data={"duat": {"module": "studio-go-runner", "version": "0.9.21"}})
+    assert out == "image: leafai1234abcd.azurecr.io/studio-go-runner:0.9.21\nn: 3!\n"
+    with pytest.raises(TemplateError, match="not defined"):
+        render("{{ sprig_magic 1 }}", env={})
+    with pytest.raises(TemplateError, match="no value"):
+        render("{{ .duat.missing }}", env={}, data={"duat": {}})
+
+
+@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("md5sum") is None, reason="needs bash and md5sum")
+def test_uniq_id_is_what_the_seeds_shell_line_computes() -> None:
+    sub = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
+    seed = subprocess.run(["bash", "-c", f"md5sum <(echo {sub} $(ip maddress show eth0 2>/dev/null)) | cut -f1 -d' '"
+                           " | cut -c1-8"], capture_output=True, text=True, check=True).stdout.strip()
+    assert derive_uniq_id(sub).uniq_id == seed
+    assert uniq_id_from(sub, None) == subprocess.run(
+        ["bash", "-c", f"md5sum <(echo {sub}) | cut -c1-8"], capture_output=True, text=True, check=True).stdout.strip()
+    assert multicast_words("no-such-interface0") is None
+    assert "subscription id alone" in derive_uniq_id(sub, "no-such-interface0").note
+
+
+def test_runner_manifests_are_modernised() -> None:
+    objs = runner_objects(registry="leafai1234abcd", image="docker.io/leafai/studio-go-runner:0.9.21", replicas=2,
+                          amqp_host="10.20.16.4", size=gpu_size("Standard_NC4as_T4_v3"), pull_auth="attach")
+    kinds = {o["kind"]: o for o in objs}
+    dep = kinds["Deployment"]
+    assert dep["apiVersion"] == "apps/v1" and dep["spec"]["replicas"] == 2
+    pod = dep["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"} in pod["tolerations"]
+    container = pod["containers"][0]
+    assert container["image"] == "leafai1234abcd.azurecr.io/leafai1234abcd/studio-go-runner:0.9.21"
+    assert container["resources"]["limits"] == {"nvidia.com/gpu": "1", "memory": "19Gi", "cpu": "2"}
+    assert kinds["ConfigMap"]["data"]["AMQP_URL"] == "amqp://runner@10.20.16.4:5672/"  # no password in a ConfigMap
+    assert "imagePullSecrets" not in kinds["ServiceAccount"]  # attach mode pulls with the kubelet identity
+    plugin = device_plugin()
+    assert plugin["apiVersion"] == "apps/v1"
+    assert plugin["spec"]["template"]["spec"]["containers"][0]["image"] == "nvcr.io/nvidia/k8s-device-plugin:v0.18.0"
+    text = yaml.safe_dump_all(objs)
+    assert "beta.kubernetes.io" not in text and "AMPQ" not in text
+
+
+class _Step(Step):
+    def __init__(self, key: str, needs: tuple[str, ...] = (), fail: Exception | None = None, flaky: int = 0,
+                 log: list[str] | None = None) -> None:
+        self.key, self.title, self.needs, self.fail, self.flaky = key, key, needs, fail, flaky
+        self.log = log if log is not None else []
+
+    def observe(self, ctx: Context) -> Observation:
+        self.log.append(f"observe {self.key}")
+        if self.flaky:
+            self.flaky -= 1
+            raise TransientError("busy", retry_after=0.01)
+        if self.fail:
+            raise self.fail
+        return Observation(CREATE)
+
+    def apply(self, ctx: Context, obs: Observation) -> None:
+        self.log.append(f"apply {self.key}")
+
+
+class _Journal:
+    def record(self, *a: Any, **k: Any) -> None:
+        pass
+
+
+def _engine(steps: list[Step]) -> tuple[Engine, list[Event]]:
+    events: list[Event] = []
+    ctx = Context(clients=None, answers=Answers(), names=None, subscription_id="s", tenant_id="t",  # type: ignore
+                  secrets=None, state=None, journal=_Journal(), emit=events.append)  # type: ignore[arg-type]
+    return Engine(steps, ctx, backoff=lambda n: 0.01), events
+
+
+def test_engine_order_retries_and_skips() -> None:
+    log: list[str] = []
+    steps: list[Step] = [_Step("a", log=log), _Step("b", ("a",), flaky=2, log=log),
+                         _Step("c", ("a",), fail=RefusedError("quota", "raise it"), log=log),
+                         _Step("d", ("b", "c"), log=log), _Step("e", ("b",), log=log)]
+    engine, events = _engine(steps)
+    result = asyncio.run(engine.run())
+    assert log.index("apply a") < log.index("observe b") and log.count("observe b") == 3
+    assert [e.attempt for e in events if isinstance(e, StepRetrying)] == [1, 2]
+    assert result.outcomes["d"].status == "skipped" and result.outcomes["e"].status == "done"
+    assert any(isinstance(e, StepSkipped) and e.step == "d" for e in events)
+    assert result.exit_code == 3 and "d" not in result.changed
+
+
+def test_engine_stop_is_exit_4() -> None:
+    steps: list[Step] = [_Step("a"), _Step("b", ("a",))]
+    engine, _ = _engine(steps)
+    engine.ctx.stop.set()
+    assert asyncio.run(engine.run()).exit_code == 4
+    assert isinstance(engine.ctx.stop, threading.Event)
+    assert NONE == "none"
