@@ -163,3 +163,18 @@ def test_engine_stop_is_exit_4() -> None:
     assert asyncio.run(engine.run()).exit_code == 4
     assert isinstance(engine.ctx.stop, threading.Event)
     assert NONE == "none"
+
+
+def test_price_book_falls_back_to_the_snapshot_and_keeps_linux_pay_as_you_go(tmp_path: Path) -> None:
+    from wizard.pricing import PriceBook, linux_payg
+
+    book = PriceBook("https://127.0.0.1:9/api/retail/prices", cache_dir=tmp_path, timeout=2)
+    price = book.vm("Standard_NC4as_T4_v3", "eastus")
+    assert price is not None and price.source == "snapshot" and price.as_of == "2026-11-01"
+    assert price.unit_price == pytest.approx(0.526) and price.unit == "1 Hour"
+    items, _, _ = book.query({"serviceName": "Virtual Machines", "armRegionName": "eastus",
+                              "armSkuName": "Standard_NC4as_T4_v3"})
+    assert len(items) == 6 and len(linux_payg(items)) == 1  # Windows, Spot, Low Priority, DevTest, Reservation out
+    eur = PriceBook("https://127.0.0.1:9/api/retail/prices", currency="EUR", cache_dir=tmp_path, timeout=2)
+    eur_price = eur.vm("Standard_NC4as_T4_v3", "eastus")
+    assert eur_price is not None and eur_price.unit_price == pytest.approx(0.526 * 0.92)

@@ -27,7 +27,10 @@ from .kube import Kube
 from .manifests import AMQP_SECRET, KEY_SECRET, PASSPHRASE_SECRET
 from .naming import NAMESPACE, PULL_SECRET
 from .plan import build_steps, observe_all, planned, script
+from .pricing import PriceBook
+from .report import attach_costs, estimate_text, money, plan_text, price_source
 from .session import Session, UniqId, make_context
+from .sizing import estimate, preflight
 from .state import log_dir
 from .steps.base import Context
 
@@ -88,19 +91,20 @@ def plan_command(session: Session, answers: Answers, *, as_json: bool) -> int:
     ctx, sub, uid = make_context(session, answers, printer)
     if not as_json:
         _intro(ctx, sub, uid, session, sys.stderr)
+    est = estimate(_book(session, answers), answers)
+    _preflight(ctx)
     steps = build_steps(ctx)
     plan = planned(observe_all(ctx, steps))
+    attach_costs(plan, est, ctx.region)
     if as_json:
         doc = {**_header(ctx, sub, uid), "steps": [asdict(p) for p in plan],
-               "changes": sum(p.action != "none" for p in plan)}
+               "changes": sum(p.action != "none" for p in plan), "estimate": est.as_dict()}
         print(json.dumps(doc, indent=2))
         return 0
-    for p in plan:
-        print(f"{p.action:>7}  {p.title}" + (f": {p.detail}" if p.detail else ""))
-        for r in p.resources:
-            print(f"           {r['kind']}: {r['name']}")
+    print("\n".join(plan_text(plan)))
     changes = [p for p in plan if p.action != "none"]
-    print(f"\n{len(changes)} step(s) to change, {len(plan) - len(changes)} unchanged.")
+    print(f"\n{len(changes)} step(s) to change, {len(plan) - len(changes)} unchanged.\n")
+    print("\n".join(estimate_text(est)))
     if changes:
         print("\n# The same as commands (secrets come from the keyring, never the screen):")
         print("\n".join(script(ctx, plan)))
@@ -130,6 +134,11 @@ def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: boo
     ctx, sub, uid = make_context(session, answers, printer)
     _intro(ctx, sub, uid, session, sys.stderr)
     ctx.secrets.check_usable()
+    est = estimate(_book(session, answers), answers)
+    _preflight(ctx)
+    hourly, monthly = est.total()
+    print(f"estimated cost: {money(monthly, est.currency)} a month ({money(hourly, est.currency)} an hour); "
+          f"{price_source(est)}", file=sys.stderr)
     steps = build_steps(ctx)
     if not yes:
         if not interactive:
@@ -145,12 +154,22 @@ def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: boo
         ctx.facts.clear()
     with _ctrl_c(ctx):
         result = asyncio.run(Engine(steps, ctx).run())
-    doc = {**_header(ctx, sub, uid), **_result_doc(ctx, result)}
+    doc = {**_header(ctx, sub, uid), **_result_doc(ctx, result), "estimate": est.as_dict()}
     doc["regions"] = [region_doc(ctx)]
     print(f"\n{_summary(result)}", file=sys.stderr)
     if as_json:
         print(json.dumps(doc, indent=2))
     return result.exit_code
+
+
+def _book(session: Session, answers: Answers) -> PriceBook:
+    return PriceBook(session.cloud.prices, currency=answers.currency, verify=session.cloud.verify())
+
+
+def _preflight(ctx: Context) -> None:
+    n = ctx.names
+    preflight(ctx.clients, ctx.subscription_id, ctx.answers, n.cluster_rg(ctx.region), n.cluster, n.registry_rg,
+              n.vm("rabbitmq"), home=ctx.region == n.home_region)
 
 
 def _summary(result: RunResult) -> str:

@@ -71,7 +71,7 @@ def observe_all(ctx: Context, steps: list[Step]) -> list[tuple[Step, Observation
 def planned(observed: list[tuple[Step, Observation]]) -> list[PlannedStep]:
     """The plan as data."""
     return [PlannedStep(s.key, s.title, o.action, o.detail, tuple(s.needs),
-                        [{"kind": r.kind, "name": r.name, "id": r.id, "action": o.action, "monthly": r.monthly}
+                        [{"kind": r.kind, "name": r.name, "id": r.id, "action": o.action, "cost_item": r.cost_item}
                          for r in o.resources]) for s, o in observed]
 
 

@@ -33,7 +33,8 @@ class Home:
         """The child's environment: no AZURE_* unless given, private XDG folders."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
         env.update({"XDG_STATE_HOME": str(self.root / "state"), "XDG_DATA_HOME": str(self.root / "data"),
-                    "XDG_CONFIG_HOME": str(self.root / "config"), "PYTHONUNBUFFERED": "1"})
+                    "XDG_CONFIG_HOME": str(self.root / "config"), "XDG_CACHE_HOME": str(self.root / "cache"),
+                    "PYTHONUNBUFFERED": "1"})
         env.update(extra or {})
         return env
 

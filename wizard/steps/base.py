@@ -30,7 +30,7 @@ class Resource:
     kind: str
     name: str
     id: str = ""
-    monthly: float | None = None
+    cost_item: str = ""  # the estimate line that prices it (none: it costs nothing by itself)
 
 
 @dataclass

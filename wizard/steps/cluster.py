@@ -40,9 +40,14 @@ class Cluster(Step):
         rg, name = ctx.names.cluster_rg(ctx.region), ctx.names.cluster
         size = gpu_size(ctx.answers.gpu_sku)
         res = [Resource("AKS cluster (Free tier)", name),
-               Resource(f"system pool 1 x {service_sizes()['system_pool']}", f"{name}/{SYSTEM_POOL}"),
+               Resource(f"system pool 1 x {service_sizes()['system_pool']}", f"{name}/{SYSTEM_POOL}",
+                        cost_item="system pool node"),
                Resource(f"GPU pool {ctx.answers.gpu_nodes} x {size.name} ({size.gpus} x {size.gpu})",
-                        f"{name}/{GPU_POOL}")]
+                        f"{name}/{GPU_POOL}", cost_item="GPU pool nodes"),
+               Resource(f"node OS disks ({ctx.answers.gpu_nodes + 1} x 128 GiB)", f"{name} nodes",
+                        cost_item="AKS node OS disks (128 GiB)"),
+               Resource("outbound public IP (load balancer)", f"{name} load balancer",
+                        cost_item="AKS outbound public IP")]
         mc = rest(get_or_none(lambda: ctx.clients.aks(ctx.subscription_id).managed_clusters.get(rg, name),
                               f"reading cluster {name}"))
         if mc is None:

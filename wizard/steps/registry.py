@@ -86,7 +86,8 @@ class Registry(Step):
         acr = ctx.clients.acr(ctx.subscription_id)
         name, rg = ctx.names.registry, ctx.names.registry_rg
         reg = rest(get_or_none(lambda: acr.registries.get(rg, name), f"reading registry {name}"))
-        res = [Resource("container registry (Basic)", name, lookup(reg, "id", ""))]
+        res = [Resource("container registry (Basic)", name, lookup(reg, "id", ""),
+                        cost_item="container registry (Basic)")]
         if reg is None:
             with azure_call("checking the registry name"):
                 check = acr.registries.check_name_availability(

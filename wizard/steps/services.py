@@ -59,11 +59,14 @@ class ServiceVm(Step):
         """VM present with the size and tags? Its credentials in the keyring?"""
         name, rg = ctx.names.vm(self.role), ctx.names.registry_rg
         ctx.facts[f"{self.role}.ip"] = STATIC_IPS[self.role]
-        res = [Resource(f"VM {self.size}", name), Resource("network interface (static IP "
-                                                            f"{STATIC_IPS[self.role]})", f"{name}-nic")]
+        label = "RabbitMQ" if self.role == "rabbitmq" else "Minio"
+        disk_gb = service_sizes()["minio_data_disk_gb"]
+        res = [Resource(f"VM {self.size}", name, cost_item=f"{label} VM"),
+               Resource(f"network interface (static IP {STATIC_IPS[self.role]})", f"{name}-nic"),
+               Resource("OS disk (30 GiB)", f"{name} OS disk", cost_item=f"{label} OS disk (30 GiB)")]
         if self.role == "minio":
-            res.append(Resource(f"data disk {service_sizes()['minio_data_disk_gb']} GiB (Premium SSD)",
-                                f"{name}-data"))
+            res.append(Resource(f"data disk {disk_gb} GiB (Premium SSD)", f"{name}-data",
+                                cost_item=f"Minio data disk ({disk_gb} GiB)"))
         vm = rest(get_or_none(lambda: ctx.clients.compute(ctx.subscription_id).virtual_machines.get(rg, name),
                               f"reading VM {name}"))
         if vm is None:

@@ -1,0 +1,139 @@
+"""Sizing that cannot fail late: the estimate against the sandbox's Retail Prices, retired sizes, quota refusals
+before anything is made, and the snapshot when the prices API is unreachable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import RunningSandbox, start_sandbox
+from tests.engine.helpers import ANSWERS, Home, clear_request_log, endpoint_args, run, sandbox_writes, start
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[RunningSandbox]:
+    running = start_sandbox(tmp_path / "sandbox", "--speed", "200")
+    yield running
+    running.stop()
+
+
+def _answers(tmp_path: Path, **changes: Any) -> Path:
+    lines = [ln for ln in ANSWERS.read_text().splitlines() if ln.split(" = ")[0] not in changes]
+    lines += [f"{k} = {v!r}".replace("'", '"') for k, v in changes.items()]
+    path = tmp_path / "answers.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _prices(served: RunningSandbox, flt: str) -> list[dict[str, Any]]:
+    """Every item of the sandbox's Retail Prices API for a filter, following NextPageLink."""
+    items: list[dict[str, Any]] = []
+    url: str | None = served.info["prices"]
+    params: dict[str, str] | None = {"$filter": flt, "api-version": "2023-01-01-preview"}
+    while url:
+        page = requests.get(url, params=params, verify=served.info["ca_bundle"], timeout=10).json()
+        items += page["Items"]
+        url, params = page["NextPageLink"], None
+    return items
+
+
+def _linux_payg(items: list[dict[str, Any]]) -> dict[str, Any]:
+    kept = [i for i in items if i["type"] == "Consumption" and not i["productName"].endswith("Windows")
+            and "Spot" not in i["skuName"] and "Low Priority" not in i["skuName"]]
+    assert len(kept) == 1, kept
+    return kept[0]
+
+
+def test_estimate_is_the_retail_prices_times_730(tmp_path: Path, served: RunningSandbox) -> None:
+    args, env = endpoint_args(served.info)
+    code, doc, err = run(Home(tmp_path), "plan", *args, "--answers", str(ANSWERS), "--json", env=env)
+    assert code == 0, err[-3000:]
+    est = doc["estimate"]
+    assert est["from_snapshot"] is False and est["currency"] == "USD"
+    lines = {line["item"]: line for line in est["lines"]}
+
+    def vm(size: str) -> float:
+        return float(_linux_payg(_prices(served, f"serviceName eq 'Virtual Machines' and armRegionName eq 'eastus' "
+                                                 f"and armSkuName eq '{size}'"))["retailPrice"])
+
+    def meter(service: str, name: str) -> dict[str, Any]:
+        return _linux_payg(_prices(served, f"serviceName eq '{service}' and armRegionName eq 'eastus' and "
+                                           f"meterName eq '{name}'"))
+
+    assert lines["GPU pool nodes"]["quantity"] == 2
+    expected = {
+        "GPU pool nodes": 2 * vm("Standard_NC4as_T4_v3") * 730,
+        "system pool node": vm("Standard_D2s_v3") * 730,
+        "RabbitMQ VM": vm("Standard_DS12_v2") * 730,
+        "Minio VM": vm("Standard_D4s_v3") * 730,
+        "AKS outbound public IP": meter("Virtual Network", "Standard IPv4 Static Public IP")["retailPrice"] * 730,
+        "AKS node OS disks (128 GiB)": 3 * meter("Storage", "P10 LRS Disk")["retailPrice"],  # monthly meters
+        "Minio data disk (256 GiB)": meter("Storage", "P15 LRS Disk")["retailPrice"],
+        "RabbitMQ OS disk (30 GiB)": meter("Storage", "P4 LRS Disk")["retailPrice"],
+        "Minio OS disk (30 GiB)": meter("Storage", "P4 LRS Disk")["retailPrice"],
+        "container registry (Basic)": meter("Container Registry", "Basic Registry Unit")["retailPrice"] * 730 / 24,
+    }
+    assert set(lines) == set(expected)
+    for item, monthly in expected.items():
+        assert lines[item]["monthly"] == pytest.approx(monthly, rel=1e-9), item
+        assert lines[item]["hourly"] == pytest.approx(monthly / 730, rel=1e-9), item
+    assert est["total"]["monthly"] == pytest.approx(sum(expected.values()), rel=1e-9)
+    assert est["regions"]["eastus"]["monthly"] == pytest.approx(sum(expected.values()), rel=1e-9)
+    gpu_pool = next(r for s in doc["steps"] for r in s["resources"] if r.get("cost_item") == "GPU pool nodes")
+    assert gpu_pool["monthly"] == pytest.approx(expected["GPU pool nodes"])
+    # the same in euros, as the API converts them
+    code, eur, err = run(Home(tmp_path), "plan", *args, "--answers", str(_answers(tmp_path, currency="EUR")),
+                         "--json", env=env)
+    assert code == 0 and eur["estimate"]["currency"] == "EUR"
+    assert eur["estimate"]["total"]["monthly"] != pytest.approx(est["total"]["monthly"])
+
+
+def test_retired_size_exits_2_naming_its_successor(tmp_path: Path) -> None:
+    code, doc, _ = run(Home(tmp_path), "plan", "--answers", str(_answers(tmp_path, gpu_sku="Standard_NC6")), "--json")
+    assert code == 2
+    assert "retired" in doc["error"] and "Standard_NC4as_T4_v3" in doc["hint"]
+
+
+def test_zero_quota_is_refused_before_anything_is_made(tmp_path: Path, served: RunningSandbox) -> None:
+    answers = _answers(tmp_path, gpu_sku="Standard_NC24ads_A100_v4", region="eastus2", runner_replicas=1,
+                       gpu_nodes=1)
+    args, env = endpoint_args(served.info)
+    clear_request_log(served)
+    for command in ("plan", "apply"):
+        extra = ["--yes"] if command == "apply" else []
+        code, doc, err = run(Home(tmp_path), command, *args, "--answers", str(answers), "--json", *extra, env=env)
+        assert code == 3, err[-3000:]
+        message = doc["error"]
+        assert "StandardNCADSA100v4Family" in message and "needs 48 more vCPUs" in message  # 1 node + 1 surge
+        assert "limit 0" in message and "in use 0" in message
+        assert "QuotaMenuBlade" in doc["hint"] and "az quota update" in doc["hint"]
+    assert sandbox_writes(served) == []
+
+
+def test_size_not_offered_to_the_subscription_is_refused(tmp_path: Path, served: RunningSandbox) -> None:
+    answers = _answers(tmp_path, gpu_sku="Standard_NC24ads_A100_v4", region="eastus", runner_replicas=1,
+                       gpu_nodes=1)
+    args, env = endpoint_args(served.info)
+    code, doc, err = run(Home(tmp_path), "plan", *args, "--answers", str(answers), "--json", env=env)
+    assert code == 3, err[-3000:]
+    assert "NotAvailableForSubscription" in doc["error"]
+    assert "eastus2" in doc["hint"]  # where it is offered
+
+
+def test_unreachable_prices_come_from_the_dated_snapshot(tmp_path: Path, served: RunningSandbox) -> None:
+    args, env = endpoint_args(served.info)
+    args[args.index("--prices-endpoint") + 1] = "https://127.0.0.1:9/api/retail/prices"
+    code, doc, err = run(Home(tmp_path), "plan", *args, "--answers", str(ANSWERS), "--json", env=env)
+    assert code == 0, err[-3000:]
+    est = doc["estimate"]
+    assert est["from_snapshot"] is True and est["sources"] == ["snapshot 2026-11-01"]
+    assert est["total"]["monthly"] > 0
+    proc = start(Home(tmp_path), "plan", *args, "--answers", str(ANSWERS), env=env)
+    text, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    assert "bundled snapshot dated 2026-11-01 (the Retail Prices API could not be reached)" in text
+    assert "TOTAL" in text and "az aks create" in text

@@ -1,0 +1,61 @@
+"""Plain-text renderings of a plan and an estimate (the TUI draws its own from the same data)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .plan import PlannedStep
+from .sizing import Estimate
+
+
+def money(value: float | None, currency: str) -> str:
+    """``1,234.56 USD``; ``n/a`` when unpriced."""
+    return "n/a" if value is None else f"{value:,.2f} {currency}"
+
+
+def attach_costs(plan: list[PlannedStep], est: Estimate, region: str) -> None:
+    """Give every planned resource its monthly cost (0 when it costs nothing by itself)."""
+    by_item = {(x.region, x.item): x.monthly for x in est.lines}
+    for step in plan:
+        for res in step.resources:
+            item = res.get("cost_item") or ""
+            res["monthly"] = by_item.get((region, item)) if item else 0.0
+            res["currency"] = est.currency
+
+
+def price_source(est: Estimate) -> str:
+    """Where the prices came from, said plainly."""
+    if est.from_snapshot:
+        dates = sorted({x.as_of for x in est.lines if x.source == "snapshot"})
+        return (f"prices: bundled snapshot dated {', '.join(dates)} (the Retail Prices API could not be reached); "
+                "real prices may differ")
+    return "prices: Azure Retail Prices API, Linux pay-as-you-go (" + "; ".join(est.sources) + ")"
+
+
+def estimate_text(est: Estimate) -> list[str]:
+    """The estimate as a table: per line, per region and in total, hourly and monthly (730 h)."""
+    out = [f"{'region':<12} {'item':<34} {'size':<24} {'qty':>3} {'per hour':>14} {'per month':>16}"]
+    for x in est.lines:
+        out.append(f"{x.region:<12} {x.item:<34} {x.sku:<24} {x.quantity:>3} "
+                   f"{money(x.hourly, est.currency):>14} {money(x.monthly, est.currency):>16}")
+    for region in sorted({x.region for x in est.lines}):
+        hourly, monthly = est.total(region)
+        out.append(f"{region:<12} {'region total':<34} {'':<24} {'':>3} {money(hourly, est.currency):>14} "
+                   f"{money(monthly, est.currency):>16}")
+    hourly, monthly = est.total()
+    out.append(f"{'all':<12} {'TOTAL':<34} {'':<24} {'':>3} {money(hourly, est.currency):>14} "
+               f"{money(monthly, est.currency):>16}")
+    out.append(price_source(est))
+    return out
+
+
+def plan_text(plan: list[PlannedStep]) -> list[str]:
+    """Every step's action and its resources with their monthly cost."""
+    out = []
+    for p in plan:
+        out.append(f"{p.action:>7}  {p.title}" + (f": {p.detail}" if p.detail else ""))
+        for r in p.resources:
+            cost: Any = r.get("monthly")
+            shown = f"  ({money(cost, r.get('currency', ''))}/month)" if cost else ""
+            out.append(f"           {r['kind']}: {r['name']}{shown}")
+    return out

@@ -1,0 +1,236 @@
+"""Sizing that cannot fail late: availability (resource SKUs), quota (usages, with one surge node for upgrades)
+and a whole-deployment cost estimate from retail prices."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .answers import Answers
+from .azure.clients import Clients
+from .azure.errors import azure_call
+from .catalog import gpu_size, service_sizes
+from .errors import RefusedError
+from .pricing import HOURS_PER_MONTH, Price, PriceBook
+
+AKS_NODE_OS_DISK = "P10 LRS"  # 128 GiB managed OS disk per node
+VM_OS_DISK = "P4 LRS"  # 30 GiB image -> the 32 GiB tier
+MINIO_DATA_DISK = "P15 LRS"  # 256 GiB
+QUOTA_PORTAL = "https://portal.azure.com/#view/Microsoft_Azure_Capacity/QuotaMenuBlade/~/myQuotas"
+
+
+@dataclass
+class CostLine:
+    """One priced item of the deployment."""
+
+    region: str
+    item: str
+    sku: str
+    quantity: int
+    unit_price: float | None
+    unit: str
+    hourly: float | None
+    monthly: float | None
+    source: str
+    as_of: str
+
+
+@dataclass
+class Estimate:
+    """The whole deployment, per region and in total, hourly and monthly (730 h)."""
+
+    currency: str
+    lines: list[CostLine] = field(default_factory=list)
+
+    @property
+    def sources(self) -> list[str]:
+        """Where the prices came from, e.g. ``live 2026-11-29T...`` or ``snapshot 2026-11-01``."""
+        return sorted({f"{line.source} {line.as_of}" for line in self.lines if line.unit_price is not None})
+
+    @property
+    def from_snapshot(self) -> bool:
+        """Whether any price is the offline snapshot's."""
+        return any(line.source == "snapshot" for line in self.lines)
+
+    def total(self, region: str | None = None) -> tuple[float, float]:
+        """(hourly, monthly) of the region, or of everything."""
+        chosen = [x for x in self.lines if (region is None or x.region == region) and x.hourly is not None]
+        return sum(x.hourly or 0.0 for x in chosen), sum(x.monthly or 0.0 for x in chosen)
+
+    def as_dict(self) -> dict[str, Any]:
+        """For ``plan --json``."""
+        regions = sorted({x.region for x in self.lines})
+        hourly, monthly = self.total()
+        return {"currency": self.currency, "hours_per_month": HOURS_PER_MONTH, "sources": self.sources,
+                "from_snapshot": self.from_snapshot, "lines": [asdict(x) for x in self.lines],
+                "regions": {r: dict(zip(("hourly", "monthly"), self.total(r), strict=True)) for r in regions},
+                "total": {"hourly": hourly, "monthly": monthly},
+                "unpriced": [x.item for x in self.lines if x.unit_price is None]}
+
+
+def _line(region: str, item: str, sku: str, quantity: int, price: Price | None) -> CostLine:
+    if price is None:
+        return CostLine(region, item, sku, quantity, None, "", None, None, "unpriced", "")
+    hourly = price.hourly * quantity
+    return CostLine(region, item, sku, quantity, price.unit_price, price.unit, hourly, hourly * HOURS_PER_MONTH,
+                    price.source, price.as_of)
+
+
+def estimate(book: PriceBook, answers: Answers, regions: list[str] | None = None) -> Estimate:
+    """Price every part: GPU pool x nodes, system pool, node OS disks, the load balancer's public IP; in the home
+    region also RabbitMQ, Minio and its data disk, their OS disks, and the registry."""
+    services = service_sizes()
+    est = Estimate(book.currency)
+    home = answers.region
+    for region in regions or [home]:
+        nodes = answers.gpu_nodes
+        est.lines += [
+            _line(region, "GPU pool nodes", answers.gpu_sku, nodes, book.vm(answers.gpu_sku, region)),
+            _line(region, "system pool node", services["system_pool"], 1, book.vm(services["system_pool"], region)),
+            _line(region, "AKS node OS disks (128 GiB)", AKS_NODE_OS_DISK, nodes + 1,
+                  book.disk(AKS_NODE_OS_DISK, region)),
+            _line(region, "AKS outbound public IP", "Standard IPv4 static", 1, book.public_ip(region)),
+        ]
+        if region == home:
+            est.lines += [
+                _line(region, "RabbitMQ VM", services["rabbitmq"], 1, book.vm(services["rabbitmq"], region)),
+                _line(region, "Minio VM", services["minio"], 1, book.vm(services["minio"], region)),
+                _line(region, "RabbitMQ OS disk (30 GiB)", VM_OS_DISK, 1, book.disk(VM_OS_DISK, region)),
+                _line(region, "Minio OS disk (30 GiB)", VM_OS_DISK, 1, book.disk(VM_OS_DISK, region)),
+                _line(region, f"Minio data disk ({services['minio_data_disk_gb']} GiB)", MINIO_DATA_DISK, 1,
+                      book.disk(MINIO_DATA_DISK, region)),
+                _line(region, "container registry (Basic)", "Basic", 1, book.registry("Basic", region)),
+            ]
+    return est
+
+
+@dataclass
+class Shortfall:
+    """A quota that the deployment would exceed."""
+
+    family: str
+    label: str
+    needed: int
+    limit: int
+    in_use: int
+
+
+def offered(clients: Clients, sub: str, size: str, region: str) -> tuple[bool, str, dict[str, Any] | None]:
+    """Whether ``size`` is offered in ``region`` to this subscription (resource SKUs API), why not, and the SKU."""
+    with azure_call(f"reading the VM sizes of {region}"):
+        skus = [s for s in clients.compute(sub).resource_skus.list(filter=f"location eq '{region}'")
+                if s.resource_type == "virtualMachines" and (s.name or "").lower() == size.lower()]
+    if not skus:
+        return False, f"{size} is not offered in {region}", None
+    sku = skus[0]
+    for r in sku.restrictions or []:
+        if r.type == "Location" and region in [v.lower() for v in (r.values_property or [])]:
+            reason = getattr(r.reason_code, "value", r.reason_code)
+            return False, f"{size} exists in {region} but is {reason} there (resource SKUs API)", None
+    return True, "", {"family": sku.family, "vcpus": next(
+        (int(c.value) for c in sku.capabilities or [] if c.name == "vCPUs" and c.value), 0)}
+
+
+def quota_needs(answers: Answers, existing_gpu_nodes: int, vms_exist: bool, home: bool) -> dict[str, int]:
+    """vCPUs per VM size the run would add (the GPU pool with one surge node for upgrades)."""
+    services = service_sizes()
+    gpu = gpu_size(answers.gpu_sku)
+    add_nodes = max(0, answers.gpu_nodes + 1 - existing_gpu_nodes) if existing_gpu_nodes else answers.gpu_nodes + 1
+    needs = {answers.gpu_sku: gpu.vcpus * add_nodes if add_nodes else 0}
+    if not existing_gpu_nodes:
+        needs[services["system_pool"]] = needs.get(services["system_pool"], 0) + 2 * 2  # 1 node + 1 surge, 2 vCPUs
+    if home and not vms_exist:
+        needs[services["rabbitmq"]] = needs.get(services["rabbitmq"], 0) + 4
+        needs[services["minio"]] = needs.get(services["minio"], 0) + 4
+    return {k: v for k, v in needs.items() if v}
+
+
+def check_quota(clients: Clients, sub: str, region: str, needs: dict[str, int],
+                families: dict[str, str]) -> list[Shortfall]:
+    """Compare with the usage API: each family and the regional total."""
+    with azure_call(f"reading compute quota in {region}"):
+        usages = {u.name.value: u for u in clients.compute(sub).usage.list(region) if u.name and u.name.value}
+    per_family: dict[str, int] = {}
+    for size, vcpus in needs.items():
+        per_family[families[size]] = per_family.get(families[size], 0) + vcpus
+    short = []
+    for family, vcpus in [*per_family.items(), ("cores", sum(per_family.values()))]:
+        u = usages.get(family)
+        if u is None:
+            continue
+        if u.current_value + vcpus > u.limit:
+            label = (u.name.localized_value if u.name else None) or family
+            short.append(Shortfall(family, label, vcpus, int(u.limit), int(u.current_value)))
+    return short
+
+
+def refuse_shortfall(short: list[Shortfall], sub: str, region: str) -> RefusedError:
+    """The error that names each shortfall and the two ways to raise it."""
+    parts = [f"{s.label} ({s.family}): needs {s.needed} more vCPUs, limit {s.limit}, in use {s.in_use}"
+             for s in short]
+    first = short[0]
+    new_limit = first.in_use + first.needed
+    return RefusedError(
+        f"not enough compute quota in {region}: " + "; ".join(parts) + " (the GPU pool counts one extra "
+        "node that AKS adds during upgrades).",
+        f"raise it in the portal ({QUOTA_PORTAL}, filter Compute and {region}) or run: az quota update "
+        f"--scope /subscriptions/{sub}/providers/Microsoft.Compute/locations/{region} --resource-name "
+        f"\"{first.family}\" --limit-object value={new_limit} limit-object-type=LimitValue --resource-type "
+        "dedicated; or choose another region or size", "QuotaExceeded")
+
+
+def regions_for(clients: Clients, sub: str, size: str, vcpus_needed: int) -> list[dict[str, Any]]:
+    """Regions where ``size`` is offered to this subscription, each with its quota headroom for the family."""
+    with azure_call("reading VM sizes"):
+        skus = [s for s in clients.compute(sub).resource_skus.list()
+                if s.resource_type == "virtualMachines" and (s.name or "").lower() == size.lower()]
+    out = []
+    for sku in skus:
+        for region in sku.locations or []:
+            blocked = any(r.type == "Location" and region in (r.values_property or []) for r in sku.restrictions or [])
+            if blocked:
+                continue
+            with azure_call(f"reading quota in {region}"):
+                usage = {u.name.value: u for u in clients.compute(sub).usage.list(region) if u.name}
+            fam = usage.get(sku.family or "")
+            headroom = int(fam.limit - fam.current_value) if fam else 0
+            out.append({"region": region, "family": sku.family, "headroom_vcpus": headroom,
+                        "fits": headroom >= vcpus_needed})
+    return sorted(out, key=lambda r: (not r["fits"], r["region"]))
+
+
+def preflight(clients: Clients, sub: str, answers: Answers, cluster_rg: str, cluster: str, services_rg: str,
+              vm_name: str, home: bool = True) -> None:
+    """Refuse, before anything is made, a size that is not offered here or a deployment the quota cannot hold."""
+    region = answers.region
+    sizes = {answers.gpu_sku, *(str(service_sizes()[k]) for k in ("system_pool", "rabbitmq", "minio"))}
+    families: dict[str, str] = {}
+    for size in sorted(sizes):
+        ok, why, sku = offered(clients, sub, size, region)
+        if not ok or sku is None:
+            where = [r["region"] for r in regions_for(clients, sub, size, 0)][:8]
+            raise RefusedError(f"{why}.", (f"choose a region where it is offered: {', '.join(where)}" if where else
+                                           "choose another size") + " (answers: region, gpu_sku)",
+                               "SkuNotAvailable")
+        families[size] = str(sku["family"])
+    existing = 0
+    with azure_call("reading the cluster"):
+        try:
+            mc = clients.aks(sub).managed_clusters.get(cluster_rg, cluster)
+            existing = sum(p.count or 0 for p in mc.properties.agent_pool_profiles or [] if p.name == "gpu") \
+                if mc.properties else 0
+            existing = existing + 1 if existing else 0  # the surge node is already counted in its limit
+        except Exception as err:  # 404: no cluster yet
+            if getattr(err, "status_code", None) != 404:
+                raise
+    with azure_call("reading the service VMs"):
+        try:
+            clients.compute(sub).virtual_machines.get(services_rg, vm_name)
+            vms_exist = True
+        except Exception as err:
+            if getattr(err, "status_code", None) != 404:
+                raise
+            vms_exist = False
+    short = check_quota(clients, sub, region, quota_needs(answers, existing, vms_exist, home), families)
+    if short:
+        raise refuse_shortfall(short, sub, region)
