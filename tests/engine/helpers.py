@@ -39,6 +39,15 @@ class Home:
         return env
 
 
+def answers_with(tmp_path: Path, **changes: Any) -> Path:
+    """The acceptance answers with some keys changed, written to ``tmp_path/answers.toml``."""
+    lines = [ln for ln in ANSWERS.read_text().splitlines() if ln.split(" = ")[0] not in changes]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in changes.items()]
+    path = tmp_path / "answers.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def endpoint_args(info: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
     """The flags and AZURE_* variables that reach a ``sandbox serve`` from its ready line."""
     args = ["--arm-endpoint", info["arm"], "--authority", info["authority"], "--graph-endpoint", info["graph"],

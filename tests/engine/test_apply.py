@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 from tests.conftest import start_sandbox
 from tests.engine.helpers import (
     ANSWERS,
     Home,
+    answers_with,
     clear_request_log,
     endpoint_args,
     files_containing,
@@ -97,3 +99,26 @@ def test_bad_answers_exit_2_naming_the_key(tmp_path: Path) -> None:
     code, doc, err = run(Home(tmp_path), "apply", "--answers", str(bad), "--yes")
     assert code == 2 and "unknown key 'colour'" in err
     assert not os.path.exists(tmp_path / "state")  # nothing was made
+
+
+def test_attach_mode_and_admin_user_converge_both_ways(tmp_path: Path) -> None:
+    served = start_sandbox(tmp_path / "sandbox", "--speed", "200")
+    try:
+        home = Home(tmp_path / "home")
+        args, env = endpoint_args(served.info)
+        answers = answers_with(tmp_path, pull_auth="attach", admin_user=True)
+        code, doc, err = run(home, "apply", *args, "--answers", str(answers), "--yes", "--json", env=env)
+        assert code == 0, err[-4000:]
+        assert "admin user is on" in err and "acr-attach" in doc["steps"]
+        kubeconfig = _assert_ready(doc)
+        secrets = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "get", "secrets", "-n",
+                                  "gpu-resources", "-o", "name"], capture_output=True, text=True, check=False)
+        if secrets.returncode == 0:
+            assert "studioml-go-docker-key" not in secrets.stdout
+        code, doc, err = run(home, "apply", *args, "--answers", str(answers_with(tmp_path, pull_auth="attach")),
+                             "--yes", "--json", env=env)
+        assert code == 0, err[-4000:]
+        changed = {k for k, s in doc["steps"].items() if s["action"] != "none"}
+        assert changed == {"registry"} and "admin user off" in doc["steps"]["registry"]["detail"]
+    finally:
+        served.stop()

@@ -12,6 +12,7 @@ import requests
 
 from tests.conftest import RunningSandbox, start_sandbox
 from tests.engine.helpers import ANSWERS, Home, clear_request_log, endpoint_args, run, sandbox_writes, start
+from tests.engine.helpers import answers_with as _answers
 
 
 @pytest.fixture
@@ -19,14 +20,6 @@ def served(tmp_path: Path) -> Iterator[RunningSandbox]:
     running = start_sandbox(tmp_path / "sandbox", "--speed", "200")
     yield running
     running.stop()
-
-
-def _answers(tmp_path: Path, **changes: Any) -> Path:
-    lines = [ln for ln in ANSWERS.read_text().splitlines() if ln.split(" = ")[0] not in changes]
-    lines += [f"{k} = {v!r}".replace("'", '"') for k, v in changes.items()]
-    path = tmp_path / "answers.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def _prices(served: RunningSandbox, flt: str) -> list[dict[str, Any]]:
@@ -137,3 +130,16 @@ def test_unreachable_prices_come_from_the_dated_snapshot(tmp_path: Path, served:
     assert proc.returncode == 0, err
     assert "bundled snapshot dated 2026-11-01 (the Retail Prices API could not be reached)" in text
     assert "TOTAL" in text and "az aks create" in text
+
+
+def test_a_taken_registry_name_gets_a_free_alternative(tmp_path: Path, served: RunningSandbox) -> None:
+    args, env = endpoint_args(served.info)
+    answers = _answers(tmp_path, uniq_id="deadbeef")  # leafaideadbeef belongs to "another customer"
+    code, doc, err = run(Home(tmp_path), "plan", *args, "--answers", str(answers), "--json", env=env)
+    assert code == 3, err[-3000:]
+    assert "leafaideadbeef is taken by another Azure customer" in doc["error"]
+    suggested = doc["hint"].split('uniq_id = "')[1][:8]
+    assert suggested != "deadbeef" and len(suggested) == 8
+    code, doc, err = run(Home(tmp_path), "plan", *args, "--answers", str(_answers(tmp_path, uniq_id=suggested)),
+                         "--json", env=env)
+    assert code == 0, err[-3000:]

@@ -15,7 +15,7 @@ NAMESPACE = "Microsoft.ContainerRegistry"
 NAME_RE = re.compile(r"^[a-zA-Z0-9]{5,50}$")
 SKUS = ("Basic", "Standard", "Premium")
 # Names held by other Azure customers: a sandbox registry cannot take them.
-FOREIGN_NAMES = {"leafai", "studioml", "myregistry", "registry", "contoso", "leafaitaken"}
+FOREIGN_NAMES = {"leafai", "studioml", "myregistry", "registry", "contoso", "leafaitaken", "leafaideadbeef"}
 # Public images the sandbox can import: registry host -> repositories.
 PUBLIC_IMAGES = {
     "docker.io": {"leafai/studio-go-runner", "library/rabbitmq", "minio/minio", "library/hello-world"},
