@@ -21,9 +21,8 @@ from typing import Any, TextIO
 from . import secrets as keys
 from .answers import Answers
 from .engine import Engine, RunResult
-from .errors import InputError, WizardError
+from .errors import InputError
 from .events import Event, StepDone, StepFailed, StepProgress, StepRetrying, StepSkipped, StepStarted, Warning
-from .kube import Kube
 from .manifests import AMQP_SECRET, KEY_SECRET, PASSPHRASE_SECRET
 from .naming import NAMESPACE, PULL_SECRET
 from .plan import build_steps, observe_all, planned, script
@@ -32,6 +31,7 @@ from .report import attach_costs, estimate_text, money, plan_text, price_source
 from .session import Session, UniqId, make_context
 from .sizing import estimate, preflight
 from .state import log_dir
+from .status import status_command
 from .steps.base import Context
 
 log = logging.getLogger("studioml_azure")
@@ -216,40 +216,6 @@ def region_doc(ctx: Context) -> dict[str, Any]:
                     "kubernetes": [f"{NAMESPACE}/{s}" for s in
                                    [*k8s_secrets, AMQP_SECRET, KEY_SECRET, PASSPHRASE_SECRET]]},
     }
-
-
-def status_command(session: Session, answers: Answers, *, as_json: bool) -> int:
-    """What exists now (read-only): each step's state and the runner's readiness."""
-    ctx, sub, uid = make_context(session, answers, lambda e: None)
-    steps = build_steps(ctx)
-    plan = planned(observe_all(ctx, steps))
-    region = region_doc(ctx)
-    kubeconfig = Path(region["kubeconfig"])
-    runner: dict[str, Any] = {"deployment": "studioml-go-runner-deployment", "ready": None}
-    if kubeconfig.exists():
-        kube = Kube(kubeconfig)
-        try:
-            live = kube.get({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
-                "name": "studioml-go-runner-deployment", "namespace": NAMESPACE}})
-        except WizardError:
-            live = None
-        if live:
-            st = live.get("status", {})
-            runner.update(ready=st.get("availableReplicas", 0) or 0, replicas=live["spec"].get("replicas"))
-    region["runner"] = runner
-    installed = all(p.action == "none" for p in plan)
-    doc = {**_header(ctx, sub, uid), "installed": installed, "regions": [region],
-           "steps": {p.key: {"state": "ok" if p.action == "none" else f"needs {p.action}", "detail": p.detail}
-                     for p in plan}}
-    if as_json:
-        print(json.dumps(doc, indent=2))
-        return 0
-    _intro(ctx, sub, uid, session, sys.stdout)
-    for p in plan:
-        print(f"{'ok' if p.action == 'none' else 'needs ' + p.action:>13}  {p.title}")
-    print(f"region {region['region']}: cluster {region['cluster']}, kubeconfig {region['kubeconfig']}, "
-          f"namespace {NAMESPACE}, runner ready {runner.get('ready')}/{runner.get('replicas', '?')}")
-    return 0
 
 
 def run(command: str, session_factory: Any, answers: Answers, *, yes: bool, as_json: bool, interactive: bool) -> int:

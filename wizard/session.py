@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +87,9 @@ def default_sandbox_dir() -> Path:
     return Path(platformdirs.user_data_dir("studioml-azure")) / "sandbox"
 
 
-def pick_subscription(session: Session, wanted: str) -> dict[str, Any]:
-    """The subscription named by id or display name; without one, the only enabled subscription."""
+def pick_subscription(session: Session, wanted: str, remembered: list[str] | None = None) -> dict[str, Any]:
+    """The subscription named by id or display name; without one, the only one this host installed into, else
+    the only enabled subscription."""
     with azure_call("listing subscriptions"):
         subs = [{"id": str(s.subscription_id), "name": str(s.display_name), "state": str(s.state)}
                 for s in session.clients.subscriptions().subscriptions.list()]
@@ -106,7 +107,8 @@ def pick_subscription(session: Session, wanted: str) -> dict[str, Any]:
                              "give the subscription id instead")
         chosen = match[0]
     else:
-        enabled = [s for s in subs if s["state"].endswith("Enabled")]
+        known = [s for s in subs if s["id"] in (remembered or [])]
+        enabled = known if len(known) == 1 else [s for s in subs if s["state"].endswith("Enabled")]
         if len(enabled) != 1:
             raise InputError("the answers name no subscription and this sign-in has several.",
                              f"set subscription to one of: {listing}")
@@ -148,17 +150,34 @@ def resolve_uniq_id(session: Session, answers: Answers, subscription_id: str, st
 
 
 def make_context(session: Session, answers: Answers, emit: Callable[[Event], None],
-                 *, state_root: Path | None = None) -> tuple[Context, dict[str, Any], UniqId]:
-    """Resolve the subscription and uniq_id and build the run context."""
-    sub = pick_subscription(session, answers.subscription)
+                 *, state_root: Path | None = None, any_region: bool = False) -> tuple[Context, dict[str, Any], UniqId]:
+    """Resolve the subscription and uniq_id and build the run context (``any_region``: the install's home region
+    replaces the answer, for reports)."""
     tenant = session.login.tenant_id
     state = TenantState(tenant, state_root)
+    sub = pick_subscription(session, answers.subscription, state.remembered_subscriptions())
     uid = resolve_uniq_id(session, answers, sub["id"], state)
-    ctx = Context(clients=session.clients, answers=answers, names=Names(uid.value, answers.region),
+    home = home_region(session, sub["id"], uid.value, answers)
+    if any_region:
+        answers = replace(answers, region=home)
+    ctx = Context(clients=session.clients, answers=answers, names=Names(uid.value, home),
                   subscription_id=sub["id"], tenant_id=tenant, secrets=SecretStore(tenant, uid.value), state=state,
                   journal=state.journal(uid.value), emit=emit,
                   poll_seconds=session.clients.polling_interval or 5.0)
+    if ctx.names.home_region != answers.region:
+        raise InputError(f"region = \"{answers.region}\" is not where install {uid.value} lives "
+                         f"({ctx.names.home_region}); adding a region (its own VNet peered with the home one) is not "
+                         "built yet.", f"answer region = \"{ctx.names.home_region}\" to work on this install")
     return ctx, sub, uid
+
+
+def home_region(session: Session, sub: str, uniq_id: str, answers: Answers) -> str:
+    """Where the registry and services live: the registry group's region once it exists, else the answer."""
+    with azure_call("reading the registry's resource group"):
+        rm = session.clients.resources(sub)
+        if rm.resource_groups.check_existence(f"studioml-{uniq_id}"):
+            return str(rm.resource_groups.get(f"studioml-{uniq_id}").location)
+    return answers.region
 
 
 def is_interactive() -> bool:

@@ -135,8 +135,8 @@ def quota_needs(answers: Answers, existing_gpu_nodes: int, vms_exist: bool, home
     """vCPUs per VM size the run would add (the GPU pool with one surge node for upgrades)."""
     services = service_sizes()
     gpu = gpu_size(answers.gpu_sku)
-    add_nodes = max(0, answers.gpu_nodes + 1 - existing_gpu_nodes) if existing_gpu_nodes else answers.gpu_nodes + 1
-    needs = {answers.gpu_sku: gpu.vcpus * add_nodes if add_nodes else 0}
+    add_nodes = max(0, answers.gpu_nodes - existing_gpu_nodes) + 1  # the surge node an upgrade adds
+    needs = {answers.gpu_sku: gpu.vcpus * add_nodes}
     if not existing_gpu_nodes:
         needs[services["system_pool"]] = needs.get(services["system_pool"], 0) + 2 * 2  # 1 node + 1 surge, 2 vCPUs
     if home and not vms_exist:
@@ -219,7 +219,6 @@ def preflight(clients: Clients, sub: str, answers: Answers, cluster_rg: str, clu
             mc = clients.aks(sub).managed_clusters.get(cluster_rg, cluster)
             existing = sum(p.count or 0 for p in mc.properties.agent_pool_profiles or [] if p.name == "gpu") \
                 if mc.properties else 0
-            existing = existing + 1 if existing else 0  # the surge node is already counted in its limit
         except Exception as err:  # 404: no cluster yet
             if getattr(err, "status_code", None) != 404:
                 raise

@@ -68,6 +68,13 @@ class TenantState:
         entry = data.get(subscription_id)
         return str(entry["uniq_id"]) if entry else None
 
+    def remembered_subscriptions(self) -> list[str]:
+        """Subscriptions this host has a uniq_id for."""
+        try:
+            return list(json.loads(self._ids.read_text()))
+        except (OSError, ValueError):
+            return []
+
     def remember_uniq_id(self, subscription_id: str, uniq_id: str, note: str) -> None:
         """Keep the uniq_id of a subscription so it never drifts."""
         _private_dir(self.dir)

@@ -80,11 +80,16 @@ def test_apply_against_a_separate_sandbox_serve(tmp_path: Path) -> None:
         assert set(secrets) == SECRETS
         assert files_containing([home.root], secrets) == []
         assert "service principal" in err  # signed in with the AZURE_* service principal
-        code, status, err = run(home, "status", *args, "--answers", str(ANSWERS), "--json", env=env)
+        code, status, err = run(home, "status", *args, "--json", env=env)  # no answers: found from what exists
         assert code == 0, err
-        assert status["installed"] is True
-        assert status["regions"][0]["runner"]["ready"] == 2
-        assert status["regions"][0]["kubeconfig"] == doc["regions"][0]["kubeconfig"]
+        assert status["installed"] is True and status["uniq_id"]["value"] == doc["uniq_id"]["value"]
+        region = status["regions"][0]
+        assert region["runner"]["ready"] == 2 and region["kubeconfig_mode"] == "0o600"
+        assert region["kubeconfig"] == doc["regions"][0]["kubeconfig"]
+        assert {"name": "gpu", "size": "Standard_NC4as_T4_v3", "count": 2, "taints": ["sku=gpu:NoSchedule"]} \
+            in region["pools"]
+        assert "gpu-resources/studioml-go-docker-key" in region["runner"]["kubernetes_secrets"]
+        assert len(status["home"]["keyring"]) == len(SECRETS)
     finally:
         served.stop()
 

@@ -82,11 +82,11 @@ class Network(Step):
         if obs.action == CREATE or obs.data.get("nsg"):
             groups = net.network_security_groups
             ctx.wait(self.key, groups.begin_create_or_update(rg, ctx.names.nsg, NetworkSecurityGroup({
-                "location": ctx.region, "tags": ctx.tags, "properties": {"securityRules": _rules()}})),
+                "location": ctx.names.home_region, "tags": ctx.tags, "properties": {"securityRules": _rules()}})),
                 "creating the NSG")
         if obs.action == CREATE or obs.data.get("vnet"):
             ctx.wait(self.key, net.virtual_networks.begin_create_or_update(rg, ctx.names.vnet, VirtualNetwork({
-                "location": ctx.region, "tags": ctx.tags, "properties": {
+                "location": ctx.names.home_region, "tags": ctx.tags, "properties": {
                     "addressSpace": {"addressPrefixes": [ADDRESS_SPACE]},
                     "subnets": [
                         {"name": AKS_SUBNET, "properties": {"addressPrefix": AKS_PREFIX}},

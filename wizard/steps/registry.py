@@ -131,7 +131,7 @@ class Registry(Step):
                                "prefer the service principal")
         if obs.action == CREATE:
             poller = acr.registries.begin_create(rg, name, {
-                "location": ctx.region, "sku": {"name": "Basic"}, "tags": ctx.tags,
+                "location": ctx.names.home_region, "sku": {"name": "Basic"}, "tags": ctx.tags,
                 "properties": {"adminUserEnabled": ctx.answers.admin_user}})
         else:
             poller = acr.registries.begin_update(rg, name, {

@@ -107,7 +107,7 @@ class ServiceVm(Step):
         if nic is None:
             nics = net.network_interfaces
             nic = rest(ctx.wait(self.key, nics.begin_create_or_update(rg, f"{name}-nic", NetworkInterface({
-                "location": ctx.region, "tags": ctx.tags, "properties": {"ipConfigurations": [{
+                "location": ctx.names.home_region, "tags": ctx.tags, "properties": {"ipConfigurations": [{
                     "name": "ipconfig1", "properties": {
                         "subnet": {"id": ctx.facts["network.services_subnet_id"]},
                         "privateIPAllocationMethod": "Static", "privateIPAddress": STATIC_IPS[self.role]}}]}})),
@@ -121,7 +121,7 @@ class ServiceVm(Step):
                                      "diskSizeGB": service_sizes()["minio_data_disk_gb"], "deleteOption": "Detach",
                                      "managedDisk": {"storageAccountType": "Premium_LRS"}}]
         ctx.wait(self.key, compute.virtual_machines.begin_create_or_update(rg, name, VirtualMachine({
-            "location": ctx.region, "tags": ctx.tags, "properties": {
+            "location": ctx.names.home_region, "tags": ctx.tags, "properties": {
                 "hardwareProfile": {"vmSize": self.size}, "storageProfile": storage,
                 "osProfile": {"computerName": name, "adminUsername": ADMIN_USER, "customData": user_data,
                               "linuxConfiguration": {"disablePasswordAuthentication": True, "ssh": {"publicKeys": [

@@ -1,0 +1,109 @@
+"""``studioml-azure status``: what exists now, read-only, without needing the answers it was made with."""
+
+from __future__ import annotations
+
+import json
+import stat
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from . import secrets as keys
+from .answers import Answers
+from .azure.errors import azure_call
+from .errors import WizardError
+from .kube import Kube
+from .naming import NAMESPACE, TAG
+from .session import Session, make_context
+from .steps.base import Context, get_or_none, lookup, rest
+
+RUNNER: dict[str, Any] = {"apiVersion": "apps/v1", "kind": "Deployment",
+          "metadata": {"name": "studioml-go-runner-deployment", "namespace": NAMESPACE}}
+SECRET_KEYS = [keys.SP_PASSWORD, keys.RABBITMQ_ADMIN, keys.RABBITMQ_USER, keys.MINIO_USER, keys.MINIO_PASSWORD,
+               keys.RUNNER_PRIVATE_KEY, keys.RUNNER_PUBLIC_KEY, keys.RUNNER_PASSPHRASE]
+
+
+def _home(ctx: Context) -> dict[str, Any]:
+    n, sub = ctx.names, ctx.subscription_id
+    reg = rest(get_or_none(lambda: ctx.clients.acr(sub).registries.get(n.registry_rg, n.registry), "reading registry"))
+    vms = {}
+    compute = ctx.clients.compute(sub)
+    for role in ("rabbitmq", "minio"):
+        name = n.vm(role)
+        vm = rest(get_or_none(partial(compute.virtual_machines.get, n.registry_rg, name), "reading the service VMs"))
+        vms[role] = {"id": lookup(vm, "id"), "size": lookup(vm, "properties.hardwareProfile.vmSize"),
+                     "provisioning": lookup(vm, "properties.provisioningState")} if vm else None
+    return {"region": n.home_region, "registry": {
+        "id": lookup(reg, "id"), "login_server": lookup(reg, "properties.loginServer"),
+        "admin_user": lookup(reg, "properties.adminUserEnabled")} if reg else None,
+        "service_principal": n.sp, "vms": vms,
+        "keyring": [str(ctx.secrets.ref(k)) for k in SECRET_KEYS if ctx.secrets.get(k) is not None]}
+
+
+def _runner(kubeconfig: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {"deployment": RUNNER["metadata"]["name"], "ready": None, "replicas": None,
+                           "reachable": False}
+    if not kubeconfig.exists():
+        return out
+    kube = Kube(kubeconfig)
+    try:
+        live = kube.get(RUNNER)
+        secrets = [s["metadata"]["name"] for s in kube.list(f"/api/v1/namespaces/{NAMESPACE}/secrets")]
+    except WizardError:
+        return out
+    out["reachable"] = True
+    out["kubernetes_secrets"] = sorted(f"{NAMESPACE}/{s}" for s in secrets)
+    if live:
+        out.update(ready=live.get("status", {}).get("availableReplicas", 0) or 0, replicas=live["spec"].get("replicas"))
+    return out
+
+
+def _regions(ctx: Context) -> list[dict[str, Any]]:
+    with azure_call("listing clusters"):
+        clusters = [rest(c) for c in ctx.clients.aks(ctx.subscription_id).managed_clusters.list()]
+    out = []
+    for mc in clusters:
+        if not mc or (mc.get("tags") or {}).get(TAG) != ctx.names.uniq_id:
+            continue
+        region = str(mc["location"])
+        kubeconfig = ctx.state.kubeconfig_path(ctx.names.uniq_id, region)
+        mode = oct(stat.S_IMODE(kubeconfig.stat().st_mode)) if kubeconfig.exists() else None
+        out.append({
+            "region": region, "home": region == ctx.names.home_region, "cluster": mc["name"], "cluster_id": mc["id"],
+            "provisioning": lookup(mc, "properties.provisioningState"),
+            "kubernetes_version": lookup(mc, "properties.kubernetesVersion"),
+            "pools": [{"name": p["name"], "size": p.get("vmSize"), "count": p.get("count"),
+                       "taints": p.get("nodeTaints") or []} for p in lookup(mc, "properties.agentPoolProfiles", [])],
+            "kubeconfig": str(kubeconfig), "kubeconfig_mode": mode, "namespace": NAMESPACE,
+            "runner": _runner(kubeconfig)})
+    return sorted(out, key=lambda r: (not r["home"], r["region"]))
+
+
+def status_command(session: Session, answers: Answers, *, as_json: bool) -> int:
+    """Report the install (exit 0 whether or not it is complete)."""
+    ctx, sub, uid = make_context(session, answers, lambda e: None, any_region=True)
+    home, regions = _home(ctx), _regions(ctx)
+    ready = bool(regions) and all(r["runner"]["ready"] is not None and r["runner"]["ready"] == r["runner"]["replicas"]
+                                  for r in regions)
+    doc = {"subscription": {"id": sub["id"], "name": sub["name"]}, "tenant": ctx.tenant_id,
+           "uniq_id": {"value": uid.value, "source": uid.source}, "installed": bool(home["registry"]) and ready,
+           "home": home, "regions": regions}
+    if as_json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    out = sys.stdout
+    print(f"subscription {sub['name']} ({sub['id']}), install {uid.value} ({uid.source})", file=out)
+    reg = home["registry"]
+    print(f"home {home['region']}: registry {reg['login_server'] if reg else 'missing'}; "
+          + "; ".join(f"{k} VM {'ok' if v else 'missing'}" for k, v in home["vms"].items())
+          + f"; {len(home['keyring'])} secret(s) in the keyring", file=out)
+    for r in regions:
+        run = r["runner"]
+        gpu = next((p for p in r["pools"] if p["name"] == "gpu"), None)
+        print(f"{r['region']}: cluster {r['cluster']} {r['provisioning']}, GPU pool "
+              f"{gpu['count'] if gpu else 0} x {gpu['size'] if gpu else '-'}, runner {run['ready']}/{run['replicas']} "
+              f"ready, kubeconfig {r['kubeconfig']}", file=out)
+    if not regions:
+        print("no cluster yet: run `studioml-azure apply`", file=out)
+    return 0
