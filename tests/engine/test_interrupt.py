@@ -93,3 +93,26 @@ def test_interrupted_runs_resume_to_the_same_end_state(tmp_path: Path, sig: sign
         assert code == 0 and {s["action"] for s in again["steps"].values()} == {"none"}
     finally:
         served.stop()
+
+
+def test_kill_storm_every_run_killed_a_little_later(tmp_path: Path) -> None:
+    """kill -9 one run after another, each a little later than the last, until one finishes by itself: the kills
+    land in every phase (sign-in, directory objects, keyring writes, LROs, kubeconfig, cluster objects)."""
+    served = start_sandbox(tmp_path / "sandbox", "--speed", "60")
+    try:
+        home = Home(tmp_path / "home")
+        args, env = endpoint_args(served.info)
+        cmd = [*args, "--answers", str(ANSWERS), "--yes", "--json"]
+        killed = 0
+        for i in range(40):
+            proc = start(home, "apply", *cmd, env=env)
+            interrupt(proc, 0.7 + 0.25 * i, signal.SIGKILL)
+            code, doc, err = finish(proc)
+            if code == 0:
+                break
+            assert code == -signal.SIGKILL, err[-3000:]
+            killed += 1
+        assert code == 0 and killed >= 3
+        assert_converged(served, doc)
+    finally:
+        served.stop()

@@ -48,13 +48,7 @@ def reconcile_all(sbx: Sandbox) -> None:
         if rec is None or sbx.provisioning_state(rec) != "Succeeded":
             continue
         cluster = Cluster(sbx, key)
-        if not cluster.state.get("bootstrapped"):
-            for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
-                if cluster.get(NAMESPACES, None, ns) is None:
-                    cluster.create(NAMESPACES, {"metadata": {"name": ns, "labels": {
-                        "kubernetes.io/metadata.name": ns}}, "spec": {"finalizers": ["kubernetes"]},
-                        "status": {"phase": "Active"}}, "kube-apiserver")
-            cluster.state["bootstrapped"] = True
+        bootstrap(cluster)
         kubelet.sync_nodes(cluster, rec)
         for ds in cluster.list(DAEMONSETS):
             daemonset(cluster, ds)
@@ -71,6 +65,18 @@ def reconcile_all(sbx: Sandbox) -> None:
                 pod["spec"]["nodeName"] = node
                 pod = cluster.replace(PODS, pod, check_rv=False)
             kubelet.run_pod(cluster, pod, rec)
+
+
+def bootstrap(cluster: Cluster) -> None:
+    """The namespaces every cluster has from its first answer on (the API server serves, then they exist)."""
+    if cluster.state.get("bootstrapped"):
+        return
+    for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        if cluster.get(NAMESPACES, None, ns) is None:
+            cluster.create(NAMESPACES, {"metadata": {"name": ns, "labels": {
+                "kubernetes.io/metadata.name": ns}}, "spec": {"finalizers": ["kubernetes"]},
+                "status": {"phase": "Active"}}, "kube-apiserver")
+    cluster.state["bootstrapped"] = True
 
 
 def _template_hash(template: dict[str, Any]) -> str:

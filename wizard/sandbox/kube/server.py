@@ -17,7 +17,7 @@ import yaml
 from aiohttp import web
 
 from ..arm.base import Sandbox
-from . import discovery
+from . import controllers, discovery
 from .kinds import BY_KIND, BY_PLURAL, Kind, invalid_fields, unknown_and_type_errors
 from .objects import Cluster, KubeError, json_patch, merge_patch, not_found, secret_defaults, strategic_merge
 from .selectors import field_selector, label_selector
@@ -61,6 +61,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     if not _authenticated(request, rec):
         return _json(KubeError(401, "Unauthorized", "Unauthorized").status(), 401)
     cluster = Cluster(sbx, request.match_info["key"])
+    controllers.bootstrap(cluster)  # no request may arrive before the default namespaces exist
     parts = [p for p in request.match_info["tail"].split("/") if p]
     try:
         return await route(request, cluster, parts)
