@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("plan", "show what apply would create, change or leave, with costs and the az/kubectl "
                                 "script"),
                        ("apply", "create or converge everything the answers describe"),
-                       ("status", "show what is installed and whether the runner is ready")):
+                       ("status", "show what is installed and whether the runner is ready"),
+                       ("regions", "list regions offering the answered GPU size, with quota headroom")):
         cmd = sub.add_parser(name, parents=[common], help=text)
         cmd.add_argument("--answers", type=Path, help="answers file (TOML)")
         cmd.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "sandbox":
         return _sandbox(args)
-    if args.command in ("plan", "apply", "status"):
+    if args.command in ("plan", "apply", "status", "regions"):
         try:
             return _headless(args)
         except WizardError as err:

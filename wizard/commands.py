@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from . import secrets as keys
 from .answers import Answers
+from .catalog import gpu_size
 from .engine import Engine, RunResult
 from .errors import InputError
 from .events import Event, StepDone, StepFailed, StepProgress, StepRetrying, StepSkipped, StepStarted, Warning
@@ -28,9 +29,9 @@ from .naming import NAMESPACE, PULL_SECRET
 from .plan import build_steps, observe_all, planned, script
 from .pricing import PriceBook
 from .report import attach_costs, estimate_text, money, plan_text, price_source
-from .session import Session, UniqId, make_context
-from .sizing import estimate, preflight
-from .state import log_dir
+from .session import Session, UniqId, make_context, pick_subscription
+from .sizing import estimate, preflight, regions_for
+from .state import TenantState, log_dir
 from .status import status_command
 from .steps.base import Context
 
@@ -218,6 +219,26 @@ def region_doc(ctx: Context) -> dict[str, Any]:
     }
 
 
+def regions_command(session: Session, answers: Answers, *, as_json: bool) -> int:
+    """Regions where the answered GPU size is offered to the subscription, with quota headroom for the pool."""
+    sub = pick_subscription(session, answers.subscription,
+                            TenantState(session.login.tenant_id).remembered_subscriptions())
+    size = gpu_size(answers.gpu_sku)
+    needed = size.vcpus * (answers.gpu_nodes + 1)
+    found = regions_for(session.clients, sub["id"], answers.gpu_sku, needed)
+    if as_json:
+        print(json.dumps({"subscription": sub, "gpu_sku": size.name, "vcpus_needed": needed, "regions": found},
+                         indent=2))
+        return 0
+    print(f"{size.name} ({size.gpus} x {size.gpu}) for {answers.gpu_nodes} node(s) + 1 upgrade surge node: "
+          f"{needed} vCPUs of quota")
+    for r in found:
+        print(f"  {r['region']:<16} headroom {r['headroom_vcpus']:>4} vCPUs  {'fits' if r['fits'] else 'too little'}")
+    if not found:
+        print("  offered to this subscription in no region")
+    return 0
+
+
 def run(command: str, session_factory: Any, answers: Answers, *, yes: bool, as_json: bool, interactive: bool) -> int:
     """Open the session, run ``command``, close it."""
     _setup_log()
@@ -227,6 +248,8 @@ def run(command: str, session_factory: Any, answers: Answers, *, yes: bool, as_j
             return plan_command(session, answers, as_json=as_json)
         if command == "apply":
             return apply_command(session, answers, yes=yes, as_json=as_json, interactive=interactive)
+        if command == "regions":
+            return regions_command(session, answers, as_json=as_json)
         return status_command(session, answers, as_json=as_json)
     finally:
         session.close()

@@ -3,6 +3,7 @@ and a whole-deployment cost estimate from retail prices."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -184,19 +185,23 @@ def regions_for(clients: Clients, sub: str, size: str, vcpus_needed: int) -> lis
     with azure_call("reading VM sizes"):
         skus = [s for s in clients.compute(sub).resource_skus.list()
                 if s.resource_type == "virtualMachines" and (s.name or "").lower() == size.lower()]
-    out = []
-    for sku in skus:
-        for region in sku.locations or []:
-            blocked = any(r.type == "Location" and region in (r.values_property or []) for r in sku.restrictions or [])
-            if blocked:
-                continue
-            with azure_call(f"reading quota in {region}"):
-                usage = {u.name.value: u for u in clients.compute(sub).usage.list(region) if u.name}
-            fam = usage.get(sku.family or "")
-            headroom = int(fam.limit - fam.current_value) if fam else 0
-            out.append({"region": region, "family": sku.family, "headroom_vcpus": headroom,
-                        "fits": headroom >= vcpus_needed})
-    return sorted(out, key=lambda r: (not r["fits"], r["region"]))
+    offered_in = [(sku, region) for sku in skus for region in sku.locations or []
+                  if not any(r.type == "Location" and region in (r.values_property or [])
+                             for r in sku.restrictions or [])]
+
+    def headroom(pair: tuple[Any, str]) -> dict[str, Any]:
+        sku, region = pair
+        with azure_call(f"reading quota in {region}"):
+            usage = {u.name.value: u for u in clients.compute(sub).usage.list(region) if u.name}
+        fam, total = usage.get(sku.family or ""), usage.get("cores")
+        room = int(fam.limit - fam.current_value) if fam else 0
+        if total is not None:
+            room = min(room, int(total.limit - total.current_value))
+        return {"region": region, "family": sku.family, "headroom_vcpus": room, "fits": room >= vcpus_needed}
+
+    with ThreadPoolExecutor(max_workers=8) as pool:  # one usage call per region: overlap them
+        out = list(pool.map(headroom, offered_in))
+    return sorted(out, key=lambda r: (not r["fits"], -r["headroom_vcpus"], r["region"]))
 
 
 def preflight(clients: Clients, sub: str, answers: Answers, cluster_rg: str, cluster: str, services_rg: str,

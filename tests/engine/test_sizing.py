@@ -143,3 +143,18 @@ def test_a_taken_registry_name_gets_a_free_alternative(tmp_path: Path, served: R
     code, doc, err = run(Home(tmp_path), "plan", *args, "--answers", str(_answers(tmp_path, uniq_id=suggested)),
                          "--json", env=env)
     assert code == 0, err[-3000:]
+
+
+def test_regions_offering_a_size_with_quota_headroom(tmp_path: Path, served: RunningSandbox) -> None:
+    args, env = endpoint_args(served.info)
+    code, doc, err = run(Home(tmp_path), "regions", *args, "--answers", str(ANSWERS), "--json", env=env)
+    assert code == 0, err[-3000:]
+    assert doc["vcpus_needed"] == 12  # 2 nodes + 1 surge, 4 vCPUs each
+    by_region = {r["region"]: r for r in doc["regions"]}
+    assert by_region["eastus"]["fits"] is True and by_region["eastus"]["headroom_vcpus"] == 24
+    assert by_region["westus2"]["headroom_vcpus"] == 16
+    assert by_region["uksouth"]["fits"] is False  # offered, but GPU quota is 0 there
+    assert doc["regions"][0]["fits"] is True
+    a100 = _answers(tmp_path, gpu_sku="Standard_NC24ads_A100_v4", gpu_nodes=1, runner_replicas=1)
+    code, doc, err = run(Home(tmp_path), "regions", *args, "--answers", str(a100), "--json", env=env)
+    assert code == 0 and "eastus" not in {r["region"] for r in doc["regions"]}  # NotAvailableForSubscription there
