@@ -178,3 +178,10 @@ def test_price_book_falls_back_to_the_snapshot_and_keeps_linux_pay_as_you_go(tmp
     eur = PriceBook("https://127.0.0.1:9/api/retail/prices", currency="EUR", cache_dir=tmp_path, timeout=2)
     eur_price = eur.vm("Standard_NC4as_T4_v3", "eastus")
     assert eur_price is not None and eur_price.unit_price == pytest.approx(0.526 * 0.92)
+
+
+def test_retries_running_out_end_as_resumable() -> None:
+    steps: list[Step] = [_Step("a", flaky=99)]
+    engine, events = _engine(steps)
+    result = asyncio.run(engine.run())
+    assert result.exit_code == 4 and len([e for e in events if isinstance(e, StepRetrying)]) == 5

@@ -66,8 +66,8 @@ class Printer:
             StepDone: lambda e: f"{'unchanged' if e.action == 'none' else e.action + 'd'}" + (
                 f" ({e.detail})" if e.detail else ""),
             StepRetrying: lambda e: f"retrying in {e.delay:.1f}s (attempt {e.attempt}): {e.message}",
-            StepFailed: lambda e: ("stopped (resumes on the next run)" if e.exit_code == 4 else
-                                   f"FAILED: {e.message}" + (f"\n    next: {e.hint}" if e.hint else "")),
+            StepFailed: lambda e: (f"{'not finished' if e.exit_code == 4 else 'FAILED'}: {e.message}"
+                                   + (f"\n    next: {e.hint}" if e.hint else "")),
             StepSkipped: lambda e: f"skipped: {e.reason}",
             Warning: lambda e: f"warning: {e.message}",
         }[type(event)](event)

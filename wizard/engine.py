@@ -40,7 +40,7 @@ class RunResult:
         codes = [o.error.exit_code for o in self.outcomes.values() if o.error is not None]
         if not codes and all(o.status == "done" for o in self.outcomes.values()):
             return 0
-        for code in (4, 3, 2):
+        for code in (3, 2, 4):  # a refusal needs a person; an interruption only a re-run
             if code in codes:
                 return code
         return 1 if codes else 4

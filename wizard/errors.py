@@ -39,7 +39,10 @@ class RefusedError(WizardError):
 
 
 class TransientError(WizardError):
-    """Azure said try again (throttling, 5xx, replication delay, lost connection); the engine retries it."""
+    """Azure said try again (throttling, 5xx, replication delay, lost connection); the engine retries it, and when
+    the retries run out the run ends as interrupted: running it again resumes (exit code 4)."""
+
+    exit_code = 4
 
     def __init__(self, message: str, hint: str = "", retry_after: float | None = None) -> None:
         super().__init__(message, hint)

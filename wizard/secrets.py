@@ -19,7 +19,7 @@ import keyring.errors
 from .errors import SecretStoreError
 
 SERVICE = "studioml-azure"
-_ENSURE = threading.Lock()  # steps run on threads: two must not both generate the same secret
+_LOCK = threading.RLock()  # steps run on threads: one keyring call at a time, and no secret generated twice
 
 SP_PASSWORD = "sp-password"
 RABBITMQ_ADMIN = "rabbitmq-admin-password"
@@ -65,14 +65,16 @@ class SecretStore:
     def get(self, key: str) -> str | None:
         """The secret, or ``None`` when it was never stored."""
         try:
-            return keyring.get_password(SERVICE, self.ref(key).username)
+            with _LOCK:
+                return keyring.get_password(SERVICE, self.ref(key).username)
         except keyring.errors.KeyringError as err:
             raise SecretStoreError(f"the OS keyring cannot be read ({type(err).__name__}).", HINT) from None
 
     def put(self, key: str, value: str) -> str:
         """Store, read back and compare; returns the value as read back (the one to use)."""
         try:
-            keyring.set_password(SERVICE, self.ref(key).username, value)
+            with _LOCK:
+                keyring.set_password(SERVICE, self.ref(key).username, value)
         except keyring.errors.KeyringError as err:
             raise SecretStoreError(f"the OS keyring refused to store {self.ref(key)} ({type(err).__name__}).",
                                    HINT) from None
@@ -83,14 +85,15 @@ class SecretStore:
 
     def ensure(self, key: str, make: Callable[[], str]) -> str:
         """The stored secret, or a new one from ``make`` stored (and read back) first."""
-        with _ENSURE:
+        with _LOCK:
             value = self.get(key)
             return value if value is not None else self.put(key, make())
 
     def delete(self, key: str) -> None:
         """Forget a secret (missing is fine)."""
         try:
-            keyring.delete_password(SERVICE, self.ref(key).username)
+            with _LOCK:
+                keyring.delete_password(SERVICE, self.ref(key).username)
         except keyring.errors.PasswordDeleteError:
             pass
         except keyring.errors.KeyringError as err:

@@ -72,7 +72,8 @@ def classify(err: Exception, what: str) -> WizardError:
         code, status = error_code(err), err.status_code or 0
         text = f"{what}: {code or status}: {_message(err)}"
         if status in TRANSIENT_STATUS or code in TRANSIENT_CODES:
-            return TransientError(text, "Azure asked to retry later", retry_after(err))
+            return TransientError(text, "Azure asked to retry later: run the same command again to resume",
+                                  retry_after(err))
         if code in QUOTA_CODES:
             return RefusedError(text, "raise the quota (portal: Quotas > Compute) or choose a smaller size", code)
         if status == 403 or code in REFUSED_CODES:
