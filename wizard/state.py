@@ -110,8 +110,11 @@ class Journal:
     def record(self, step: str, event: str, **detail: Any) -> None:
         """Append one entry (``detail`` must hold no secret)."""
         line = json.dumps({"at": time.time(), "step": step, "event": event, **detail}) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":  # a kill tore the last line: start a fresh one
+                line = "\n" + line
             os.write(fd, line.encode())
             os.fsync(fd)
         finally:
@@ -138,6 +141,15 @@ class Journal:
             if entry["step"] == step and entry["event"] == "fact" and name in entry:
                 value = entry[name]
         return value
+
+    def unanswered(self, step: str, asked: str, answered: str) -> bool:
+        """Whether the last ``asked`` fact of ``step`` has no ``answered`` fact after it (a request in flight
+        when the run died)."""
+        last: str | None = None
+        for entry in self.entries():
+            if entry["step"] == step and entry["event"] == "fact":
+                last = asked if asked in entry else answered if answered in entry else last
+        return last == asked
 
     def unfinished(self) -> list[str]:
         """Steps started and not finished in the last run (what an interruption left)."""

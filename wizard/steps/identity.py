@@ -113,7 +113,8 @@ class ServicePrincipal(Step):
             ctx.sleep(ctx.poll_seconds)
 
     def _create_app(self, ctx: Context) -> dict[str, Any]:
-        if ctx.journal.fact(self.key, "app_create_started"):  # an earlier run may have made it: let it replicate
+        if ctx.journal.unanswered(self.key, "app_create_started", "app_object_id"):  # a run died mid-request:
+            # the application may exist and not be listed yet (directory replication), so look for a while
             deadline = time.monotonic() + REPLICATION_WAIT
             while time.monotonic() < deadline:
                 found = _find_app(ctx)
@@ -183,7 +184,6 @@ class RoleAssignment(Step):
             ctx.clients.authz(ctx.subscription_id).role_assignments.create(scope, name, {"properties": {
                 "roleDefinitionId": role, "principalId": principal, "principalType": "ServicePrincipal",
                 "description": f"{self.title} (studioml-azure)"}})
-
 
 
 def list_tags(ctx: Context, repo: str) -> list[str] | None:

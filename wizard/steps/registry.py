@@ -11,6 +11,7 @@ from ..azure.errors import azure_call
 from ..errors import RefusedError
 from ..events import StepProgress
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest, tags_missing
+from .identity import list_tags
 
 PROVIDERS = ("Microsoft.ContainerRegistry", "Microsoft.ContainerService", "Microsoft.Compute", "Microsoft.Network")
 
@@ -44,7 +45,6 @@ class Providers(Step):
                 ctx.sleep(ctx.poll_seconds)
 
 
-
 class ResourceGroup(Step):
     """A tagged resource group."""
 
@@ -73,7 +73,6 @@ class ResourceGroup(Step):
             group = rm.resource_groups.create_or_update(
                 self.name, {"location": self.location, "tags": {**obs.data.get("tags", {}), **ctx.tags}})
         ctx.facts[f"{self.key}.id"] = group.id
-
 
 
 class Registry(Step):
@@ -142,7 +141,6 @@ class Registry(Step):
         self._remember(ctx, reg)
 
 
-
 class Image(Step):
     """The runner image imported into the ACR server-side (as ``az acr import``), then its tags listed."""
 
@@ -165,8 +163,6 @@ class Image(Step):
         return Observation(NONE if tag in tags else CREATE, f"from {host}/{source}", res)
 
     def _tags(self, ctx: Context, repo: str) -> list[str] | None:
-        from .identity import list_tags
-
         return list_tags(ctx, repo)
 
     def apply(self, ctx: Context, obs: Observation) -> None:

@@ -39,6 +39,8 @@ class Objects(Step):
     def observe(self, ctx: Context) -> Observation:
         """Each object: missing, different, or as wanted."""
         kube = self.kube(ctx)
+        if kube is not None and not kube.reachable():  # a kubeconfig of a cluster that is gone or not ready
+            kube = None
         objs = self._planned(ctx) if kube is None else self.objects(ctx)
         res = [Resource(f"{o['kind']}", f"{o['metadata'].get('namespace', '-')}/{o['metadata']['name']}")
                for o in objs]
@@ -66,7 +68,6 @@ class Objects(Step):
                 ctx.emit(StepProgress(self.key, f"{done} {obj['kind']} {obj['metadata']['name']}"))
 
 
-
 class NamespaceAndPlugin(Objects):
     """``gpu-resources`` and the NVIDIA device plugin (v0.18.0, tolerating ``sku=gpu``)."""
 
@@ -92,6 +93,7 @@ class RunnerSecrets(Objects):
         objs.append(manifests.secret(manifests.AMQP_SECRET, {"password": self._need(ctx, keys.RABBITMQ_USER)}))
         passphrase = ctx.secrets.ensure(keys.RUNNER_PASSPHRASE, lambda: keys.random_password(40))
         if ctx.secrets.get(keys.RUNNER_PRIVATE_KEY) is None or ctx.secrets.get(keys.RUNNER_PUBLIC_KEY) is None:
+            ctx.emit(StepProgress(self.key, "generating the runner's RSA 4096 message-encryption key pair"))
             private, public = manifests.runner_key_pair(passphrase)
             ctx.secrets.put(keys.RUNNER_PUBLIC_KEY, public)
             ctx.secrets.put(keys.RUNNER_PRIVATE_KEY, private)
