@@ -44,9 +44,13 @@ def _setup_log() -> Path:
     path = directory / "studioml-azure.log"
     if not log.handlers:
         handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
+        sdk = logging.getLogger("azure")  # the SDKs' warnings go to the log, not over the progress lines
+        sdk.addHandler(handler)
+        sdk.setLevel(logging.WARNING)
+        sdk.propagate = False
     return path
 
 

@@ -127,3 +127,22 @@ def test_attach_mode_and_admin_user_converge_both_ways(tmp_path: Path) -> None:
         assert changed == {"registry"} and "admin user off" in doc["steps"]["registry"]["detail"]
     finally:
         served.stop()
+
+
+def test_a_subscription_without_the_providers_registered(tmp_path: Path) -> None:
+    served = start_sandbox(tmp_path / "sandbox", "--speed", "200")
+    try:
+        home = Home(tmp_path / "home")
+        args, env = endpoint_args(served.info)
+        answers = answers_with(tmp_path, subscription="Sentient AI Evaluation")  # ACR and AKS not registered
+        code, plan, err = run(home, "plan", *args, "--answers", str(answers), "--json", env=env)
+        assert code == 0, err[-3000:]
+        steps = {s["key"]: s for s in plan["steps"]}
+        assert steps["providers"]["action"] == "update"
+        assert "Microsoft.ContainerRegistry" in steps["providers"]["detail"]
+        code, doc, err = run(home, "apply", *args, "--answers", str(answers), "--yes", "--json", env=env)
+        assert code == 0, err[-4000:]
+        assert doc["steps"]["providers"]["action"] == "update"
+        _assert_ready(doc)
+    finally:
+        served.stop()

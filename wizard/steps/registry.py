@@ -26,6 +26,7 @@ class Providers(Step):
         rm = ctx.clients.resources(ctx.subscription_id)
         with azure_call("reading resource providers"):
             missing = [ns for ns in PROVIDERS if rm.providers.get(ns).registration_state != "Registered"]
+        ctx.facts["providers.missing"] = missing
         return Observation(UPDATE if missing else NONE, ", ".join(missing) or "all registered",
                            [Resource("provider", ns) for ns in PROVIDERS], {"missing": missing})
 
@@ -43,6 +44,7 @@ class Providers(Step):
                     break
                 ctx.emit(StepProgress(self.key, f"{ns}: {state}"))
                 ctx.sleep(ctx.poll_seconds)
+        ctx.facts["providers.missing"] = []
 
 
 class ResourceGroup(Step):
@@ -87,6 +89,8 @@ class Registry(Step):
         reg = rest(get_or_none(lambda: acr.registries.get(rg, name), f"reading registry {name}"))
         res = [Resource("container registry (Basic)", name, lookup(reg, "id", ""),
                         cost_item="container registry (Basic)")]
+        if reg is None and "Microsoft.ContainerRegistry" in ctx.facts.get("providers.missing", []):
+            return Observation(CREATE, "Basic SKU (the name is checked once the provider is registered)", res)
         if reg is None:
             with azure_call("checking the registry name"):
                 check = acr.registries.check_name_availability(
