@@ -18,21 +18,18 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import secrets as keys
 from .answers import Answers
 from .catalog import gpu_size
 from .engine import Engine, RunResult
 from .errors import InputError
 from .events import Event, StepDone, StepFailed, StepProgress, StepRetrying, StepSkipped, StepStarted, Warning
-from .manifests import AMQP_SECRET, KEY_SECRET, PASSPHRASE_SECRET
-from .naming import NAMESPACE, PULL_SECRET
 from .plan import build_steps, observe_all, planned, script
 from .pricing import PriceBook
 from .report import attach_costs, estimate_text, money, plan_text, price_source
 from .session import Session, UniqId, make_context, pick_subscription
 from .sizing import estimate, preflight, regions_for
 from .state import TenantState, log_dir
-from .status import status_command
+from .status import region_doc, status_command
 from .steps.base import Context
 
 log = logging.getLogger("studioml_azure")
@@ -194,33 +191,6 @@ def _result_doc(ctx: Context, result: RunResult) -> dict[str, Any]:
         k: {"status": o.status, "action": o.action, "detail": o.detail,
             **({"error": o.error.message, "hint": o.error.hint} if o.error else {})}
         for k, o in result.outcomes.items()}}
-
-
-def region_doc(ctx: Context) -> dict[str, Any]:
-    """Per region: the cluster, kubeconfig, namespace, resource ids, and secret names (never values)."""
-    n, sub = ctx.names, ctx.subscription_id
-    rg_base = f"/subscriptions/{sub}/resourceGroups"
-    kubeconfig = ctx.state.kubeconfig_path(n.uniq_id, ctx.region)
-    secret_keys = [keys.SP_PASSWORD, keys.RABBITMQ_ADMIN, keys.RABBITMQ_USER, keys.MINIO_USER, keys.MINIO_PASSWORD,
-                   keys.RUNNER_PRIVATE_KEY, keys.RUNNER_PUBLIC_KEY, keys.RUNNER_PASSPHRASE]
-    k8s_secrets = [PULL_SECRET] if ctx.answers.pull_auth == "secret" else []
-    return {
-        "region": ctx.region, "home": ctx.region == n.home_region, "cluster": n.cluster,
-        "cluster_id": f"{rg_base}/{n.cluster_rg(ctx.region)}/providers/Microsoft.ContainerService/managedClusters/"
-                      f"{n.cluster}",
-        "kubeconfig": str(kubeconfig), "namespace": NAMESPACE,
-        "resource_ids": {
-            "registry_group": f"{rg_base}/{n.registry_rg}", "cluster_group": f"{rg_base}/{n.cluster_rg(ctx.region)}",
-            "registry": f"{rg_base}/{n.registry_rg}/providers/Microsoft.ContainerRegistry/registries/{n.registry}",
-            "vnet": f"{rg_base}/{n.registry_rg}/providers/Microsoft.Network/virtualNetworks/{n.vnet}",
-            "rabbitmq_vm": f"{rg_base}/{n.registry_rg}/providers/Microsoft.Compute/virtualMachines/"
-                           f"{n.vm('rabbitmq')}",
-            "minio_vm": f"{rg_base}/{n.registry_rg}/providers/Microsoft.Compute/virtualMachines/{n.vm('minio')}"},
-        "service_principal": n.sp, "registry_login_server": f"{n.registry}.azurecr.io",
-        "secrets": {"keyring": [str(ctx.secrets.ref(k)) for k in secret_keys if ctx.secrets.get(k) is not None],
-                    "kubernetes": [f"{NAMESPACE}/{s}" for s in
-                                   [*k8s_secrets, AMQP_SECRET, KEY_SECRET, PASSPHRASE_SECRET]]},
-    }
 
 
 def regions_command(session: Session, answers: Answers, *, as_json: bool) -> int:

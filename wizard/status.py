@@ -14,7 +14,8 @@ from .answers import Answers
 from .azure.errors import azure_call
 from .errors import WizardError
 from .kube import Kube
-from .naming import NAMESPACE, TAG
+from .manifests import AMQP_SECRET, KEY_SECRET, PASSPHRASE_SECRET
+from .naming import NAMESPACE, PULL_SECRET, TAG
 from .session import Session, make_context
 from .steps.base import Context, get_or_none, lookup, rest
 
@@ -22,6 +23,32 @@ RUNNER: dict[str, Any] = {"apiVersion": "apps/v1", "kind": "Deployment",
           "metadata": {"name": "studioml-go-runner-deployment", "namespace": NAMESPACE}}
 SECRET_KEYS = [keys.SP_PASSWORD, keys.RABBITMQ_ADMIN, keys.RABBITMQ_USER, keys.MINIO_USER, keys.MINIO_PASSWORD,
                keys.RUNNER_PRIVATE_KEY, keys.RUNNER_PUBLIC_KEY, keys.RUNNER_PASSPHRASE]
+
+
+def region_doc(ctx: Context, region: str | None = None) -> dict[str, Any]:
+    """Per region: the cluster, kubeconfig, namespace, resource ids, and secret names (never values)."""
+    n, sub = ctx.names, ctx.subscription_id
+    region = region or ctx.region
+    rg_base = f"/subscriptions/{sub}/resourceGroups"
+    kubeconfig = ctx.state.kubeconfig_path(n.uniq_id, region)
+    k8s_secrets = [PULL_SECRET] if ctx.answers.pull_auth == "secret" else []
+    return {
+        "region": region, "home": region == n.home_region, "cluster": n.cluster,
+        "cluster_id": f"{rg_base}/{n.cluster_rg(region)}/providers/Microsoft.ContainerService/managedClusters/"
+                      f"{n.cluster}",
+        "kubeconfig": str(kubeconfig), "namespace": NAMESPACE,
+        "resource_ids": {
+            "registry_group": f"{rg_base}/{n.registry_rg}", "cluster_group": f"{rg_base}/{n.cluster_rg(region)}",
+            "registry": f"{rg_base}/{n.registry_rg}/providers/Microsoft.ContainerRegistry/registries/{n.registry}",
+            "vnet": f"{rg_base}/{n.registry_rg}/providers/Microsoft.Network/virtualNetworks/{n.vnet}",
+            "rabbitmq_vm": f"{rg_base}/{n.registry_rg}/providers/Microsoft.Compute/virtualMachines/"
+                           f"{n.vm('rabbitmq')}",
+            "minio_vm": f"{rg_base}/{n.registry_rg}/providers/Microsoft.Compute/virtualMachines/{n.vm('minio')}"},
+        "service_principal": n.sp, "registry_login_server": f"{n.registry}.azurecr.io",
+        "secrets": {"keyring": [str(ctx.secrets.ref(k)) for k in SECRET_KEYS if ctx.secrets.get(k) is not None],
+                    "kubernetes": [f"{NAMESPACE}/{s}" for s in
+                                   [*k8s_secrets, AMQP_SECRET, KEY_SECRET, PASSPHRASE_SECRET]]},
+    }
 
 
 def _home(ctx: Context) -> dict[str, Any]:
@@ -70,13 +97,14 @@ def _regions(ctx: Context) -> list[dict[str, Any]]:
         kubeconfig = ctx.state.kubeconfig_path(ctx.names.uniq_id, region)
         mode = oct(stat.S_IMODE(kubeconfig.stat().st_mode)) if kubeconfig.exists() else None
         out.append({
-            "region": region, "home": region == ctx.names.home_region, "cluster": mc["name"], "cluster_id": mc["id"],
+            **region_doc(ctx, region), "cluster": mc["name"], "cluster_id": mc["id"],
             "provisioning": lookup(mc, "properties.provisioningState"),
             "kubernetes_version": lookup(mc, "properties.kubernetesVersion"),
             "pools": [{"name": p["name"], "size": p.get("vmSize"), "count": p.get("count"),
                        "taints": p.get("nodeTaints") or []} for p in lookup(mc, "properties.agentPoolProfiles", [])],
-            "kubeconfig": str(kubeconfig), "kubeconfig_mode": mode, "namespace": NAMESPACE,
-            "runner": _runner(kubeconfig)})
+            "kubeconfig_mode": mode, "runner": _runner(kubeconfig)})
+        if out[-1]["runner"]["reachable"]:  # what the cluster holds, rather than what the answers imply
+            out[-1]["secrets"]["kubernetes"] = out[-1]["runner"]["kubernetes_secrets"]
     return sorted(out, key=lambda r: (not r["home"], r["region"]))
 
 
