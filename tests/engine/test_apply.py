@@ -146,3 +146,20 @@ def test_a_subscription_without_the_providers_registered(tmp_path: Path) -> None
         _assert_ready(doc)
     finally:
         served.stop()
+
+
+def test_an_image_the_import_cannot_find_names_the_docker_way(tmp_path: Path) -> None:
+    served = start_sandbox(tmp_path / "sandbox", "--speed", "200")
+    try:
+        home = Home(tmp_path / "home")
+        args, env = endpoint_args(served.info)
+        answers = answers_with(tmp_path, runner_image="docker.io/leafai/no-such-runner:1.0")
+        code, doc, err = run(home, "apply", *args, "--answers", str(answers), "--yes", "--json", env=env)
+        assert code == 3, err[-3000:]
+        image = doc["steps"]["image"]
+        assert image["status"] == "failed" and "ImageNotFound" in image["error"]
+        assert "docker pull docker.io/leafai/no-such-runner:1.0" in image["hint"]
+        assert doc["steps"]["runner"]["status"] == "skipped"
+        assert doc["steps"]["cluster"]["status"] == "done"  # what does not need the image went on
+    finally:
+        served.stop()

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..answers import image_parts
 from ..azure.errors import azure_call
-from ..errors import RefusedError
+from ..errors import InterruptedRun, RefusedError, TransientError, WizardError
 from ..events import StepProgress
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest, tags_missing
 from .identity import list_tags
@@ -173,10 +173,20 @@ class Image(Step):
         """ACR importImage; the SDK follows the 202 until the copy is done."""
         host, source, repo, tag = self.target(ctx)
         acr = ctx.clients.acr(ctx.subscription_id)
-        poller = acr.registries.begin_import_image(ctx.names.registry_rg, ctx.names.registry, {
-            "source": {"registryUri": host, "sourceImage": source}, "targetTags": [f"{repo}:{tag}"],
-            "mode": "Force"})
-        ctx.wait(self.key, poller, f"importing {host}/{source}")
+        try:
+            with azure_call(f"importing {host}/{source}"):
+                poller = acr.registries.begin_import_image(ctx.names.registry_rg, ctx.names.registry, {
+                    "source": {"registryUri": host, "sourceImage": source}, "targetTags": [f"{repo}:{tag}"],
+                    "mode": "Force"})
+            ctx.wait(self.key, poller, f"importing {host}/{source}")
+        except (RefusedError, WizardError) as err:
+            if isinstance(err, (TransientError, InterruptedRun)):
+                raise
+            login = f"{ctx.names.registry}.azurecr.io"
+            raise type(err)(err.message, f"the server-side import failed; the seed's way works from a host with "
+                            f"docker: az acr login -n {ctx.names.registry} && docker pull {host}/{source} && docker "
+                            f"tag {host}/{source} {login}/{repo}:{tag} && docker push {login}/{repo}:{tag}; then run "
+                            "again") from err
         ctx.journal.record(self.key, "fact", imported=f"{ctx.facts['registry.id']}|{repo}:{tag}")
 
     def verify(self, ctx: Context) -> None:
