@@ -104,3 +104,26 @@ def _first(info: dict[str, Any], status: int) -> requests.Response:
         if resp.status_code == status:
             return resp
     raise AssertionError(f"no {status} in 200 requests")
+
+
+def test_secret_material_is_sealed_at_rest(tmp_path: Path) -> None:
+    """Kubernetes Secret data, registry admin passwords and cluster tokens never sit in state.json in clear."""
+    import base64
+    import json as _json
+
+    from wizard.sandbox.store import SEALED, Store
+
+    store = Store(tmp_path)
+    store.data["kube"]["k"] = {"objects": {"s": {"kind": "Secret", "data": {"p": base64.b64encode(b"hunter2").decode()}},
+                                           "c": {"kind": "ConfigMap", "data": {"x": "plain"}}}}
+    store.data["resources"]["r"] = {"admin_passwords": ["pw-one", "pw-two"], "kube": {"user_token": "tok", "key": "k"}}
+    store.save()
+    text = (tmp_path / "state.json").read_text()
+    for clear in ("aHVudGVyMg==", "pw-one", "pw-two", '"tok"'):
+        assert clear not in text
+    assert text.count(SEALED) == 4 and '"plain"' in text and '"key":"k"' in text
+    assert oct((tmp_path / "pki" / "state.key").stat().st_mode & 0o777) == "0o600"
+    again = Store(tmp_path)
+    assert again.data["kube"]["k"]["objects"]["s"]["data"]["p"] == "aHVudGVyMg=="
+    assert again.data["resources"]["r"]["admin_passwords"] == ["pw-one", "pw-two"]
+    assert _json.loads(text)["resources"]["r"]["kube"]["key"] == "k"

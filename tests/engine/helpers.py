@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -100,11 +101,12 @@ def keyring_values(doc: dict[str, Any]) -> dict[str, str]:
 
 
 def files_containing(roots: list[Path], needles: dict[str, str]) -> list[str]:
-    """``file: secret name`` for every file under ``roots`` that holds a secret value (or a line of a PEM)."""
+    """``file: secret name`` for every file under ``roots`` that holds a secret value, its base64 (as a Secret's
+    data holds it), or a line of a PEM."""
     probes: dict[str, list[bytes]] = {}
     for name, value in needles.items():
         lines = [ln for ln in value.splitlines() if len(ln) > 40 and "-----" not in ln]
-        probes[name] = [value.encode()] + [ln.encode() for ln in lines[1:3]]
+        probes[name] = [value.encode(), base64.b64encode(value.encode())] + [ln.encode() for ln in lines[1:3]]
     hits = []
     for root in roots:
         for path in root.rglob("*"):

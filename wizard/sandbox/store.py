@@ -4,10 +4,14 @@ Saved atomically (write to a temporary file, fsync, rename) after every change, 
 ``serve`` killed at any moment leaves the last consistent state, and a second ``serve`` on the
 same directory sees what the first made. Times are wall-clock epoch seconds, so operations that
 were in flight when the server stopped finish on schedule after a restart.
+
+Secret material is encrypted at rest, as AKS encrypts etcd: Kubernetes Secret data, registry admin
+passwords and cluster tokens are sealed with AES-GCM under a key kept 0600 in ``pki/state.key``.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -15,6 +19,10 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+SEALED = "sealed:v1:"
 
 SUBSCRIPTION_NAMES = [
     ("Visual Studio Ultimate with MSDN", "Enabled"),
@@ -30,8 +38,9 @@ class Store:
         self.directory = directory
         self.path = directory / "state.json"
         directory.mkdir(parents=True, exist_ok=True)
+        self._aead = AESGCM(_state_key(directory))
         if self.path.exists():
-            self.data: dict[str, Any] = json.loads(self.path.read_text())
+            self.data: dict[str, Any] = self._unsealed(json.loads(self.path.read_text()))
         else:
             self.data = self._fresh()
             self.save()
@@ -96,10 +105,46 @@ class Store:
         tmp = self.path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            json.dump(self.data, fh, separators=(",", ":"))
+            json.dump(self._sealed(), fh, separators=(",", ":"))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
+
+    def _seal(self, value: str) -> str:
+        nonce = os.urandom(12)
+        return SEALED + base64.b64encode(nonce + self._aead.encrypt(nonce, value.encode(), None)).decode()
+
+    def _open(self, value: Any) -> Any:
+        if not isinstance(value, str) or not value.startswith(SEALED):
+            return value
+        raw = base64.b64decode(value[len(SEALED):])
+        return self._aead.decrypt(raw[:12], raw[12:], None).decode()
+
+    def _transform(self, doc: dict[str, Any], fn: Any) -> dict[str, Any]:
+        """``doc`` with every secret field passed through ``fn`` (copies only what changes)."""
+        out = dict(doc)
+        out["kube"] = {}
+        for key, cluster in doc.get("kube", {}).items():
+            objects = {}
+            for okey, obj in cluster.get("objects", {}).items():
+                if obj.get("kind") == "Secret" and obj.get("data"):
+                    obj = {**obj, "data": {k: fn(v) for k, v in obj["data"].items()}}
+                objects[okey] = obj
+            out["kube"][key] = {**cluster, "objects": objects}
+        out["resources"] = {}
+        for key, rec in doc.get("resources", {}).items():
+            if "admin_passwords" in rec:
+                rec = {**rec, "admin_passwords": [fn(p) for p in rec["admin_passwords"]]}
+            if isinstance(rec.get("kube"), dict):
+                rec = {**rec, "kube": {k: fn(v) if k.endswith("_token") else v for k, v in rec["kube"].items()}}
+            out["resources"][key] = rec
+        return out
+
+    def _sealed(self) -> dict[str, Any]:
+        return self._transform(self.data, self._seal)
+
+    def _unsealed(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return self._transform(doc, self._open)
 
     # --- convenience views -------------------------------------------------------------------
 
@@ -135,6 +180,17 @@ def admin_secret(directory: Path) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write("sbx~" + secrets.token_urlsafe(30))
     return path.read_text().strip()
+
+
+def _state_key(directory: Path) -> bytes:
+    """The at-rest encryption key, made on first use (0600 beside the PKI)."""
+    path = directory / "pki" / "state.key"
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(AESGCM.generate_key(bit_length=256))
+    return path.read_bytes()
 
 
 def iso(ts: float) -> str:
