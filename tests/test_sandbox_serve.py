@@ -114,7 +114,8 @@ def test_secret_material_is_sealed_at_rest(tmp_path: Path) -> None:
     from wizard.sandbox.store import SEALED, Store
 
     store = Store(tmp_path)
-    store.data["kube"]["k"] = {"objects": {"s": {"kind": "Secret", "data": {"p": base64.b64encode(b"hunter2").decode()}},
+    hidden = base64.b64encode(b"hunter2").decode()
+    store.data["kube"]["k"] = {"objects": {"s": {"kind": "Secret", "data": {"p": hidden}},
                                            "c": {"kind": "ConfigMap", "data": {"x": "plain"}}}}
     store.data["resources"]["r"] = {"admin_passwords": ["pw-one", "pw-two"], "kube": {"user_token": "tok", "key": "k"}}
     store.save()
