@@ -64,6 +64,9 @@ def test_embedded_sandbox_apply_then_rerun_writes_nothing(tmp_path: Path) -> Non
         assert "every step unchanged" in err
         assert again["uniq_id"] == doc["uniq_id"] | {"source": again["uniq_id"]["source"]}
         assert "remembered" in again["uniq_id"]["source"]
+        code, plan, err = run(home, "plan", *args, "--answers", str(ANSWERS), "--json", env=env)
+        assert code == 0 and plan["changes"] == 0, err[-3000:]
+        assert sandbox_writes(served) == []
     finally:
         served.stop()
 

@@ -43,8 +43,10 @@ def _linux_payg(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 def test_estimate_is_the_retail_prices_times_730(tmp_path: Path, served: RunningSandbox) -> None:
     args, env = endpoint_args(served.info)
+    clear_request_log(served)
     code, doc, err = run(Home(tmp_path), "plan", *args, "--answers", str(ANSWERS), "--json", env=env)
     assert code == 0, err[-3000:]
+    assert sandbox_writes(served) == []  # plan only reads
     est = doc["estimate"]
     assert est["from_snapshot"] is False and est["currency"] == "USD"
     lines = {line["item"]: line for line in est["lines"]}
