@@ -166,3 +166,25 @@ def test_an_image_the_import_cannot_find_names_the_docker_way(tmp_path: Path) ->
         assert doc["steps"]["cluster"]["status"] == "done"  # what does not need the image went on
     finally:
         served.stop()
+
+
+def test_growing_the_gpu_pool_converges_only_what_changed(tmp_path: Path) -> None:
+    served = start_sandbox(tmp_path / "sandbox", "--speed", "200")
+    try:
+        home = Home(tmp_path / "home")
+        args, env = endpoint_args(served.info)
+        code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+        assert code == 0, err[-4000:]
+        bigger = answers_with(tmp_path, gpu_nodes=3, runner_replicas=3)
+        code, doc, err = run(home, "apply", *args, "--answers", str(bigger), "--yes", "--json", env=env)
+        assert code == 0, err[-4000:]
+        changed = {k for k, s in doc["steps"].items() if s["action"] != "none"}
+        assert changed == {"cluster", "runner"}, doc["steps"]
+        assert "GPU pool 3 node(s)" in doc["steps"]["cluster"]["detail"]
+        _assert_ready(doc, replicas=3)
+        smaller_sku = answers_with(tmp_path, gpu_sku="Standard_NC8as_T4_v3")
+        code, doc, err = run(home, "apply", *args, "--answers", str(smaller_sku), "--yes", "--json", env=env)
+        assert code == 3 and "fixed when it is made" in doc["steps"]["cluster"]["error"]
+        assert "az aks nodepool delete" in doc["steps"]["cluster"]["hint"]
+    finally:
+        served.stop()
