@@ -116,3 +116,29 @@ def test_kill_storm_every_run_killed_a_little_later(tmp_path: Path) -> None:
         assert_converged(served, doc)
     finally:
         served.stop()
+
+
+def test_a_lost_network_is_bridged_or_resumed(tmp_path: Path) -> None:
+    """The cloud goes away mid-run (the sandbox is killed) and comes back on the same address: the run retries
+    through the gap, or ends as interrupted (4) and the next run finishes; nothing is duplicated."""
+    directory = tmp_path / "sandbox"
+    served = start_sandbox(directory, "--speed", "60")
+    home = Home(tmp_path / "home")
+    args, env = endpoint_args(served.info)
+    cmd = [*args, "--answers", str(ANSWERS), "--yes", "--json"]
+    proc = start(home, "apply", *cmd, env=env)
+    time.sleep(2.5)
+    served.proc.kill()
+    served.proc.wait()
+    time.sleep(3)
+    served = start_sandbox(directory, "--speed", "60")
+    try:
+        assert endpoint_args(served.info)[0] == args  # same port, same CA: the same cloud
+        code, doc, err = finish(proc)
+        assert code in (0, 4), err[-3000:]
+        if code == 4:
+            code, doc, err = finish(start(home, "apply", *cmd, env=env))
+        assert code == 0, err[-4000:]
+        assert_converged(served, doc)
+    finally:
+        served.stop()
