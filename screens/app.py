@@ -56,10 +56,13 @@ def run_app(*, sandbox: bool, sandbox_dir: Path, speed: float) -> int:
     """Run the wizard; with ``sandbox`` the embedded sandbox cloud serves it."""
     embedded = None
     if sandbox:
+        from wizard.sandbox.control import find_running
         from wizard.sandbox.embedded import EmbeddedSandbox
 
-        embedded = EmbeddedSandbox(sandbox_dir, speed=speed)
-        endpoints = embedded.start()
+        endpoints = find_running(sandbox_dir)  # join a `sandbox serve` of the folder rather than race it
+        if endpoints is None:
+            embedded = EmbeddedSandbox(sandbox_dir, speed=speed)
+            endpoints = embedded.start()
         target = CloudTarget("the local sandbox cloud", endpoints.arm,
                              f"Nothing reaches Azure. State: {sandbox_dir} (speed x{speed:g}).")
     else:

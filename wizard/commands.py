@@ -159,6 +159,9 @@ def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: boo
     doc = {**_header(ctx, sub, uid), **_result_doc(ctx, result), "estimate": est.as_dict()}
     doc["regions"] = [region_doc(ctx)]
     print(f"\n{_summary(result)}", file=sys.stderr)
+    if session.sandbox_dir is not None:
+        print("the sandbox stops with this command; to use kubectl with the kubeconfig, serve it again: "
+              f"studioml-azure sandbox serve --dir {session.sandbox_dir}", file=sys.stderr)
     if as_json:
         print(json.dumps(doc, indent=2))
     return result.exit_code

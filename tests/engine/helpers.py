@@ -116,11 +116,15 @@ def files_containing(roots: list[Path], needles: dict[str, str]) -> list[str]:
     return hits
 
 
+def requests_logged(sandbox: RunningSandbox) -> list[list[Any]]:
+    """Every request the sandbox logged: [method, path, status]."""
+    return list(requests.get(f"{sandbox.info['arm']}/sandbox/requests", verify=sandbox.info["ca_bundle"],
+                             timeout=10).json()["requests"])
+
+
 def sandbox_writes(sandbox: RunningSandbox) -> list[list[Any]]:
     """Requests the sandbox logged that create, change or delete something."""
-    logged = requests.get(f"{sandbox.info['arm']}/sandbox/requests", verify=sandbox.info["ca_bundle"],
-                          timeout=10).json()["requests"]
-    return [r for r in logged if r[0] in ("PUT", "PATCH", "DELETE")
+    return [r for r in requests_logged(sandbox) if r[0] in ("PUT", "PATCH", "DELETE")
             or r[0] == "POST" and not r[1].lower().endswith(READ_ACTIONS)]
 
 

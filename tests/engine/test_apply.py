@@ -17,8 +17,10 @@ from tests.engine.helpers import (
     files_containing,
     keyring_values,
     kubectl_deployment,
+    requests_logged,
     run,
     sandbox_writes,
+    start,
 )
 
 SECRETS = {"sp-password", "rabbitmq-admin-password", "rabbitmq-runner-password", "minio-root-user",
@@ -186,5 +188,20 @@ def test_growing_the_gpu_pool_converges_only_what_changed(tmp_path: Path) -> Non
         code, doc, err = run(home, "apply", *args, "--answers", str(smaller_sku), "--yes", "--json", env=env)
         assert code == 3 and "fixed when it is made" in doc["steps"]["cluster"]["error"]
         assert "az aks nodepool delete" in doc["steps"]["cluster"]["hint"]
+    finally:
+        served.stop()
+
+
+def test_sandbox_flag_joins_a_running_serve_of_the_same_folder(tmp_path: Path) -> None:
+    directory = tmp_path / "sandbox"
+    served = start_sandbox(directory, "--speed", "200")
+    try:
+        clear_request_log(served)
+        proc = start(Home(tmp_path / "home"), "plan", "--sandbox", "--sandbox-dir", str(directory), "--answers",
+                     str(ANSWERS))
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-3000:]
+        assert f"the local sandbox served from {directory}" in err
+        assert any(r[1].startswith("/subscriptions") for r in requests_logged(served))  # it went to that server
     finally:
         served.stop()

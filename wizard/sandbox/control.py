@@ -2,11 +2,44 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .faults import FaultSpecError
+
+if TYPE_CHECKING:
+    from .server import Endpoints
+
+
+def find_running(directory: Path) -> Endpoints | None:
+    """The endpoints of a ``sandbox serve`` already serving ``directory``, if one answers on its last port
+    (verified with the folder's own CA, so a server of another folder is never taken for it). Two servers on
+    one folder would overwrite each other's state, so ``--sandbox`` joins a running one instead."""
+    import requests
+
+    from .server import Endpoints
+    from .store import admin_secret
+
+    try:
+        data = json.loads((directory / "state.json").read_text())
+    except (OSError, ValueError):
+        return None
+    port, ca = data["meta"].get("last_port"), directory / "pki" / "ca.pem"
+    if not port or not ca.exists():
+        return None
+    base = f"https://127.0.0.1:{port}"
+    try:
+        if requests.get(f"{base}/sandbox/health", verify=str(ca), timeout=2).status_code != 200:
+            return None
+    except requests.RequestException:
+        return None
+    return Endpoints(arm=base, authority=base, graph=f"{base}/graph", prices=f"{base}/api/retail/prices",
+                     registry=f"{base}/_registry", ca_bundle=str(ca), tenant_id=data["meta"]["tenant_id"],
+                     subscriptions=[s["subscriptionId"] for s in data["subscriptions"]],
+                     client_id=data["meta"]["admin_client_id"], client_secret=admin_secret(directory))
 
 
 def serve_command(directory: Path, *, speed: float, faults: str, port: int) -> int:

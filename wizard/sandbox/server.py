@@ -182,7 +182,7 @@ class SandboxServer:
         return self.endpoints()
 
     def endpoints(self) -> Endpoints:
-        """The endpoints of the running server."""
+        """The endpoints of the running server (``control.find_running`` builds the same from the folder)."""
         base = self.sbx.base_url
         return Endpoints(
             arm=base, authority=base, graph=f"{base}/graph", prices=f"{base}/api/retail/prices",
