@@ -3,6 +3,12 @@ messages when neither works."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import RunningSandbox
@@ -57,3 +63,49 @@ def test_endpoint_options_are_checked() -> None:
         cloud_from_options("AzureCloud", ca_bundle="/no/such/ca.pem")
     gov = cloud_from_options("AzureUSGovernment")
     assert gov.arm_scope == "https://management.usgovcloudapi.net/.default" and not gov.custom
+
+
+AZ_LOGIN = """
+import os, sys, json
+from azure.cli.core import get_default_cli
+from azure.cli.core.cloud import Cloud, CloudEndpoints, CloudSuffixes, add_cloud, switch_active_cloud
+from azure.cli.core._profile import Profile
+info = json.loads(sys.stdin.read())
+cli = get_default_cli()
+add_cloud(cli, Cloud("StudioSandbox", endpoints=CloudEndpoints(
+    resource_manager=info["arm"] + "/", active_directory=info["authority"],
+    active_directory_resource_id="https://management.core.windows.net/",
+    microsoft_graph_resource_id="https://graph.microsoft.com/", management="https://management.core.windows.net/"),
+    suffixes=CloudSuffixes()))
+switch_active_cloud(cli, "StudioSandbox")
+cli.config.set_value("core", "instance_discovery", "false")
+Profile(cli_ctx=get_default_cli()).login(False, info["client_id"], {"client_secret": info["client_secret"]}, True,
+                                         info["tenant_id"], skip_subscription_discovery=True,
+                                         subscription=info["subscriptions"][2])
+"""
+
+
+def az_login(sandbox: RunningSandbox, config_dir: Path) -> dict[str, str]:
+    """What `az cloud register` + `az login --service-principal` leave behind, made by azure-cli-core itself;
+    returns the environment that points at it (the sandbox CA for az's own HTTP stack)."""
+    env = {**os.environ, "AZURE_CONFIG_DIR": str(config_dir), "REQUESTS_CA_BUNDLE": sandbox.info["ca_bundle"]}
+    for name in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID"):
+        env.pop(name, None)
+    proc = subprocess.run([sys.executable, "-c", AZ_LOGIN], input=json.dumps(sandbox.info), capture_output=True,
+                          text=True, env=env, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {"AZURE_CONFIG_DIR": env["AZURE_CONFIG_DIR"], "REQUESTS_CA_BUNDLE": env["REQUESTS_CA_BUNDLE"]}
+
+
+def test_an_existing_az_login_is_reused(sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch,
+                                        tmp_path: Path) -> None:
+    _clear(monkeypatch)
+    for key, value in az_login(sandbox, tmp_path / "azure").items():
+        monkeypatch.setenv(key, value)
+    signed_in = login(_cloud(sandbox), interactive=False)
+    assert signed_in.how.startswith("your az CLI login") and signed_in.tenant_id == sandbox.info["tenant_id"]
+    assert signed_in.default_subscription == sandbox.info["subscriptions"][2]  # `az account set`'s choice
+    other = cloud_from_options("AzureCloud", arm="https://127.0.0.1:1", authority=sandbox.info["authority"],
+                               ca_bundle=sandbox.info["ca_bundle"])
+    with pytest.raises(LoginError):  # az is signed in to another cloud than this one: not reused
+        login(other, interactive=False)

@@ -98,7 +98,7 @@ def default_sandbox_dir() -> Path:
 
 def pick_subscription(session: Session, wanted: str, remembered: list[str] | None = None) -> dict[str, Any]:
     """The subscription named by id or display name; without one, the only one this host installed into, else
-    the only enabled subscription."""
+    az's default subscription (the seed's ``isDefault``), else the only enabled subscription."""
     with azure_call("listing subscriptions"):
         subs = [{"id": str(s.subscription_id), "name": str(s.display_name), "state": str(s.state)}
                 for s in session.clients.subscriptions().subscriptions.list()]
@@ -117,7 +117,8 @@ def pick_subscription(session: Session, wanted: str, remembered: list[str] | Non
         chosen = match[0]
     else:
         known = [s for s in subs if s["id"] in (remembered or [])]
-        enabled = known if len(known) == 1 else [s for s in subs if s["state"].endswith("Enabled")]
+        default = [s for s in subs if s["id"] == session.login.default_subscription]
+        enabled = known if len(known) == 1 else default or [s for s in subs if s["state"].endswith("Enabled")]
         if len(enabled) != 1:
             raise InputError("the answers name no subscription and this sign-in has several.",
                              f"set subscription to one of: {listing}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -203,5 +204,23 @@ def test_sandbox_flag_joins_a_running_serve_of_the_same_folder(tmp_path: Path) -
         assert proc.returncode == 0, err[-3000:]
         assert f"the local sandbox served from {directory}" in err
         assert any(r[1].startswith("/subscriptions") for r in requests_logged(served))  # it went to that server
+    finally:
+        served.stop()
+
+
+def test_plan_signed_in_with_an_existing_az_login(tmp_path: Path) -> None:
+    from tests.test_login import az_login
+
+    served = start_sandbox(tmp_path / "sandbox", "--speed", "200")
+    try:
+        env = az_login(served, tmp_path / "azure")
+        args, _secrets = endpoint_args(served.info)  # the endpoints only: no AZURE_* service principal
+        answers = tmp_path / "answers.toml"
+        answers.write_text("\n".join(ln for ln in ANSWERS.read_text().splitlines()
+                                     if not ln.startswith("subscription")) + "\n")
+        proc = start(Home(tmp_path / "home"), "plan", *args, "--answers", str(answers), "--json", env=env)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-3000:]
+        assert json.loads(out)["subscription"]["id"] == served.info["subscriptions"][2]  # az's default
     finally:
         served.stop()

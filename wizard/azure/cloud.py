@@ -14,6 +14,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from azure.core.credentials import TokenCredential
@@ -95,6 +96,28 @@ class Login:
     credential: TokenCredential
     how: str
     tenant_id: str
+    default_subscription: str | None = None  # az's default (``az account set``), when the login is az's
+
+
+def _az_profile(cloud: Cloud) -> Login | None:
+    """The login ``az login`` left in ``AZURE_CONFIG_DIR`` (``~/.azure``), read with azure-cli-core, when az's
+    active cloud is this one; no ``az`` executable needed."""
+    config = Path(os.environ.get("AZURE_CONFIG_DIR") or Path.home() / ".azure")
+    if not (config / "azureProfile.json").exists():
+        return None
+    from azure.cli.core import get_default_cli
+    from azure.cli.core._profile import Profile
+
+    cli = get_default_cli()
+    if str(cli.cloud.endpoints.resource_manager).rstrip("/") != cloud.arm.rstrip("/"):
+        return None  # signed in to another cloud
+    try:
+        profile = Profile(cli_ctx=cli)
+        credential, subscription, tenant = profile.get_login_credentials()
+        user = profile.get_current_account_user()
+    except Exception:  # azure-cli-core's CLIError and friends: not signed in, expired, ...
+        return None
+    return Login(credential, f"your az CLI login ({user})", str(tenant), str(subscription))
 
 
 def _tenant_of(credential: TokenCredential, cloud: Cloud) -> str:
@@ -122,6 +145,9 @@ def login(cloud: Cloud, *, interactive: bool, on_device_code: Callable[[str, str
     from azure.identity import AzureCliCredential, ClientSecretCredential, DeviceCodeCredential
 
     tried: list[str] = []
+    reused = _az_profile(cloud)
+    if reused is not None:
+        return reused
     if not cloud.custom and shutil.which("az"):
         cli = AzureCliCredential(process_timeout=30)
         try:
