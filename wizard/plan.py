@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .events import StepProgress
 from .naming import NAMESPACE, PULL_SECRET
 from .steps.base import Context, Observation, Step
 from .steps.cluster import Cluster, Kubeconfig
@@ -64,8 +65,13 @@ class PlannedStep:
 
 
 def observe_all(ctx: Context, steps: list[Step]) -> list[tuple[Step, Observation]]:
-    """Observe every step in order (read-only); later steps see the facts earlier ones learned."""
-    return [(step, step.observe(ctx)) for step in steps]
+    """Observe every step in order (read-only); later steps see the facts earlier ones learned. Each one is
+    announced as a progress event, since reading a whole install takes a few seconds on Azure."""
+    out = []
+    for step in steps:
+        ctx.emit(StepProgress(step.key, f"checking: {step.title}"))
+        out.append((step, step.observe(ctx)))
+    return out
 
 
 def planned(observed: list[tuple[Step, Observation]]) -> list[PlannedStep]:

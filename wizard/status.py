@@ -111,6 +111,7 @@ def _regions(ctx: Context) -> list[dict[str, Any]]:
 def status_command(session: Session, answers: Answers, *, as_json: bool) -> int:
     """Report the install (exit 0 whether or not it is complete)."""
     ctx, sub, uid = make_context(session, answers, lambda e: None, any_region=True)
+    print(f"reading install {uid.value} in {sub['name']} ...", file=sys.stderr, flush=True)
     home, regions = _home(ctx), _regions(ctx)
     ready = bool(regions) and all(r["runner"]["ready"] is not None and r["runner"]["ready"] == r["runner"]["replicas"]
                                   for r in regions)
