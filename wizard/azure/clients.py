@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from azure.core import PipelineClient
@@ -32,10 +33,12 @@ USER_AGENT = f"studioml-azure/{__version__}"
 class Clients:
     """Builds SDK clients for one cloud and credential; every client gets the same endpoints and CA bundle."""
 
-    def __init__(self, cloud: Cloud, credential: TokenCredential, *, polling_interval: float | None = None) -> None:
+    def __init__(self, cloud: Cloud, credential: TokenCredential, *, polling_interval: float | None = None,
+                 response_hook: Callable[[Any], None] | None = None) -> None:
         self.cloud = cloud
         self.credential = credential
         self.polling_interval = polling_interval
+        self.response_hook = response_hook  # azure-core's raw_response_hook, to watch every ARM answer
 
     def _kw(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"base_url": self.cloud.arm, "credential_scopes": [self.cloud.arm_scope],
@@ -44,6 +47,8 @@ class Clients:
             kw["connection_verify"] = self.cloud.ca_bundle
         if self.polling_interval is not None:
             kw["polling_interval"] = self.polling_interval
+        if self.response_hook is not None:
+            kw["raw_response_hook"] = self.response_hook
         return kw
 
     def subscriptions(self) -> SubscriptionClient:
