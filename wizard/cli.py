@@ -105,7 +105,7 @@ def _headless(args: argparse.Namespace) -> int:
                                                  "prices_endpoint", "registry_endpoint", "ca_bundle", "sandbox",
                                                  "sandbox_dir", "speed")}, interactive=interactive)
     return run(args.command, lambda: open_session(opts), answers, yes=getattr(args, "yes", False),
-               as_json=args.json, interactive=interactive)
+               as_json=args.json, interactive=interactive, debug=_opt(args, "debug"))
 
 
 def main(argv: list[str] | None = None) -> int:

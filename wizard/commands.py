@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -130,7 +131,8 @@ def _ctrl_c(ctx: Context) -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: bool, interactive: bool) -> int:
+def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: bool, interactive: bool,
+                  debug: bool = False) -> int:
     """Converge Azure and the cluster to the answers."""
     printer = Printer()
     ctx, sub, uid = make_context(session, answers, printer)
@@ -158,6 +160,11 @@ def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: boo
         result = asyncio.run(Engine(steps, ctx).run())
     doc = {**_header(ctx, sub, uid), **_result_doc(ctx, result), "estimate": est.as_dict()}
     doc["regions"] = [region_doc(ctx)]
+    if debug:  # the tracebacks behind failed steps
+        for key, outcome in result.outcomes.items():
+            if outcome.error is not None and outcome.error.__cause__ is not None:
+                print(f"--- {key}:", file=sys.stderr)
+                traceback.print_exception(outcome.error.__cause__, file=sys.stderr)
     print(f"\n{_summary(result)}", file=sys.stderr)
     if session.sandbox_dir is not None:
         print("the sandbox stops with this command; to use kubectl with the kubeconfig, serve it again: "
@@ -216,7 +223,8 @@ def regions_command(session: Session, answers: Answers, *, as_json: bool) -> int
     return 0
 
 
-def run(command: str, session_factory: Any, answers: Answers, *, yes: bool, as_json: bool, interactive: bool) -> int:
+def run(command: str, session_factory: Any, answers: Answers, *, yes: bool, as_json: bool, interactive: bool,
+        debug: bool = False) -> int:
     """Open the session, run ``command``, close it."""
     _setup_log()
     session: Session = session_factory()
@@ -224,7 +232,7 @@ def run(command: str, session_factory: Any, answers: Answers, *, yes: bool, as_j
         if command == "plan":
             return plan_command(session, answers, as_json=as_json)
         if command == "apply":
-            return apply_command(session, answers, yes=yes, as_json=as_json, interactive=interactive)
+            return apply_command(session, answers, yes=yes, as_json=as_json, interactive=interactive, debug=debug)
         if command == "regions":
             return regions_command(session, answers, as_json=as_json)
         return status_command(session, answers, as_json=as_json)
