@@ -8,7 +8,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from tests.conftest import start_sandbox
+from tests.conftest import RunningSandbox, start_sandbox
 from tests.engine.helpers import (
     ANSWERS,
     Home,
@@ -74,30 +74,25 @@ def test_embedded_sandbox_apply_then_rerun_writes_nothing(tmp_path: Path) -> Non
         served.stop()
 
 
-def test_apply_against_a_separate_sandbox_serve(tmp_path: Path) -> None:
-    served = start_sandbox(tmp_path / "sandbox", "--speed", "200")
-    try:
-        home = Home(tmp_path / "home")
-        args, env = endpoint_args(served.info)
-        code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
-        assert code == 0, err[-4000:]
-        _assert_ready(doc)
-        secrets = keyring_values(doc)
-        assert set(secrets) == SECRETS
-        assert files_containing([home.root], secrets) == []
-        assert "service principal" in err  # signed in with the AZURE_* service principal
-        code, status, err = run(home, "status", *args, "--json", env=env)  # no answers: found from what exists
-        assert code == 0, err
-        assert status["installed"] is True and status["uniq_id"]["value"] == doc["uniq_id"]["value"]
-        region = status["regions"][0]
-        assert region["runner"]["ready"] == 2 and region["kubeconfig_mode"] == "0o600"
-        assert region["kubeconfig"] == doc["regions"][0]["kubeconfig"]
-        assert {"name": "gpu", "size": "Standard_NC4as_T4_v3", "count": 2, "taints": ["sku=gpu:NoSchedule"]} \
-            in region["pools"]
-        assert "gpu-resources/studioml-go-docker-key" in region["runner"]["kubernetes_secrets"]
-        assert len(status["home"]["keyring"]) == len(SECRETS)
-    finally:
-        served.stop()
+def test_apply_against_a_separate_sandbox_serve(tmp_path: Path, served: RunningSandbox, home: Home) -> None:
+    args, env = endpoint_args(served.info)
+    code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    assert code == 0, err[-4000:]
+    _assert_ready(doc)
+    secrets = keyring_values(doc)
+    assert set(secrets) == SECRETS
+    assert files_containing([home.root], secrets) == []
+    assert "service principal" in err  # signed in with the AZURE_* service principal
+    code, status, err = run(home, "status", *args, "--json", env=env)  # no answers: found from what exists
+    assert code == 0, err
+    assert status["installed"] is True and status["uniq_id"]["value"] == doc["uniq_id"]["value"]
+    region = status["regions"][0]
+    assert region["runner"]["ready"] == 2 and region["kubeconfig_mode"] == "0o600"
+    assert region["kubeconfig"] == doc["regions"][0]["kubeconfig"]
+    assert {"name": "gpu", "size": "Standard_NC4as_T4_v3", "count": 2, "taints": ["sku=gpu:NoSchedule"]} \
+        in region["pools"]
+    assert "gpu-resources/studioml-go-docker-key" in region["runner"]["kubernetes_secrets"]
+    assert len(status["home"]["keyring"]) == len(SECRETS)
 
 
 def test_bad_answers_exit_2_naming_the_key(tmp_path: Path) -> None:
@@ -112,115 +107,86 @@ def test_bad_answers_exit_2_naming_the_key(tmp_path: Path) -> None:
     assert not os.path.exists(tmp_path / "state")  # nothing was made
 
 
-def test_attach_mode_and_admin_user_converge_both_ways(tmp_path: Path) -> None:
-    served = start_sandbox(tmp_path / "sandbox", "--speed", "200")
-    try:
-        home = Home(tmp_path / "home")
-        args, env = endpoint_args(served.info)
-        answers = answers_with(tmp_path, pull_auth="attach", admin_user=True)
-        code, doc, err = run(home, "apply", *args, "--answers", str(answers), "--yes", "--json", env=env)
-        assert code == 0, err[-4000:]
-        assert "admin user is on" in err and "acr-attach" in doc["steps"]
-        kubeconfig = _assert_ready(doc)
-        secrets = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "get", "secrets", "-n",
-                                  "gpu-resources", "-o", "name"], capture_output=True, text=True, check=False)
-        if secrets.returncode == 0:
-            assert "studioml-go-docker-key" not in secrets.stdout
-        code, doc, err = run(home, "apply", *args, "--answers", str(answers_with(tmp_path, pull_auth="attach")),
-                             "--yes", "--json", env=env)
-        assert code == 0, err[-4000:]
-        changed = {k for k, s in doc["steps"].items() if s["action"] != "none"}
-        assert changed == {"registry"} and "admin user off" in doc["steps"]["registry"]["detail"]
-    finally:
-        served.stop()
+def test_attach_mode_and_admin_user_converge_both_ways(tmp_path: Path, served: RunningSandbox, home: Home) -> None:
+    args, env = endpoint_args(served.info)
+    answers = answers_with(tmp_path, pull_auth="attach", admin_user=True)
+    code, doc, err = run(home, "apply", *args, "--answers", str(answers), "--yes", "--json", env=env)
+    assert code == 0, err[-4000:]
+    assert "admin user is on" in err and "acr-attach" in doc["steps"]
+    kubeconfig = _assert_ready(doc)
+    secrets = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "get", "secrets", "-n",
+                              "gpu-resources", "-o", "name"], capture_output=True, text=True, check=False)
+    if secrets.returncode == 0:
+        assert "studioml-go-docker-key" not in secrets.stdout
+    code, doc, err = run(home, "apply", *args, "--answers", str(answers_with(tmp_path, pull_auth="attach")),
+                         "--yes", "--json", env=env)
+    assert code == 0, err[-4000:]
+    changed = {k for k, s in doc["steps"].items() if s["action"] != "none"}
+    assert changed == {"registry"} and "admin user off" in doc["steps"]["registry"]["detail"]
 
 
-def test_a_subscription_without_the_providers_registered(tmp_path: Path) -> None:
-    served = start_sandbox(tmp_path / "sandbox", "--speed", "200")
-    try:
-        home = Home(tmp_path / "home")
-        args, env = endpoint_args(served.info)
-        answers = answers_with(tmp_path, subscription="Sentient AI Evaluation")  # ACR and AKS not registered
-        code, plan, err = run(home, "plan", *args, "--answers", str(answers), "--json", env=env)
-        assert code == 0, err[-3000:]
-        steps = {s["key"]: s for s in plan["steps"]}
-        assert steps["providers"]["action"] == "update"
-        assert "Microsoft.ContainerRegistry" in steps["providers"]["detail"]
-        code, doc, err = run(home, "apply", *args, "--answers", str(answers), "--yes", "--json", env=env)
-        assert code == 0, err[-4000:]
-        assert doc["steps"]["providers"]["action"] == "update"
-        _assert_ready(doc)
-    finally:
-        served.stop()
+def test_a_subscription_without_the_providers_registered(tmp_path: Path, served: RunningSandbox, home: Home) -> None:
+    args, env = endpoint_args(served.info)
+    answers = answers_with(tmp_path, subscription="Sentient AI Evaluation")  # ACR and AKS not registered
+    code, plan, err = run(home, "plan", *args, "--answers", str(answers), "--json", env=env)
+    assert code == 0, err[-3000:]
+    steps = {s["key"]: s for s in plan["steps"]}
+    assert steps["providers"]["action"] == "update"
+    assert "Microsoft.ContainerRegistry" in steps["providers"]["detail"]
+    code, doc, err = run(home, "apply", *args, "--answers", str(answers), "--yes", "--json", env=env)
+    assert code == 0, err[-4000:]
+    assert doc["steps"]["providers"]["action"] == "update"
+    _assert_ready(doc)
 
 
-def test_an_image_the_import_cannot_find_names_the_docker_way(tmp_path: Path) -> None:
-    served = start_sandbox(tmp_path / "sandbox", "--speed", "200")
-    try:
-        home = Home(tmp_path / "home")
-        args, env = endpoint_args(served.info)
-        answers = answers_with(tmp_path, runner_image="docker.io/leafai/no-such-runner:1.0")
-        code, doc, err = run(home, "apply", *args, "--answers", str(answers), "--yes", "--json", env=env)
-        assert code == 3, err[-3000:]
-        image = doc["steps"]["image"]
-        assert image["status"] == "failed" and "ImageNotFound" in image["error"]
-        assert "docker pull docker.io/leafai/no-such-runner:1.0" in image["hint"]
-        assert doc["steps"]["runner"]["status"] == "skipped"
-        assert doc["steps"]["cluster"]["status"] == "done"  # what does not need the image went on
-    finally:
-        served.stop()
+def test_an_image_the_import_cannot_find_names_the_docker_way(tmp_path: Path, served: RunningSandbox,
+                                                              home: Home) -> None:
+    args, env = endpoint_args(served.info)
+    answers = answers_with(tmp_path, runner_image="docker.io/leafai/no-such-runner:1.0")
+    code, doc, err = run(home, "apply", *args, "--answers", str(answers), "--yes", "--json", env=env)
+    assert code == 3, err[-3000:]
+    image = doc["steps"]["image"]
+    assert image["status"] == "failed" and "ImageNotFound" in image["error"]
+    assert "docker pull docker.io/leafai/no-such-runner:1.0" in image["hint"]
+    assert doc["steps"]["runner"]["status"] == "skipped"
+    assert doc["steps"]["cluster"]["status"] == "done"  # what does not need the image went on
 
 
-def test_growing_the_gpu_pool_converges_only_what_changed(tmp_path: Path) -> None:
-    served = start_sandbox(tmp_path / "sandbox", "--speed", "200")
-    try:
-        home = Home(tmp_path / "home")
-        args, env = endpoint_args(served.info)
-        code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
-        assert code == 0, err[-4000:]
-        bigger = answers_with(tmp_path, gpu_nodes=3, runner_replicas=3)
-        code, doc, err = run(home, "apply", *args, "--answers", str(bigger), "--yes", "--json", env=env)
-        assert code == 0, err[-4000:]
-        changed = {k for k, s in doc["steps"].items() if s["action"] != "none"}
-        assert changed == {"cluster", "runner"}, doc["steps"]
-        assert "GPU pool 3 node(s)" in doc["steps"]["cluster"]["detail"]
-        _assert_ready(doc, replicas=3)
-        smaller_sku = answers_with(tmp_path, gpu_sku="Standard_NC8as_T4_v3")
-        code, doc, err = run(home, "apply", *args, "--answers", str(smaller_sku), "--yes", "--json", env=env)
-        assert code == 3 and "fixed when it is made" in doc["steps"]["cluster"]["error"]
-        assert "az aks nodepool delete" in doc["steps"]["cluster"]["hint"]
-    finally:
-        served.stop()
+def test_growing_the_gpu_pool_converges_only_what_changed(tmp_path: Path, served: RunningSandbox, home: Home) -> None:
+    args, env = endpoint_args(served.info)
+    code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    assert code == 0, err[-4000:]
+    bigger = answers_with(tmp_path, gpu_nodes=3, runner_replicas=3)
+    code, doc, err = run(home, "apply", *args, "--answers", str(bigger), "--yes", "--json", env=env)
+    assert code == 0, err[-4000:]
+    changed = {k for k, s in doc["steps"].items() if s["action"] != "none"}
+    assert changed == {"cluster", "runner"}, doc["steps"]
+    assert "GPU pool 3 node(s)" in doc["steps"]["cluster"]["detail"]
+    _assert_ready(doc, replicas=3)
+    smaller_sku = answers_with(tmp_path, gpu_sku="Standard_NC8as_T4_v3")
+    code, doc, err = run(home, "apply", *args, "--answers", str(smaller_sku), "--yes", "--json", env=env)
+    assert code == 3 and "fixed when it is made" in doc["steps"]["cluster"]["error"]
+    assert "az aks nodepool delete" in doc["steps"]["cluster"]["hint"]
 
 
-def test_sandbox_flag_joins_a_running_serve_of_the_same_folder(tmp_path: Path) -> None:
-    directory = tmp_path / "sandbox"
-    served = start_sandbox(directory, "--speed", "200")
-    try:
-        clear_request_log(served)
-        proc = start(Home(tmp_path / "home"), "plan", "--sandbox", "--sandbox-dir", str(directory), "--answers",
-                     str(ANSWERS))
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err[-3000:]
-        assert f"the local sandbox served from {directory}" in err
-        assert any(r[1].startswith("/subscriptions") for r in requests_logged(served))  # it went to that server
-    finally:
-        served.stop()
+def test_sandbox_flag_joins_a_running_serve_of_the_same_folder(served: RunningSandbox, home: Home) -> None:
+    clear_request_log(served)
+    proc = start(home, "plan", "--sandbox", "--sandbox-dir", str(served.directory), "--answers", str(ANSWERS))
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-3000:]
+    assert f"the local sandbox served from {served.directory}" in err
+    assert any(r[1].startswith("/subscriptions") for r in requests_logged(served))  # it went to that server
 
 
-def test_plan_signed_in_with_an_existing_az_login(tmp_path: Path) -> None:
+def test_plan_signed_in_with_an_existing_az_login(tmp_path: Path, served: RunningSandbox, home: Home) -> None:
     from tests.test_login import az_login
 
-    served = start_sandbox(tmp_path / "sandbox", "--speed", "200")
-    try:
-        env = az_login(served, tmp_path / "azure")
-        args, _secrets = endpoint_args(served.info)  # the endpoints only: no AZURE_* service principal
-        answers = tmp_path / "answers.toml"
-        answers.write_text("\n".join(ln for ln in ANSWERS.read_text().splitlines()
-                                     if not ln.startswith("subscription")) + "\n")
-        proc = start(Home(tmp_path / "home"), "plan", *args, "--answers", str(answers), "--json", env=env)
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err[-3000:]
-        assert json.loads(out)["subscription"]["id"] == served.info["subscriptions"][2]  # az's default
-    finally:
-        served.stop()
+    env = az_login(served, tmp_path / "azure")
+    args, _secrets = endpoint_args(served.info)  # the endpoints only: no AZURE_* service principal
+    answers = tmp_path / "answers.toml"
+    answers.write_text("\n".join(ln for ln in ANSWERS.read_text().splitlines()
+                                 if not ln.startswith("subscription")) + "\n")
+    proc = start(home, "plan", *args, "--answers", str(answers), "--json", env=env)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-3000:]
+    assert json.loads(out)["subscription"]["id"] == served.info["subscriptions"][2]  # az's default

@@ -3,23 +3,15 @@ before anything is made, and the snapshot when the prices API is unreachable."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.conftest import RunningSandbox, start_sandbox
+from tests.conftest import RunningSandbox
 from tests.engine.helpers import ANSWERS, Home, clear_request_log, endpoint_args, run, sandbox_writes, start
 from tests.engine.helpers import answers_with as _answers
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[RunningSandbox]:
-    running = start_sandbox(tmp_path / "sandbox", "--speed", "200")
-    yield running
-    running.stop()
 
 
 def _prices(served: RunningSandbox, flt: str) -> list[dict[str, Any]]:

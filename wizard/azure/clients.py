@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,18 @@ class Clients:
         self.credential = credential
         self.polling_interval = polling_interval
         self.response_hook = response_hook  # azure-core's raw_response_hook, to watch every ARM answer
+        self._made: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, cls: Any, sub: str | None = None) -> Any:
+        """One client per class and subscription, kept: Azure SDK clients are thread-safe, and reusing them keeps
+        their connections (and TLS sessions) warm across steps."""
+        key = (cls.__name__, sub or "")
+        with self._lock:
+            if key not in self._made:
+                args = (self.credential, sub) if sub is not None else (self.credential,)
+                self._made[key] = cls(*args, **self._kw())
+            return self._made[key]
 
     def _kw(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"base_url": self.cloud.arm, "credential_scopes": [self.cloud.arm_scope],
@@ -53,31 +66,38 @@ class Clients:
 
     def subscriptions(self) -> SubscriptionClient:
         """Subscriptions and tenants."""
-        return SubscriptionClient(self.credential, **self._kw())
+        client: SubscriptionClient = self._client(SubscriptionClient)
+        return client
 
     def resources(self, sub: str) -> ResourceManagementClient:
         """Resource groups and providers."""
-        return ResourceManagementClient(self.credential, sub, **self._kw())
+        client: ResourceManagementClient = self._client(ResourceManagementClient, sub)
+        return client
 
     def acr(self, sub: str) -> ContainerRegistryManagementClient:
         """Container registries."""
-        return ContainerRegistryManagementClient(self.credential, sub, **self._kw())
+        client: ContainerRegistryManagementClient = self._client(ContainerRegistryManagementClient, sub)
+        return client
 
     def aks(self, sub: str) -> ContainerServiceClient:
         """Managed clusters."""
-        return ContainerServiceClient(self.credential, sub, **self._kw())
+        client: ContainerServiceClient = self._client(ContainerServiceClient, sub)
+        return client
 
     def compute(self, sub: str) -> ComputeManagementClient:
         """VMs, SKUs, usages."""
-        return ComputeManagementClient(self.credential, sub, **self._kw())
+        client: ComputeManagementClient = self._client(ComputeManagementClient, sub)
+        return client
 
     def network(self, sub: str) -> NetworkManagementClient:
         """VNets, subnets, NSGs, NICs."""
-        return NetworkManagementClient(self.credential, sub, **self._kw())
+        client: NetworkManagementClient = self._client(NetworkManagementClient, sub)
+        return client
 
     def authz(self, sub: str) -> AuthorizationManagementClient:
         """Role assignments."""
-        return AuthorizationManagementClient(self.credential, sub, **self._kw())
+        client: AuthorizationManagementClient = self._client(AuthorizationManagementClient, sub)
+        return client
 
     def graph(self) -> RestClient:
         """Microsoft Graph v1.0 with a bearer token for the cloud's Graph audience."""

@@ -20,8 +20,7 @@ def find_running(directory: Path) -> Endpoints | None:
     one folder would overwrite each other's state, so ``--sandbox`` joins a running one instead."""
     import requests
 
-    from .server import Endpoints
-    from .store import admin_secret
+    from .server import endpoints_at
 
     try:
         data = json.loads((directory / "state.json").read_text())
@@ -36,10 +35,7 @@ def find_running(directory: Path) -> Endpoints | None:
             return None
     except requests.RequestException:
         return None
-    return Endpoints(arm=base, authority=base, graph=f"{base}/graph", prices=f"{base}/api/retail/prices",
-                     registry=f"{base}/_registry", ca_bundle=str(ca), tenant_id=data["meta"]["tenant_id"],
-                     subscriptions=[s["subscriptionId"] for s in data["subscriptions"]],
-                     client_id=data["meta"]["admin_client_id"], client_secret=admin_secret(directory))
+    return endpoints_at(base, directory, data)
 
 
 def serve_command(directory: Path, *, speed: float, faults: str, port: int) -> int:

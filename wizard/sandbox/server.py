@@ -52,6 +52,15 @@ class Endpoints:
         return dict(self.__dict__)
 
 
+def endpoints_at(base: str, directory: Path, data: dict[str, Any]) -> Endpoints:
+    """What a client needs to reach the sandbox of ``directory`` (state ``data``) served at ``base``."""
+    return Endpoints(arm=base, authority=base, graph=f"{base}/graph", prices=f"{base}/api/retail/prices",
+                     registry=f"{base}/_registry", ca_bundle=str(directory / "pki" / "ca.pem"),
+                     tenant_id=data["meta"]["tenant_id"],
+                     subscriptions=[s["subscriptionId"] for s in data["subscriptions"]],
+                     client_id=data["meta"]["admin_client_id"], client_secret=admin_secret(directory))
+
+
 def _fault_middleware(faults: Faults) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -182,14 +191,8 @@ class SandboxServer:
         return self.endpoints()
 
     def endpoints(self) -> Endpoints:
-        """The endpoints of the running server (``control.find_running`` builds the same from the folder)."""
-        base = self.sbx.base_url
-        return Endpoints(
-            arm=base, authority=base, graph=f"{base}/graph", prices=f"{base}/api/retail/prices",
-            registry=f"{base}/_registry", ca_bundle=str(self.pki.ca_path),
-            tenant_id=self.store.meta["tenant_id"],
-            subscriptions=[s["subscriptionId"] for s in self.store.data["subscriptions"]],
-            client_id=self.store.meta["admin_client_id"], client_secret=admin_secret(self.directory))
+        """The endpoints of the running server."""
+        return endpoints_at(self.sbx.base_url, self.directory, self.store.data)
 
     async def stop(self) -> None:
         """Stop serving and save."""
