@@ -100,7 +100,8 @@ def pick_subscription(session: Session, wanted: str, remembered: list[str] | Non
     """The subscription named by id or display name; without one, the only one this host installed into, else
     az's default subscription (the seed's ``isDefault``), else the only enabled subscription."""
     with azure_call("listing subscriptions"):
-        subs = [{"id": str(s.subscription_id), "name": str(s.display_name), "state": str(s.state)}
+        subs = [{"id": str(s.subscription_id), "name": str(s.display_name),
+                 "state": str(getattr(s.state, "value", s.state))}  # the enum's value: "Enabled", not its name
                 for s in session.clients.subscriptions().subscriptions.list()]
     if not subs:
         raise RefusedError("this sign-in sees no subscription.", "sign in with an account that has one")
@@ -118,12 +119,12 @@ def pick_subscription(session: Session, wanted: str, remembered: list[str] | Non
     else:
         known = [s for s in subs if s["id"] in (remembered or [])]
         default = [s for s in subs if s["id"] == session.login.default_subscription]
-        enabled = known if len(known) == 1 else default or [s for s in subs if s["state"].endswith("Enabled")]
+        enabled = known if len(known) == 1 else default or [s for s in subs if s["state"] == "Enabled"]
         if len(enabled) != 1:
             raise InputError("the answers name no subscription and this sign-in has several.",
                              f"set subscription to one of: {listing}")
         chosen = enabled[0]
-    if chosen["state"].endswith(("Disabled", "Deleted")):
+    if chosen["state"] in ("Disabled", "Deleted", "PastDue"):
         raise RefusedError(f"subscription {chosen['name']} is {chosen['state']}.", "pick an enabled subscription")
     return chosen
 

@@ -190,3 +190,13 @@ def test_plan_signed_in_with_an_existing_az_login(tmp_path: Path, served: Runnin
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-3000:]
     assert json.loads(out)["subscription"]["id"] == served.info["subscriptions"][2]  # az's default
+
+
+def test_no_subscription_answered_with_several_lists_them(tmp_path: Path, served: RunningSandbox, home: Home) -> None:
+    args, env = endpoint_args(served.info)
+    answers = tmp_path / "answers.toml"
+    answers.write_text('region = "eastus"\n')
+    code, doc, err = run(home, "plan", *args, "--answers", str(answers), "--json", env=env)
+    assert code == 2, err[-2000:]
+    assert "name no subscription" in doc["error"]
+    assert "Pay-As-You-Go (" in doc["hint"] and ", Warned)" in doc["hint"] and ", Enabled)" in doc["hint"]
