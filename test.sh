@@ -1,6 +1,7 @@
 #!/bin/sh
 # Run the whole test suite; installs what it needs (venv, packages, and as root the Debian packages
-# gnome-keyring, dbus and tmux) and runs pytest inside a private D-Bus session with an unlocked keyring.
+# gnome-keyring, dbus and tmux) and runs pytest inside a private D-Bus session with an unlocked keyring,
+# on TEST_WORKERS parallel workers (default 4; the tests mostly wait on their own sandboxes).
 set -eu
 cd "$(dirname "$0")"
 EXTRAS=dev . ./scripts/bootstrap.sh
@@ -17,4 +18,4 @@ trap 'rm -rf "$keyrings"' EXIT
 dbus-run-session -- sh -c '
   export XDG_DATA_HOME="$1"; shift
   printf "studioml-test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
-  exec .venv/bin/python -m pytest "$@"' sh "$keyrings" "$@"
+  exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-4}" "$@"' sh "$keyrings" "$@"
