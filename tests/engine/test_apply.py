@@ -51,6 +51,8 @@ def test_embedded_sandbox_apply_then_rerun_writes_nothing(tmp_path: Path) -> Non
     secrets = keyring_values(doc)
     assert set(secrets) == SECRETS
     assert "BEGIN RSA PRIVATE KEY" in secrets["runner-private-key"] and "ENCRYPTED" in secrets["runner-private-key"]
+    shown = err + json.dumps(doc)  # what reached the screen and stdout
+    assert not [name for name, value in secrets.items() if name != "runner-public-key" and value in shown]
     # the embedded sandbox stopped with the command; serve the same state (same port) to look at the cluster
     served = start_sandbox(sandbox_dir, "--speed", "200")
     try:
