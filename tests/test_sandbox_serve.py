@@ -128,3 +128,16 @@ def test_secret_material_is_sealed_at_rest(tmp_path: Path) -> None:
     assert again.data["kube"]["k"]["objects"]["s"]["data"]["p"] == "aHVudGVyMg=="
     assert again.data["resources"]["r"]["admin_passwords"] == ["pw-one", "pw-two"]
     assert _json.loads(text)["resources"]["r"]["kube"]["key"] == "k"
+
+
+def test_stop_ends_a_background_serve(tmp_path: Path) -> None:
+    running = start_sandbox(tmp_path / "sb", "--speed", "100")
+    pid_file = tmp_path / "sb" / "serve.pid"
+    assert pid_file.read_text().strip() == str(running.proc.pid)
+    out = subprocess.run([sys.executable, "-m", "wizard.cli", "sandbox", "stop", "--dir", str(tmp_path / "sb")],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0 and "Sandbox stopped" in out.stdout
+    assert running.proc.wait(timeout=10) == 0 and not pid_file.exists()
+    again = subprocess.run([sys.executable, "-m", "wizard.cli", "sandbox", "stop", "--dir", str(tmp_path / "sb")],
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert again.returncode == 0 and "No sandbox is serving" in again.stdout

@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--speed", type=float, default=1.0, help="divide real Azure durations by this factor")
     serve.add_argument("--faults", default="", help="fault rates, e.g. 429=0.05,500=0.02,reset=0.01,seed=7")
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: the last one, or any)")
+    stop = sbsub.add_parser("stop", help="stop the sandbox serving in the background (what --sandbox starts)")
+    stop.add_argument("--dir", type=Path, help="state folder (default: in the user data dir)")
     reset = sbsub.add_parser("reset", help="wipe the sandbox's state")
     reset.add_argument("--dir", type=Path, help="state folder (default: in the user data dir)")
     return parser
@@ -91,6 +93,8 @@ def _sandbox(args: argparse.Namespace) -> int:
     directory = args.dir or default_sandbox_dir()
     if args.sandbox_command == "serve":
         return control.serve_command(directory, speed=args.speed, faults=args.faults, port=args.port)
+    if args.sandbox_command == "stop":
+        return control.stop_command(directory)
     return control.reset_command(directory)
 
 

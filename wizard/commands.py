@@ -166,9 +166,6 @@ def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: boo
                 print(f"--- {key}:", file=sys.stderr)
                 traceback.print_exception(outcome.error.__cause__, file=sys.stderr)
     print(f"\n{_summary(result)}", file=sys.stderr)
-    if session.sandbox_dir is not None:
-        print("the sandbox stops with this command; to use kubectl with the kubeconfig, serve it again: "
-              f"studioml-azure sandbox serve --dir {session.sandbox_dir}", file=sys.stderr)
     if as_json:
         print(json.dumps(doc, indent=2))
     return result.exit_code
@@ -238,3 +235,7 @@ def run(command: str, session_factory: Any, answers: Answers, *, yes: bool, as_j
         return status_command(session, answers, as_json=as_json)
     finally:
         session.close()
+        if session.sandbox_dir is not None:
+            print(f"the sandbox keeps serving from {session.sandbox_dir} in the background, so kubectl works with "
+                  f"the kubeconfig; stop it with: studioml-azure sandbox stop --dir {session.sandbox_dir}",
+                  file=sys.stderr)

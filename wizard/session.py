@@ -46,7 +46,7 @@ class Session:
     login: Login
     clients: Clients
     closers: list[Callable[[], None]] = field(default_factory=list)
-    sandbox_dir: Path | None = None  # the embedded sandbox's folder, when this session started one
+    sandbox_dir: Path | None = None  # the sandbox's folder, when this session started it in the background
 
     def close(self) -> None:
         """Stop what the session started (the embedded sandbox)."""
@@ -57,28 +57,20 @@ class Session:
 def open_session(opts: Options) -> Session:
     """Start the embedded sandbox if asked, pick the cloud, sign in."""
     if opts.sandbox:
-        from .sandbox.control import find_running
-        from .sandbox.embedded import EmbeddedSandbox
+        from .sandbox.control import find_running, start_background
 
         directory = opts.sandbox_dir or default_sandbox_dir()
         running = find_running(directory)
-        closers: list[Callable[[], None]] = []
-        if running is not None:  # a `sandbox serve` of this folder: join it (it keeps serving afterwards)
-            ep, name = running, f"the local sandbox served from {directory}"
-        else:
-            embedded = EmbeddedSandbox(directory, speed=opts.speed)
-            ep, name = embedded.start(), f"the local sandbox in {directory} (stops with this command)"
-            closers.append(embedded.stop)
+        if running is not None:  # a `sandbox serve` of this folder: join it
+            ep, name, started = running, f"the local sandbox served from {directory}", None
+        else:  # start one that outlives this command, so its kubeconfigs keep working (like kind or minikube)
+            ep, name, started = start_background(directory, speed=opts.speed), \
+                f"the local sandbox, now serving from {directory} in the background", directory
         cloud = Cloud(name, ep.arm, ep.authority, ep.graph, ep.prices, ca_bundle=ep.ca_bundle,
                       registry=ep.registry + "/{host}", custom=True)
-        try:
-            signed_in = sandbox_login(cloud, ep.tenant_id, ep.client_id, ep.client_secret)
-        except BaseException:
-            for close in closers:
-                close()
-            raise
-        return Session(cloud, signed_in, Clients(cloud, signed_in.credential, polling_interval=_poll(opts)), closers,
-                       directory if closers else None)
+        signed_in = sandbox_login(cloud, ep.tenant_id, ep.client_id, ep.client_secret)
+        return Session(cloud, signed_in, Clients(cloud, signed_in.credential, polling_interval=_poll(opts)),
+                       sandbox_dir=started)
     cloud = cloud_from_options(opts.cloud, arm=opts.arm_endpoint, authority=opts.authority, graph=opts.graph_endpoint,
                                prices=opts.prices_endpoint, ca_bundle=opts.ca_bundle, registry=opts.registry_endpoint)
     signed_in = login(cloud, interactive=opts.interactive)

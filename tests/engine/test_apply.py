@@ -8,7 +8,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from tests.conftest import RunningSandbox, start_sandbox
+from tests.conftest import RunningSandbox
 from tests.engine.helpers import (
     ANSWERS,
     Home,
@@ -23,6 +23,7 @@ from tests.engine.helpers import (
     sandbox_writes,
     start,
 )
+from wizard.sandbox import control
 
 SECRETS = {"sp-password", "rabbitmq-admin-password", "rabbitmq-runner-password", "minio-root-user",
            "minio-root-password", "runner-private-key", "runner-public-key", "runner-passphrase"}
@@ -43,9 +44,17 @@ def _assert_ready(doc: dict[str, object], replicas: int = 2) -> Path:
 def test_embedded_sandbox_apply_then_rerun_writes_nothing(tmp_path: Path) -> None:
     home = Home(tmp_path / "home")
     sandbox_dir = tmp_path / "sandbox"
+    try:
+        _embedded_then_rerun(home, sandbox_dir)
+    finally:
+        assert control.stop_command(sandbox_dir) == 0  # what --sandbox left serving in the background
+
+
+def _embedded_then_rerun(home: Home, sandbox_dir: Path) -> None:
     code, doc, err = run(home, "apply", "--sandbox", "--sandbox-dir", str(sandbox_dir), "--speed", "200",
                          "--answers", str(ANSWERS), "--yes", "--json")
     assert code == 0, err[-4000:]
+    assert f"stop it with: studioml-azure sandbox stop --dir {sandbox_dir}" in err
     assert all(s["status"] == "done" for s in doc["steps"].values())
     assert doc["steps"]["runner"]["action"] == "create"
     secrets = keyring_values(doc)
@@ -53,27 +62,27 @@ def test_embedded_sandbox_apply_then_rerun_writes_nothing(tmp_path: Path) -> Non
     assert "BEGIN RSA PRIVATE KEY" in secrets["runner-private-key"] and "ENCRYPTED" in secrets["runner-private-key"]
     shown = err + json.dumps(doc)  # what reached the screen and stdout
     assert not [name for name, value in secrets.items() if name != "runner-public-key" and value in shown]
-    # the embedded sandbox stopped with the command; serve the same state (same port) to look at the cluster
-    served = start_sandbox(sandbox_dir, "--speed", "200")
-    try:
-        _assert_ready(doc)
-        leaks = files_containing([home.root / "state", home.root / "data", sandbox_dir], secrets)
-        assert leaks == [], leaks
-        # again, through the endpoint flags: every step unchanged, and no request that creates or changes
-        clear_request_log(served)
-        args, env = endpoint_args(served.info)
-        code, again, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
-        assert code == 0, err[-4000:]
-        assert {s["action"] for s in again["steps"].values()} == {"none"}, again["steps"]
-        assert sandbox_writes(served) == []
-        assert "every step unchanged" in err
-        assert again["uniq_id"] == doc["uniq_id"] | {"source": again["uniq_id"]["source"]}
-        assert "remembered" in again["uniq_id"]["source"]
-        code, plan, err = run(home, "plan", *args, "--answers", str(ANSWERS), "--json", env=env)
-        assert code == 0 and plan["changes"] == 0, err[-3000:]
-        assert sandbox_writes(served) == []
-    finally:
-        served.stop()
+    # the sandbox keeps serving after the command: kubectl with the kubeconfig, right away
+    _assert_ready(doc)
+    leaks = files_containing([home.root / "state", home.root / "data", sandbox_dir], secrets)
+    assert leaks == [], leaks
+    endpoints = control.find_running(sandbox_dir)
+    assert endpoints is not None
+    served = RunningSandbox(None, endpoints.as_json(), sandbox_dir)  # type: ignore[arg-type]
+    # again, through the endpoint flags: every step unchanged, and no request that creates or changes
+    clear_request_log(served)
+    args, env = endpoint_args(served.info)
+    code, again, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    assert code == 0, err[-4000:]
+    assert {s["action"] for s in again["steps"].values()} == {"none"}, again["steps"]
+    assert sandbox_writes(served) == []
+    assert "every step unchanged" in err
+    assert again["uniq_id"] == doc["uniq_id"] | {"source": again["uniq_id"]["source"]}
+    assert "remembered" in again["uniq_id"]["source"]
+    code, plan, err = run(home, "plan", "--sandbox", "--sandbox-dir", str(sandbox_dir), "--answers", str(ANSWERS),
+                          "--json")  # --sandbox again: joins the one serving
+    assert code == 0 and plan["changes"] == 0, err[-3000:]
+    assert sandbox_writes(served) == []
 
 
 def test_apply_against_a_separate_sandbox_serve(tmp_path: Path, served: RunningSandbox, home: Home) -> None:

@@ -57,6 +57,58 @@ def serve_command(directory: Path, *, speed: float, faults: str, port: int) -> i
     return serve(directory, speed=speed, faults=faults, port=port)
 
 
+def start_background(directory: Path, *, speed: float) -> Endpoints:
+    """Start ``sandbox serve`` for ``directory`` as a background process of its own (it outlives the command, so
+    the kubeconfigs it hands out keep working) and return its endpoints from its ready line."""
+    import subprocess
+
+    from .server import Endpoints
+
+    directory.mkdir(parents=True, exist_ok=True)
+    log = open(directory / "serve.log", "ab")  # noqa: SIM115 - handed to the child, closed here after the start
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "wizard.cli", "sandbox", "serve", "--dir", str(directory),
+                                 "--speed", str(speed)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=log, start_new_session=True, text=True)
+    finally:
+        log.close()
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    proc.stdout.close()
+    if not line:
+        raise RuntimeError(f"the sandbox did not start; see {directory / 'serve.log'}")
+    proc.returncode = 0  # it lives on by design: nobody waits for it here (`sandbox stop` ends it)
+    return Endpoints(**json.loads(line))
+
+
+def stop_command(directory: Path) -> int:
+    """Stop a background ``sandbox serve`` of ``directory`` (SIGTERM, then wait for it to save and exit)."""
+    import os
+    import signal
+    import time
+
+    pid_file = directory / "serve.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        print(f"No sandbox is serving {directory}.")
+        return 0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+            gone = not pid_file.exists()  # it removes its pid file once its state is saved
+        except OSError:
+            gone = True
+        if gone:
+            print(f"Sandbox stopped: {directory}")
+            return 0
+        time.sleep(0.1)
+    sys.stderr.write(f"error: the sandbox (pid {pid}) did not stop within 30 s\n")
+    return 1
+
+
 def reset_command(directory: Path) -> int:
     """Wipe the sandbox's state (keeps nothing: a new tenant, subscriptions and CA next time)."""
     if not directory.exists():
@@ -65,6 +117,8 @@ def reset_command(directory: Path) -> int:
     if not (directory / "state.json").exists() and any(directory.iterdir()):
         sys.stderr.write(f"error: {directory} does not look like a sandbox folder (no state.json); not wiping it.\n")
         return 2
+    if (directory / "serve.pid").exists() and stop_command(directory) != 0:  # never wipe under a live server
+        return 1
     shutil.rmtree(directory)
     print(f"Sandbox state wiped: {directory}")
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import ssl
 import sys
@@ -213,10 +214,16 @@ async def _serve_forever(server: SandboxServer) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     endpoints = await server.start()
+    pid_file = server.directory / "serve.pid"
+    pid_file.write_text(str(os.getpid()))
     sys.stdout.write(json.dumps(endpoints.as_json()) + "\n")
     sys.stdout.flush()
-    await stop.wait()
-    await server.stop()
+    try:
+        await stop.wait()
+        await server.stop()
+    finally:
+        if pid_file.exists() and pid_file.read_text().strip() == str(os.getpid()):
+            pid_file.unlink()
 
 
 def serve(directory: Path, *, speed: float, faults: str | None, port: int) -> int:
