@@ -137,6 +137,9 @@ def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: boo
     printer = Printer()
     ctx, sub, uid = make_context(session, answers, printer)
     _intro(ctx, sub, uid, session, sys.stderr)
+    left = ctx.journal.unfinished()
+    if left:
+        print(f"resuming: the last run stopped during {', '.join(left)}; what it finished is kept", file=sys.stderr)
     ctx.secrets.check_usable()
     est = estimate(_book(session, answers), answers)
     _preflight(ctx)

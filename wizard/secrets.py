@@ -30,8 +30,6 @@ RUNNER_PRIVATE_KEY = "runner-private-key"
 RUNNER_PUBLIC_KEY = "runner-public-key"
 RUNNER_PASSPHRASE = "runner-passphrase"
 SSH_PRIVATE_KEY = "admin-ssh-private-key"
-KEYS = (SP_PASSWORD, RABBITMQ_ADMIN, RABBITMQ_USER, MINIO_USER, MINIO_PASSWORD, RUNNER_PRIVATE_KEY,
-        RUNNER_PUBLIC_KEY, RUNNER_PASSPHRASE, SSH_PRIVATE_KEY)
 HINT = ("start a Secret Service (gnome-keyring or KeePassXC) and unlock it; on a headless host: "
         "dbus-run-session -- sh -c 'gnome-keyring-daemon --unlock --components=secrets; studioml-azure ...'")
 

@@ -152,11 +152,11 @@ class Journal:
         return last == asked
 
     def unfinished(self) -> list[str]:
-        """Steps started and not finished in the last run (what an interruption left)."""
+        """Steps started and neither finished nor failed for good (what an interruption left)."""
         open_steps: dict[str, bool] = {}
         for entry in self.entries():
             if entry["event"] == "started":
                 open_steps[entry["step"]] = True
-            elif entry["event"] in ("done", "failed"):
-                open_steps.pop(entry["step"], None)
+            elif entry["event"] == "done" or entry["event"] == "failed" and entry.get("code") != 4:
+                open_steps.pop(entry["step"], None)  # a step interrupted (code 4) is still to finish
         return list(open_steps)

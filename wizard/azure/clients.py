@@ -104,10 +104,6 @@ class Clients:
         return RestClient(self.cloud.graph.rstrip("/") + "/v1.0", self.cloud,
                           BearerTokenCredentialPolicy(self.credential, self.cloud.graph_scope))
 
-    def plain(self, base_url: str) -> RestClient:
-        """An unauthenticated HTTPS client (the Retail Prices API)."""
-        return RestClient(base_url, self.cloud, None)
-
 
 class RestClient:
     """A small JSON client on the azure-core pipeline (retries honouring Retry-After included)."""
