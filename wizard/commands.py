@@ -225,7 +225,7 @@ def regions_command(session: Session, answers: Answers, *, as_json: bool) -> int
 
 def run(command: str, session_factory: Any, answers: Answers, *, yes: bool, as_json: bool, interactive: bool,
         debug: bool = False) -> int:
-    """Open the session, run ``command``, close it."""
+    """Open the session and run ``command``."""
     _setup_log()
     session: Session = session_factory()
     try:
@@ -237,7 +237,6 @@ def run(command: str, session_factory: Any, answers: Answers, *, yes: bool, as_j
             return regions_command(session, answers, as_json=as_json)
         return status_command(session, answers, as_json=as_json)
     finally:
-        session.close()
         if session.sandbox_dir is not None:
             print(f"the sandbox keeps serving from {session.sandbox_dir} in the background, so kubectl works with "
                   f"the kubeconfig; stop it with: studioml-azure sandbox stop --dir {session.sandbox_dir}",

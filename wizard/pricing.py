@@ -69,6 +69,7 @@ class PriceBook:
         self.cache_path = (cache_dir or Path(platformdirs.user_cache_dir("studioml-azure"))) / "retail-prices.json"
         self.offline = False
         self._memo: dict[str, tuple[list[dict[str, Any]], str, str]] = {}
+        self._cached: dict[str, Any] | None = None  # the cache file, read once
 
     def _filter(self, clauses: dict[str, str]) -> str:
         return " and ".join(f"{k} eq '{v}'" for k, v in clauses.items())
@@ -122,11 +123,13 @@ class PriceBook:
         return items, "snapshot", str(doc["snapshot_date"])
 
     def _cache(self) -> dict[str, Any]:
-        try:
-            data: dict[str, Any] = json.loads(self.cache_path.read_text())
-            return data
-        except (OSError, ValueError):
-            return {}
+        if self._cached is None:
+            try:
+                self._cached = json.loads(self.cache_path.read_text())
+            except (OSError, ValueError):
+                self._cached = {}
+        assert self._cached is not None
+        return self._cached
 
     def _store(self, key: str, items: list[dict[str, Any]]) -> None:
         data = self._cache()

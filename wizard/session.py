@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from .events import Event
 from .naming import TAG, Names, derive_uniq_id
 from .secrets import SecretStore
 from .state import TenantState
-from .steps.base import Context
+from .steps.base import Context, get_or_none
 
 
 @dataclass
@@ -45,13 +45,7 @@ class Session:
     cloud: Cloud
     login: Login
     clients: Clients
-    closers: list[Callable[[], None]] = field(default_factory=list)
     sandbox_dir: Path | None = None  # the sandbox's folder, when this session started it in the background
-
-    def close(self) -> None:
-        """Stop what the session started (the embedded sandbox)."""
-        for close in self.closers:
-            close()
 
 
 def open_session(opts: Options) -> Session:
@@ -176,11 +170,9 @@ def make_context(session: Session, answers: Answers, emit: Callable[[Event], Non
 
 def home_region(session: Session, sub: str, uniq_id: str, answers: Answers) -> str:
     """Where the registry and services live: the registry group's region once it exists, else the answer."""
-    with azure_call("reading the registry's resource group"):
-        rm = session.clients.resources(sub)
-        if rm.resource_groups.check_existence(f"studioml-{uniq_id}"):
-            return str(rm.resource_groups.get(f"studioml-{uniq_id}").location)
-    return answers.region
+    group = get_or_none(lambda: session.clients.resources(sub).resource_groups.get(f"studioml-{uniq_id}"),
+                        "reading the registry's resource group")
+    return str(group.location) if group is not None else answers.region
 
 
 def is_interactive() -> bool:

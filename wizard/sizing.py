@@ -13,6 +13,7 @@ from .azure.errors import azure_call
 from .catalog import gpu_size, service_sizes
 from .errors import RefusedError
 from .pricing import HOURS_PER_MONTH, Price, PriceBook
+from .steps.base import get_or_none, lookup, rest
 
 AKS_NODE_OS_DISK = "P10 LRS"  # 128 GiB managed OS disk per node
 VM_OS_DISK = "P4 LRS"  # 30 GiB image -> the 32 GiB tier
@@ -218,23 +219,10 @@ def preflight(clients: Clients, sub: str, answers: Answers, cluster_rg: str, clu
                                            "choose another size") + " (answers: region, gpu_sku)",
                                "SkuNotAvailable")
         families[size] = str(sku["family"])
-    existing = 0
-    with azure_call("reading the cluster"):
-        try:
-            mc = clients.aks(sub).managed_clusters.get(cluster_rg, cluster)
-            existing = sum(p.count or 0 for p in mc.properties.agent_pool_profiles or [] if p.name == "gpu") \
-                if mc.properties else 0
-        except Exception as err:  # 404: no cluster yet
-            if getattr(err, "status_code", None) != 404:
-                raise
-    with azure_call("reading the service VMs"):
-        try:
-            clients.compute(sub).virtual_machines.get(services_rg, vm_name)
-            vms_exist = True
-        except Exception as err:
-            if getattr(err, "status_code", None) != 404:
-                raise
-            vms_exist = False
+    mc = rest(get_or_none(lambda: clients.aks(sub).managed_clusters.get(cluster_rg, cluster), "reading the cluster"))
+    existing = sum(p.get("count") or 0 for p in lookup(mc, "properties.agentPoolProfiles", []) if p["name"] == "gpu")
+    vms_exist = get_or_none(lambda: clients.compute(sub).virtual_machines.get(services_rg, vm_name),
+                            "reading the service VMs") is not None
     short = check_quota(clients, sub, region, quota_needs(answers, existing, vms_exist, home), families)
     if short:
         raise refuse_shortfall(short, sub, region)

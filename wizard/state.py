@@ -82,6 +82,8 @@ class TenantState:
             data = json.loads(self._ids.read_text())
         except (OSError, ValueError):
             data = {}
+        if (data.get(subscription_id) or {}).get("uniq_id") == uniq_id:
+            return  # already remembered: keep its first note and time
         data[subscription_id] = {"uniq_id": uniq_id, "note": note, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                                        time.gmtime())}
         tmp = self._ids.with_suffix(".tmp")

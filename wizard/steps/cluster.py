@@ -10,6 +10,7 @@ from ..azure.errors import azure_call
 from ..catalog import gpu_size, service_sizes
 from ..errors import RefusedError
 from ..events import StepProgress
+from ..kube import Kube
 from ..state import write_private
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest, tags_missing
 
@@ -124,8 +125,6 @@ class Kubeconfig(Step):
 
     def observe(self, ctx: Context) -> Observation:
         """A file that still reaches the cluster needs nothing."""
-        from ..kube import Kube
-
         path = ctx.state.kubeconfig_path(ctx.names.uniq_id, ctx.region)
         ctx.facts["kubeconfig.path"] = str(path)
         res = [Resource("kubeconfig (0600)", str(path))]
@@ -145,7 +144,5 @@ class Kubeconfig(Step):
 
     def verify(self, ctx: Context) -> None:
         """The file reaches the cluster."""
-        from ..kube import Kube
-
         if not Kube(ctx.state.kubeconfig_path(ctx.names.uniq_id, ctx.region)).reachable():
             raise RefusedError("the cluster's API server does not answer with the new kubeconfig.", "run again")
