@@ -89,6 +89,30 @@ def interrupt(proc: subprocess.Popen[str], after: float, sig: signal.Signals) ->
         proc.send_signal(sig)
 
 
+def _journal_starts(home: Home) -> list[str]:
+    """The steps started so far, in order, across every journal under ``home`` (the wizard's own record)."""
+    out: list[str] = []
+    for path in sorted((home.root / "state").rglob("journal.jsonl")):
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line a kill tore
+            if entry.get("event") == "started":
+                out.append(entry["step"])
+    return out
+
+
+def interrupt_at(proc: subprocess.Popen[str], home: Home, step: str, sig: signal.Signals,
+                 after: float = 0.0) -> None:
+    """Send ``sig`` ``after`` seconds once this run has started ``step`` (read from the journal, so the moment is
+    a point in the run's progress, the same on a fast or a slow machine); nothing if the run ends first."""
+    before = _journal_starts(home).count(step)
+    while proc.poll() is None and _journal_starts(home).count(step) <= before:
+        time.sleep(0.02)
+    interrupt(proc, after, sig)
+
+
 def keyring_values(doc: dict[str, Any]) -> dict[str, str]:
     """The secrets the run names in its JSON, read from the keyring (the test shares its Secret Service)."""
     out = {}

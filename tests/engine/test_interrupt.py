@@ -18,7 +18,16 @@ from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from tests.conftest import RunningSandbox, start_sandbox
-from tests.engine.helpers import ANSWERS, Home, endpoint_args, finish, interrupt, kubectl_deployment, start
+from tests.engine.helpers import (
+    ANSWERS,
+    Home,
+    endpoint_args,
+    finish,
+    interrupt,
+    interrupt_at,
+    kubectl_deployment,
+    start,
+)
 
 
 def _graph(served: RunningSandbox, cred: ClientSecretCredential, path: str, **params: str) -> Any:
@@ -65,12 +74,16 @@ def assert_converged(served: RunningSandbox, doc: dict[str, Any]) -> None:
     assert dep["status"].get("readyReplicas") == 2
 
 
+# Moments in the run's progress: (a step the run has started, seconds after), or None for "while it starts up".
+Moment = tuple[str, float] | None
+
+
 @pytest.mark.parametrize(("sig", "moments"), [
-    (signal.SIGKILL, [0.4, 1.2, 2.5, 5.0]),
-    (signal.SIGINT, [0.8, 2.0, 4.5]),
+    (signal.SIGKILL, [None, ("sp", 0.1), ("cluster", 0.3), ("k8s-secrets", 0.0), ("runner", 0.1)]),
+    (signal.SIGINT, [("registry", 0.0), ("cluster", 0.3), ("runner", 0.0)]),
 ], ids=["sigkill", "sigint"])
 def test_interrupted_runs_resume_to_the_same_end_state(tmp_path: Path, sig: signal.Signals,
-                                                       moments: list[float]) -> None:
+                                                       moments: list[Moment]) -> None:
     served = start_sandbox(tmp_path / "sandbox", "--speed", "60")
     try:
         home = Home(tmp_path / "home")
@@ -79,7 +92,10 @@ def test_interrupted_runs_resume_to_the_same_end_state(tmp_path: Path, sig: sign
         codes = []
         for moment in moments:
             proc = start(home, "apply", *cmd, env=env)
-            interrupt(proc, moment, sig)
+            if moment is None:
+                interrupt(proc, 0.4, sig)
+            else:
+                interrupt_at(proc, home, moment[0], sig, moment[1])
             code, doc, err = finish(proc)
             codes.append(code)
             if sig == signal.SIGINT and code != 0:
@@ -87,7 +103,7 @@ def test_interrupted_runs_resume_to_the_same_end_state(tmp_path: Path, sig: sign
                 assert "run the same command again" in err
         code, doc, err = finish(start(home, "apply", *cmd, env=env))
         assert code == 0, err[-4000:]
-        assert codes.count(0) < len(codes), "no run was actually interrupted"
+        assert 0 not in codes, f"a run was not interrupted: {codes}"
         assert "resuming: the last run stopped during" in err
         assert_converged(served, doc)
         code, again, err = finish(start(home, "apply", *cmd, env=env))
@@ -97,23 +113,26 @@ def test_interrupted_runs_resume_to_the_same_end_state(tmp_path: Path, sig: sign
 
 
 def test_kill_storm_every_run_killed_a_little_later(tmp_path: Path) -> None:
-    """kill -9 one run after another, each a little later than the last, until one finishes by itself: the kills
-    land in every phase (sign-in, directory objects, keyring writes, LROs, kubeconfig, cluster objects)."""
+    """kill -9 one run after another, each a little later than the last (the kills land in sign-in, directory
+    objects, keyring writes, LROs, kubeconfig, cluster objects); then one run to the end converges to one of
+    everything. The storm is bounded, not "until one finishes", so a slow machine only shifts where kills land."""
     served = start_sandbox(tmp_path / "sandbox", "--speed", "60")
     try:
         home = Home(tmp_path / "home")
         args, env = endpoint_args(served.info)
         cmd = [*args, "--answers", str(ANSWERS), "--yes", "--json"]
-        killed = 0
-        for i in range(40):
+        killed, code, doc, err = 0, -1, {}, ""
+        for i in range(14):
             proc = start(home, "apply", *cmd, env=env)
-            interrupt(proc, 0.7 + 0.25 * i, signal.SIGKILL)
+            interrupt(proc, 0.7 + 0.5 * i, signal.SIGKILL)
             code, doc, err = finish(proc)
             if code == 0:
                 break
             assert code == -signal.SIGKILL, err[-3000:]
             killed += 1
-        assert code == 0 and killed >= 3
+        if code != 0:
+            code, doc, err = finish(start(home, "apply", *cmd, env=env))
+        assert code == 0 and killed >= 3, err[-3000:]
         assert_converged(served, doc)
     finally:
         served.stop()
