@@ -60,6 +60,10 @@ def test_answers_file_round_trip(tmp_path: Path) -> None:
     broken.write_text("gpu_nodes = \n")
     with pytest.raises(InputError, match="not valid TOML"):
         load_answers(broken)
+    shown = Answers(subscription='Team "GPU" \u00e9quipe', gpu_nodes=3, runner_replicas=3, admin_user=True)
+    again = tmp_path / "shown.toml"
+    again.write_text(shown.as_toml())  # what the plain prompts print to reuse
+    assert load_answers(again) == shown
     assert image_parts("rabbitmq:3") == ("docker.io", "library/rabbitmq", "3")
     assert image_parts("quay.io/leafai/studio-go-runner:0.9.21") == ("quay.io", "leafai/studio-go-runner", "0.9.21")
 

@@ -7,6 +7,7 @@ wrong, and what is allowed.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import asdict, dataclass, fields
@@ -43,6 +44,13 @@ class Answers:
     def as_dict(self) -> dict[str, Any]:
         """The answers as plain data (they hold no secrets)."""
         return asdict(self)
+
+    def as_toml(self) -> str:
+        """The answers as an answers file (``--answers``) that :func:`load_answers` reads back unchanged."""
+        def value(v: Any) -> str:
+            return ("true" if v else "false") if isinstance(v, bool) else str(v) if isinstance(v, int) else \
+                json.dumps(v)  # a JSON string of printable text is a TOML basic string
+        return "".join(f"{k} = {value(v)}\n" for k, v in self.as_dict().items())
 
 
 ALLOWED: dict[str, str] = {

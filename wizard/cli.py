@@ -58,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
                        ("status", "show what is installed and whether the runner is ready"),
                        ("regions", "list regions offering the answered GPU size, with quota headroom")):
         cmd = sub.add_parser(name, parents=[common], help=text)
-        cmd.add_argument("--answers", type=Path, help="answers file (TOML)")
+        cmd.add_argument("--answers", type=Path,
+                         help="answers file (TOML); without one, a person at the terminal is asked, others get the "
+                              "defaults")
         cmd.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         if name == "apply":
             cmd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -101,15 +103,16 @@ def _sandbox(args: argparse.Namespace) -> int:
 def _headless(args: argparse.Namespace) -> int:
     from .answers import load_answers
     from .commands import run
+    from .prompts import TerminalPrompter
     from .session import Options, is_interactive, open_session
 
-    answers = load_answers(args.answers)
+    answers = load_answers(args.answers) if args.answers is not None else None
     interactive = is_interactive()
     opts = Options(**{k: _opt(args, k) for k in ("cloud", "arm_endpoint", "authority", "graph_endpoint",
                                                  "prices_endpoint", "registry_endpoint", "ca_bundle", "sandbox",
                                                  "sandbox_dir", "speed")}, interactive=interactive)
     return run(args.command, lambda: open_session(opts), answers, yes=getattr(args, "yes", False),
-               as_json=args.json, interactive=interactive, debug=_opt(args, "debug"))
+               as_json=args.json, prompter=TerminalPrompter() if interactive else None, debug=_opt(args, "debug"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,6 +27,7 @@ from .errors import InputError
 from .events import Event, StepDone, StepFailed, StepProgress, StepRetrying, StepSkipped, StepStarted, Warning
 from .plan import build_steps, observe_all, planned, script
 from .pricing import PriceBook
+from .prompts import Prompter, ask_answers, choose_subscription
 from .report import attach_costs, estimate_text, money, plan_text, price_source
 from .session import Session, UniqId, make_context, pick_subscription
 from .sizing import estimate, preflight, regions_for
@@ -131,8 +133,8 @@ def _ctrl_c(ctx: Context) -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: bool, interactive: bool,
-                  debug: bool = False) -> int:
+def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: bool,
+                  prompter: Prompter | None = None, debug: bool = False) -> int:
     """Converge Azure and the cluster to the answers."""
     printer = Printer()
     ctx, sub, uid = make_context(session, answers, printer)
@@ -148,14 +150,14 @@ def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: boo
           f"{price_source(est)}", file=sys.stderr)
     steps = build_steps(ctx)
     if not yes:
-        if not interactive:
+        if prompter is None:
             raise InputError("apply needs a confirmation and no one is at the terminal.",
                              "review `studioml-azure plan`, then run apply with --yes")
         plan = planned(observe_all(ctx, steps))
         changes = [p for p in plan if p.action != "none"]
         for p in changes:
             print(f"{p.action:>7}  {p.title}" + (f": {p.detail}" if p.detail else ""), file=sys.stderr)
-        if changes and input(f"Apply {len(changes)} change(s)? [y/N] ").strip().lower() not in ("y", "yes"):
+        if changes and not prompter.confirm(f"Apply {len(changes)} change(s)?"):
             print("nothing changed.", file=sys.stderr)
             return 0
         ctx.facts.clear()
@@ -223,16 +225,31 @@ def regions_command(session: Session, answers: Answers, *, as_json: bool) -> int
     return 0
 
 
-def run(command: str, session_factory: Any, answers: Answers, *, yes: bool, as_json: bool, interactive: bool,
-        debug: bool = False) -> int:
-    """Open the session and run ``command``."""
+def _ask(session: Session, answers: Answers, prompter: Prompter) -> Answers:
+    """The plain prompt mode: the questions at the terminal, then the answers shown as a file to reuse."""
+    sub = pick_subscription(session, answers.subscription,
+                            TenantState(session.login.tenant_id).remembered_subscriptions())
+    answers = ask_answers(prompter, session, sub, answers, _book(session, answers),
+                          lambda line: print(line, file=sys.stderr))
+    print("# these answers as a file, for `--answers FILE` next time:\n" + answers.as_toml(), file=sys.stderr)
+    return answers
+
+
+def run(command: str, session_factory: Any, answers: Answers | None, *, yes: bool, as_json: bool,
+        prompter: Prompter | None = None, debug: bool = False) -> int:
+    """Open the session and run ``command``. Without an answers file, a person at the terminal (``prompter``)
+    answers the questions of ``plan`` and ``apply``; anyone else gets the defaults."""
     _setup_log()
     session: Session = session_factory()
+    if prompter is not None:
+        session.choose_subscription = partial(choose_subscription, prompter)
     try:
+        if answers is None:
+            answers = _ask(session, Answers(), prompter) if prompter and command in ("plan", "apply") else Answers()
         if command == "plan":
             return plan_command(session, answers, as_json=as_json)
         if command == "apply":
-            return apply_command(session, answers, yes=yes, as_json=as_json, interactive=interactive, debug=debug)
+            return apply_command(session, answers, yes=yes, as_json=as_json, prompter=prompter, debug=debug)
         if command == "regions":
             return regions_command(session, answers, as_json=as_json)
         return status_command(session, answers, as_json=as_json)

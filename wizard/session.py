@@ -46,6 +46,8 @@ class Session:
     login: Login
     clients: Clients
     sandbox_dir: Path | None = None  # the sandbox's folder, when this session started it in the background
+    # A person at the terminal picks when the answers do not settle the subscription (the plain prompts).
+    choose_subscription: Callable[[list[dict[str, Any]], str | None], dict[str, Any]] | None = None
 
 
 def open_session(opts: Options) -> Session:
@@ -106,6 +108,8 @@ def pick_subscription(session: Session, wanted: str, remembered: list[str] | Non
         known = [s for s in subs if s["id"] in (remembered or [])]
         default = [s for s in subs if s["id"] == session.login.default_subscription]
         enabled = known if len(known) == 1 else default or [s for s in subs if s["state"] == "Enabled"]
+        if len(enabled) != 1 and session.choose_subscription is not None:
+            return session.choose_subscription(subs, session.login.default_subscription)
         if len(enabled) != 1:
             raise InputError("the answers name no subscription and this sign-in has several.",
                              f"set subscription to one of: {listing}")
