@@ -114,6 +114,7 @@ def ask_answers(prompter: Prompter, session: Session, sub: dict[str, Any], base:
         cost = f"{money(price.hourly, book.currency)}/h in {where}" if price else f"no price in {where}"
         return f"{name:<26} {s.gpus} x {s.gpu} ({s.gpu_memory_gb} GB), {s.vcpus} vCPUs, {cost}"
 
+    say(f"reading GPU size prices in {where} ...")
     answers = replace(answers, gpu_sku=prompter.choose(
         "GPU size of the pool", [Choice(size_title(s.name), s.name) for s in sizes], answers.gpu_sku))
     answers = replace(answers, gpu_nodes=int(prompter.text(
@@ -124,6 +125,7 @@ def ask_answers(prompter: Prompter, session: Session, sub: dict[str, Any], base:
         answers = replace(answers, region=home)
     else:
         needed = size.vcpus * (answers.gpu_nodes + 1)
+        say(f"reading where {size.name} is offered to this subscription, and the quota headroom there ...")
         found = regions_for(session.clients, sub["id"], size.name, needed)
         if not found:
             raise InputError(f"{size.name} is offered to this subscription in no region.",
