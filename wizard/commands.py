@@ -83,6 +83,9 @@ def _intro(ctx: Context, sub: dict[str, Any], uid: UniqId, session: Session, out
     print(f"cloud: {session.cloud.name} ({session.cloud.arm}), signed in as {session.login.how}", file=out)
     print(f"subscription: {sub['name']} ({sub['id']})", file=out)
     print(f"uniq_id: {uid.value} ({uid.source})", file=out)
+    if ctx.region != ctx.names.home_region:
+        print(f"region {ctx.region} is added to install {uid.value}: its own cluster and VNet, peered with the home "
+              f"VNet in {ctx.names.home_region} (registry, RabbitMQ and Minio stay there)", file=out)
 
 
 def _header(ctx: Context, sub: dict[str, Any], uid: UniqId) -> dict[str, Any]:
@@ -96,11 +99,11 @@ def plan_command(session: Session, answers: Answers, *, as_json: bool) -> int:
     ctx, sub, uid = make_context(session, answers, printer)
     if not as_json:
         _intro(ctx, sub, uid, session, sys.stderr)
-    est = estimate(_book(session, answers), answers)
+    est = estimate(_book(session, answers), answers, home=ctx.names.home_region)
     _preflight(ctx)
     steps = build_steps(ctx)
     plan = planned(observe_all(ctx, steps))
-    attach_costs(plan, est, ctx.region)
+    attach_costs(plan, est, ctx.region, ctx.names.home_region)
     if as_json:
         doc = {**_header(ctx, sub, uid), "steps": [asdict(p) for p in plan],
                "changes": sum(p.action != "none" for p in plan), "estimate": est.as_dict()}
@@ -143,7 +146,7 @@ def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: boo
     if left:
         print(f"resuming: the last run stopped during {', '.join(left)}; what it finished is kept", file=sys.stderr)
     ctx.secrets.check_usable()
-    est = estimate(_book(session, answers), answers)
+    est = estimate(_book(session, answers), answers, home=ctx.names.home_region)
     _preflight(ctx)
     hourly, monthly = est.total()
     print(f"estimated cost: {money(monthly, est.currency)} a month ({money(hourly, est.currency)} an hour); "

@@ -94,6 +94,10 @@ class Names:
         """The home VNet (in the registry resource group)."""
         return f"studioml-vnet-{self.uniq_id}"
 
+    def region_vnet(self, region: str) -> str:
+        """The VNet of a region after the first (in its cluster resource group, peered with the home VNet)."""
+        return f"studioml-vnet-{self.uniq_id}-{region}"
+
     @property
     def nsg(self) -> str:
         """The services subnet's NSG."""

@@ -11,6 +11,7 @@ from .steps.base import Context, Observation, Step
 from .steps.cluster import Cluster, Kubeconfig
 from .steps.identity import RoleAssignment, ServicePrincipal
 from .steps.network import Network
+from .steps.peering import Peering, RegionNetwork
 from .steps.registry import Image, Providers, Registry, ResourceGroup
 from .steps.services import ServiceVm
 from .steps.workloads import NamespaceAndPlugin, Runner, RunnerSecrets
@@ -36,13 +37,19 @@ def build_steps(ctx: Context) -> list[Step]:
         ResourceGroup("cluster-group", names.cluster_rg(region), region),
         Cluster(),
         RoleAssignment("cluster-network-role", role=NETWORK_CONTRIBUTOR, role_name="Network Contributor",
-                       scope_fact="network.aks_subnet_id", principal_fact="cluster.principal_id",
+                       scope_fact="cluster.subnet_id", principal_fact="cluster.principal_id",
                        needs=("cluster", "network"), who=f"{names.cluster} (on the AKS subnet)"),
         Kubeconfig(),
         NamespaceAndPlugin(),
         RunnerSecrets(),
     ]
     runner: Step = Runner()
+    if region != names.home_region:  # a region added to an install: its own VNet, peered with the home one
+        cluster = next(s for s in steps if s.key == "cluster")
+        cluster.needs = (*cluster.needs, "region-network")
+        at = steps.index(cluster)
+        steps[at:at] = [RegionNetwork(), Peering()]
+        runner.needs = (*runner.needs, "peering")
     if ctx.answers.pull_auth == "attach":
         steps.append(RoleAssignment("acr-attach", role=ACR_PULL, role_name="AcrPull", scope_fact="registry.id",
                                     principal_fact="cluster.kubelet_object_id", needs=("cluster", "registry"),

@@ -120,21 +120,21 @@ def ask_answers(prompter: Prompter, session: Session, sub: dict[str, Any], base:
     answers = replace(answers, gpu_nodes=int(prompter.text(
         "GPU nodes", str(answers.gpu_nodes), _checker(answers, "gpu_nodes"))))
     size = gpu_size(answers.gpu_sku)
+    needed = size.vcpus * (answers.gpu_nodes + 1)
+    say(f"reading where {size.name} is offered to this subscription, and the quota headroom there ...")
+    found = regions_for(session.clients, sub["id"], size.name, needed)
+    if not found:
+        raise InputError(f"{size.name} is offered to this subscription in no region.",
+                         "run again and pick another GPU size")
     if home:
-        say(f"region: {home} (install {uid.value} lives there)")
-        answers = replace(answers, region=home)
-    else:
-        needed = size.vcpus * (answers.gpu_nodes + 1)
-        say(f"reading where {size.name} is offered to this subscription, and the quota headroom there ...")
-        found = regions_for(session.clients, sub["id"], size.name, needed)
-        if not found:
-            raise InputError(f"{size.name} is offered to this subscription in no region.",
-                             "run again and pick another GPU size")
-        answers = replace(answers, region=prompter.choose(
-            f"Region ({needed} vCPUs of {found[0]['family']} quota needed, one upgrade surge node included)",
-            [Choice(f"{r['region']:<16} headroom {r['headroom_vcpus']:>4} vCPUs"
-                    + ("" if r["fits"] else "  (too little quota: apply will say how to raise it)"), r["region"])
-             for r in found], answers.region if any(r["region"] == answers.region for r in found) else None))
+        say(f"install {uid.value} lives in {home}; another region gets its own cluster and VNet, peered with it")
+    default = home or answers.region
+    answers = replace(answers, region=prompter.choose(
+        f"Region ({needed} vCPUs of {found[0]['family']} quota needed, one upgrade surge node included)",
+        [Choice(f"{r['region']:<16} headroom {r['headroom_vcpus']:>4} vCPUs"
+                + (" (home)" if r["region"] == home else "")
+                + ("" if r["fits"] else "  (too little quota: apply will say how to raise it)"), r["region"])
+         for r in found], default if any(r["region"] == default for r in found) else None))
     gpus = answers.gpu_nodes * size.gpus
     answers = replace(answers, runner_replicas=gpus)  # one runner per GPU unless the person says otherwise
     answers = replace(answers, runner_replicas=int(prompter.text(

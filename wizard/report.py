@@ -13,13 +13,14 @@ def money(value: float | None, currency: str) -> str:
     return "n/a" if value is None else f"{value:,.2f} {currency}"
 
 
-def attach_costs(plan: list[PlannedStep], est: Estimate, region: str) -> None:
-    """Give every planned resource its monthly cost (0 when it costs nothing by itself)."""
+def attach_costs(plan: list[PlannedStep], est: Estimate, region: str, home: str | None = None) -> None:
+    """Give every planned resource its monthly cost (0 when it costs nothing by itself): the region's line, else
+    the home region's (the registry and services every region shares)."""
     by_item = {(x.region, x.item): x.monthly for x in est.lines}
     for step in plan:
         for res in step.resources:
             item = res.get("cost_item") or ""
-            res["monthly"] = by_item.get((region, item)) if item else 0.0
+            res["monthly"] = by_item.get((region, item), by_item.get((home or region, item))) if item else 0.0
             res["currency"] = est.currency
 
 

@@ -165,10 +165,6 @@ def make_context(session: Session, answers: Answers, emit: Callable[[Event], Non
                   subscription_id=sub["id"], tenant_id=tenant, secrets=SecretStore(tenant, uid.value), state=state,
                   journal=state.journal(uid.value), emit=emit,
                   poll_seconds=session.clients.polling_interval or 5.0)
-    if ctx.names.home_region != answers.region:
-        raise InputError(f"region = \"{answers.region}\" is not where install {uid.value} lives "
-                         f"({ctx.names.home_region}); adding a region (its own VNet peered with the home one) is not "
-                         "built yet.", f"answer region = \"{ctx.names.home_region}\" to work on this install")
     return ctx, sub, uid
 
 

@@ -78,13 +78,15 @@ def _line(region: str, item: str, sku: str, quantity: int, price: Price | None) 
                     price.source, price.as_of)
 
 
-def estimate(book: PriceBook, answers: Answers, regions: list[str] | None = None) -> Estimate:
-    """Price every part: GPU pool x nodes, system pool, node OS disks, the load balancer's public IP; in the home
-    region also RabbitMQ, Minio and its data disk, their OS disks, and the registry."""
+def estimate(book: PriceBook, answers: Answers, regions: list[str] | None = None, home: str | None = None
+             ) -> Estimate:
+    """Price every part: per region (the answered one by default) the GPU pool x nodes, system pool, node OS disks
+    and the load balancer's public IP; once, in the home region (the answered one unless given), RabbitMQ, Minio
+    and its data disk, their OS disks, and the registry, which every region's runners use."""
     services = service_sizes()
     est = Estimate(book.currency)
-    home = answers.region
-    for region in regions or [home]:
+    home = home or answers.region
+    for region in regions or [answers.region]:
         nodes = answers.gpu_nodes
         est.lines += [
             _line(region, "GPU pool nodes", answers.gpu_sku, nodes, book.vm(answers.gpu_sku, region)),
@@ -93,16 +95,15 @@ def estimate(book: PriceBook, answers: Answers, regions: list[str] | None = None
                   book.disk(AKS_NODE_OS_DISK, region)),
             _line(region, "AKS outbound public IP", "Standard IPv4 static", 1, book.public_ip(region)),
         ]
-        if region == home:
-            est.lines += [
-                _line(region, "RabbitMQ VM", services["rabbitmq"], 1, book.vm(services["rabbitmq"], region)),
-                _line(region, "Minio VM", services["minio"], 1, book.vm(services["minio"], region)),
-                _line(region, "RabbitMQ OS disk (30 GiB)", VM_OS_DISK, 1, book.disk(VM_OS_DISK, region)),
-                _line(region, "Minio OS disk (30 GiB)", VM_OS_DISK, 1, book.disk(VM_OS_DISK, region)),
-                _line(region, f"Minio data disk ({services['minio_data_disk_gb']} GiB)", MINIO_DATA_DISK, 1,
-                      book.disk(MINIO_DATA_DISK, region)),
-                _line(region, "container registry (Basic)", "Basic", 1, book.registry("Basic", region)),
-            ]
+    est.lines += [
+        _line(home, "RabbitMQ VM", services["rabbitmq"], 1, book.vm(services["rabbitmq"], home)),
+        _line(home, "Minio VM", services["minio"], 1, book.vm(services["minio"], home)),
+        _line(home, "RabbitMQ OS disk (30 GiB)", VM_OS_DISK, 1, book.disk(VM_OS_DISK, home)),
+        _line(home, "Minio OS disk (30 GiB)", VM_OS_DISK, 1, book.disk(VM_OS_DISK, home)),
+        _line(home, f"Minio data disk ({services['minio_data_disk_gb']} GiB)", MINIO_DATA_DISK, 1,
+              book.disk(MINIO_DATA_DISK, home)),
+        _line(home, "container registry (Basic)", "Basic", 1, book.registry("Basic", home)),
+    ]
     return est
 
 

@@ -33,7 +33,7 @@ def region_doc(ctx: Context, region: str | None = None) -> dict[str, Any]:
     rg_base = f"/subscriptions/{sub}/resourceGroups"
     kubeconfig = ctx.state.kubeconfig_path(n.uniq_id, region)
     k8s_secrets = [PULL_SECRET] if ctx.answers.pull_auth == "secret" else []
-    return {
+    doc: dict[str, Any] = {
         "region": region, "home": region == n.home_region, "cluster": n.cluster,
         "cluster_id": f"{rg_base}/{n.cluster_rg(region)}/providers/Microsoft.ContainerService/managedClusters/"
                       f"{n.cluster}",
@@ -50,6 +50,10 @@ def region_doc(ctx: Context, region: str | None = None) -> dict[str, Any]:
                     "kubernetes": [f"{NAMESPACE}/{s}" for s in
                                    [*k8s_secrets, AMQP_SECRET, KEY_SECRET, PASSPHRASE_SECRET]]},
     }
+    if region != n.home_region:  # its own VNet, peered with the home one
+        doc["resource_ids"]["region_vnet"] = (f"{rg_base}/{n.cluster_rg(region)}/providers/Microsoft.Network/"
+                                              f"virtualNetworks/{n.region_vnet(region)}")
+    return doc
 
 
 def _home(ctx: Context) -> dict[str, Any]:

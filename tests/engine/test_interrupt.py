@@ -38,8 +38,8 @@ def _graph(served: RunningSandbox, cred: ClientSecretCredential, path: str, **pa
     return resp.json()
 
 
-def assert_converged(served: RunningSandbox, doc: dict[str, Any]) -> None:
-    """One of everything, and the keyring's password is the live one."""
+def assert_converged(served: RunningSandbox, doc: dict[str, Any], added_regions: tuple[str, ...] = ()) -> None:
+    """One of everything (one cluster group per added region), and the keyring's password is the live one."""
     info = served.info
     cred = ClientSecretCredential(info["tenant_id"], info["client_id"], info["client_secret"],
                                   authority=info["authority"], disable_instance_discovery=True,
@@ -59,7 +59,8 @@ def assert_converged(served: RunningSandbox, doc: dict[str, Any]) -> None:
         registry_id, filter=f"principalId eq '{sps['value'][0]['id']}'"))
     assert len(assignments) == 1
     groups = ResourceManagementClient(cred, sub, **kw).resource_groups.list(filter="tagName eq 'studioml-uniq-id'")
-    assert sorted(g.name for g in groups) == [f"leafai-{uid}", f"studioml-{uid}"]
+    assert sorted(g.name for g in groups) == sorted([f"leafai-{uid}", f"studioml-{uid}",
+                                                     *(f"leafai-{uid}-{r}" for r in added_regions)])
     vms = list(ComputeManagementClient(cred, sub, **kw).virtual_machines.list(f"studioml-{uid}"))
     assert sorted(v.name for v in vms) == [f"studioml-minio-{uid}", f"studioml-rabbitmq-{uid}"]
     assert len(list(NetworkManagementClient(cred, sub, **kw).network_interfaces.list(f"studioml-{uid}"))) == 2

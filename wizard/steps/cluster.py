@@ -20,7 +20,7 @@ BUSY = ("Creating", "Updating", "Upgrading", "Scaling", "Deleting", "Starting", 
 
 
 def _pools(ctx: Context) -> list[dict[str, Any]]:
-    subnet = ctx.facts.get("network.aks_subnet_id")
+    subnet = ctx.facts.get("cluster.subnet_id")
     common: dict[str, Any] = {"osType": "Linux", "type": "VirtualMachineScaleSets"}
     if subnet:
         common["vnetSubnetID"] = subnet

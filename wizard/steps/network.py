@@ -72,6 +72,8 @@ class Network(Step):
         _nsg, vnet_id = self._ids(ctx)
         ctx.facts["network.vnet_id"] = vnet_id
         ctx.facts["network.aks_subnet_id"] = f"{vnet_id}/subnets/{AKS_SUBNET}"
+        if ctx.region == ctx.names.home_region:  # the home cluster's subnet; other regions have their own VNet
+            ctx.facts["cluster.subnet_id"] = ctx.facts["network.aks_subnet_id"]
         ctx.facts["network.services_subnet_id"] = f"{vnet_id}/subnets/{SERVICES_SUBNET}"
 
     def apply(self, ctx: Context, obs: Observation) -> None:

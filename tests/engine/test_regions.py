@@ -1,0 +1,79 @@
+"""A re-run with another region adds it to the install: its own cluster and VNet, peered both ways with the home
+VNet; the home part (registry, principal, RabbitMQ, Minio) is shared, not duplicated; each region converges alone."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from azure.identity import ClientSecretCredential
+from azure.mgmt.network import NetworkManagementClient
+
+from tests.conftest import RunningSandbox
+from tests.engine.helpers import (
+    ANSWERS,
+    Home,
+    answers_with,
+    clear_request_log,
+    endpoint_args,
+    kubectl_deployment,
+    run,
+    sandbox_writes,
+)
+from tests.engine.test_interrupt import assert_converged
+
+
+def _network(served: RunningSandbox, sub: str) -> NetworkManagementClient:
+    info = served.info
+    cred = ClientSecretCredential(info["tenant_id"], info["client_id"], info["client_secret"],
+                                  authority=info["authority"], disable_instance_discovery=True,
+                                  connection_verify=info["ca_bundle"])
+    return NetworkManagementClient(cred, sub, base_url=info["arm"], connection_verify=info["ca_bundle"])
+
+
+def test_a_second_region_is_added_peered_and_converges(served: RunningSandbox, home: Home, tmp_path: Path) -> None:
+    args, env = endpoint_args(served.info)
+    code, first, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    assert code == 0, err[-4000:]
+    west = answers_with(tmp_path, region="westeurope")
+    code, plan, err = run(home, "plan", *args, "--answers", str(west), "--json", env=env)
+    assert code == 0, err[-4000:]
+    actions = {s["key"]: s["action"] for s in plan["steps"]}
+    assert actions["region-network"] == actions["peering"] == actions["cluster"] == "create"
+    assert actions["registry"] == actions["sp"] == actions["rabbitmq"] == actions["network"] == "none"
+    regions = {line["region"] for line in plan["estimate"]["lines"]}
+    assert regions == {"eastus", "westeurope"}  # the new cluster, and the home services it shares
+
+    code, doc, err = run(home, "apply", *args, "--answers", str(west), "--yes", "--json", env=env)
+    assert code == 0, err[-4000:]
+    assert "is added to install" in err
+    region = doc["regions"][0]
+    assert region["region"] == "westeurope" and region["home"] is False
+    uid = doc["uniq_id"]["value"]
+    assert region["resource_ids"]["cluster_group"].endswith(f"/leafai-{uid}-westeurope")
+    assert region["kubeconfig"] != first["regions"][0]["kubeconfig"]
+    dep = kubectl_deployment(region["kubeconfig"])  # the machine's kubectl, the wizard's kubeconfig
+    assert dep["status"].get("readyReplicas") == 2
+
+    net = _network(served, doc["subscription"]["id"])
+    home_half = net.virtual_network_peerings.get(f"studioml-{uid}", f"studioml-vnet-{uid}", "to-westeurope")
+    far_half = net.virtual_network_peerings.get(f"leafai-{uid}-westeurope", f"studioml-vnet-{uid}-westeurope",
+                                                "to-home")
+    assert home_half.peering_state == far_half.peering_state == "Connected"
+    far = net.virtual_networks.get(f"leafai-{uid}-westeurope", f"studioml-vnet-{uid}-westeurope")
+    assert far.location == "westeurope"
+    assert not ipaddress.ip_network(far.address_space.address_prefixes[0]).overlaps(
+        ipaddress.ip_network("10.20.0.0/16"))
+    assert_converged(served, first, ("westeurope",))  # still one app, one principal, one password, 2 VMs, the home cluster
+
+    clear_request_log(served)
+    for answers in (west, ANSWERS):  # each region again: nothing to change, nothing written
+        code, again, err = run(home, "apply", *args, "--answers", str(answers), "--yes", "--json", env=env)
+        assert code == 0 and {s["action"] for s in again["steps"].values()} == {"none"}, again["steps"]
+    assert sandbox_writes(served) == []
+
+    code, status, err = run(home, "status", *args, "--json", env=env)
+    assert code == 0, err
+    assert [(r["region"], r["home"], r["runner"]["ready"]) for r in status["regions"]] == [
+        ("eastus", True, 2), ("westeurope", False, 2)]
+    assert status["installed"] is True
