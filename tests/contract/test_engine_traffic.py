@@ -4,6 +4,7 @@ official REST specs: the sandbox serves the engine what Azure documents, not wha
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 from azure.identity import ClientSecretCredential
@@ -38,9 +39,14 @@ def test_a_whole_install_gets_only_spec_shaped_answers(tmp_path: Path) -> None:
                                        events.append, state_root=tmp_path / "state")
         result = asyncio.run(Engine(build_steps(ctx), ctx).run())
         assert result.exit_code == 0, [o.error for o in result.outcomes.values() if o.error]
+        west = replace(ctx.answers, region="westeurope")  # then a second region: its VNet, the peering, a cluster
+        ctx, _sub, _uid = make_context(session, west, events.append, state_root=tmp_path / "state")
+        result = asyncio.run(Engine(build_steps(ctx), ctx).run())
+        assert result.exit_code == 0, [o.error for o in result.outcomes.values() if o.error]
         arm = [s for s in recorder.seen if s[1].startswith(info["arm"] + "/subscriptions")]
-        assert check_all(arm) >= 40
+        assert check_all(arm) >= 50
         methods = {(m, u.split("?")[0].rsplit("/providers/", 1)[-1].split("/")[0]) for m, u, _s, _b in arm}
         assert ("PUT", "Microsoft.ContainerService") in methods and ("PUT", "Microsoft.Compute") in methods
+        assert any(m == "PUT" and "/virtualNetworkPeerings/" in u for m, u, _s, _b in arm)
     finally:
         served.stop()

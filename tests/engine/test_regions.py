@@ -64,7 +64,7 @@ def test_a_second_region_is_added_peered_and_converges(served: RunningSandbox, h
     assert far.location == "westeurope"
     assert not ipaddress.ip_network(far.address_space.address_prefixes[0]).overlaps(
         ipaddress.ip_network("10.20.0.0/16"))
-    assert_converged(served, first, ("westeurope",))  # still one app, one principal, one password, 2 VMs, the home cluster
+    assert_converged(served, first, ("westeurope",))  # one app, principal, password; 2 VMs; one home cluster
 
     clear_request_log(served)
     for answers in (west, ANSWERS):  # each region again: nothing to change, nothing written
