@@ -1,12 +1,21 @@
-"""The studioml-azure Textual application: the shell every wizard screen lives in."""
+"""The studioml-azure Textual application: the shell every wizard screen lives in.
+
+The flow: welcome -> subscription -> sizing (estimate table and bar chart) -> review (the plan) -> progress
+(the engine's events, live). Screens call :class:`wizard.flow.Wizard` from worker threads; a failure of any
+worker is shown here, in one place, as the error's message and its next step (``--debug`` adds the traceback).
+"""
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
+
+from wizard.errors import WizardError
+from wizard.flow import Wizard
 
 from .help import HelpScreen
 from .welcome import WelcomeScreen
@@ -33,44 +42,60 @@ class StudioMLApp(App[int]):
         Binding("escape", "back", "Back", tooltip="Go back one screen", id="back", show=False),
     ]
 
-    def __init__(self, target: CloudTarget) -> None:
+    def __init__(self, target: CloudTarget, wizard: Wizard | None = None, *, debug: bool = False) -> None:
         super().__init__()
-        self.target = target
+        self.target, self.wizard, self.show_tracebacks = target, wizard, debug
 
     def on_mount(self) -> None:
         """Open on the welcome screen."""
         self.push_screen(WelcomeScreen(self.target.name, self.target.arm, self.target.detail))
+
+    def action_start(self) -> None:
+        """From the welcome screen: sign in and pick the subscription."""
+        if self.wizard is not None:
+            from .subscription import SubscriptionScreen
+
+            self.push_screen(SubscriptionScreen(self.wizard))
 
     def action_help(self) -> None:
         """Show the help overlay (unless it is already up)."""
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         """Pop one screen; the first screen stays."""
         if len(self.screen_stack) > 2:
-            self.pop_screen()
+            await self.pop_screen()
+
+    def report_failure(self, err: BaseException) -> None:
+        """Any failure of the flow, shown as what is wrong and what to do next (``--debug``: the traceback)."""
+        if isinstance(err, WizardError):
+            text = err.message + (f"\nnext: {err.hint}" if err.hint else "")
+        else:
+            text = f"unexpected error: {err}\nnext: run again with --debug for the details"
+        if self.show_tracebacks:
+            text += "\n" + "".join(traceback.format_exception(err))
+        self.notify(text, title="Could not go on", severity="error", timeout=30)
 
 
-def run_app(*, sandbox: bool, sandbox_dir: Path, speed: float) -> int:
-    """Run the wizard; with ``sandbox`` the embedded sandbox cloud serves it."""
-    embedded = None
+def run_app(*, sandbox: bool, sandbox_dir: Path, speed: float, debug: bool = False) -> int:
+    """Run the wizard; with ``sandbox`` against the sandbox cloud of ``sandbox_dir`` (joined when it serves,
+    else started in the background, where it keeps serving after the wizard so kubeconfigs keep working)."""
+    from wizard.commands import setup_log
+    from wizard.session import Options, open_session
+
+    setup_log()  # the SDKs' warnings go to the log file, not over the screen
+
     if sandbox:
-        from wizard.sandbox.control import find_running
-        from wizard.sandbox.embedded import EmbeddedSandbox
+        from wizard.sandbox.control import find_running, start_background
 
-        endpoints = find_running(sandbox_dir)  # join a `sandbox serve` of the folder rather than race it
-        if endpoints is None:
-            embedded = EmbeddedSandbox(sandbox_dir, speed=speed)
-            endpoints = embedded.start()
+        endpoints = find_running(sandbox_dir) or start_background(sandbox_dir, speed=speed)
         target = CloudTarget("the local sandbox cloud", endpoints.arm,
-                             f"Nothing reaches Azure. State: {sandbox_dir} (speed x{speed:g}).")
+                             f"Nothing reaches Azure. State: {sandbox_dir} (speed x{speed:g}); it keeps serving "
+                             f"after the wizard (studioml-azure sandbox stop --dir {sandbox_dir}).")
     else:
         target = CloudTarget("Azure (AzureCloud)", "https://management.azure.com",
                              "Resources are created in your subscription and cost money.")
-    try:
-        StudioMLApp(target).run()
-    finally:
-        if embedded is not None:
-            embedded.stop()
+    opts = Options(sandbox=sandbox, sandbox_dir=sandbox_dir, speed=speed)
+    StudioMLApp(target, Wizard(lambda: open_session(opts)), debug=debug).run()
     return 0

@@ -9,6 +9,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS = [
+    ("Enter", "begin (welcome) / pick (lists) / set (node count)"),
+    ("r", "sizing: review the plan (availability and quota are checked first)"),
+    ("a", "review: apply the plan, with live progress"),
+    ("s", "progress: stop at the next safe point (run again to resume)"),
     ("?", "this help"),
     ("Esc", "back one screen / close this help"),
     ("ctrl+p", "command palette"),

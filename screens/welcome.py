@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
@@ -18,7 +19,9 @@ STEPS = [
 
 
 class WelcomeScreen(Screen[None]):
-    """Welcome: the plan in six lines and the target cloud."""
+    """Welcome: the plan in six lines and the target cloud; Enter begins."""
+
+    BINDINGS = [Binding("enter", "app.start", "Begin", tooltip="Sign in and pick the subscription", id="begin")]
 
     def __init__(self, cloud: str, arm: str, detail: str) -> None:
         super().__init__()
@@ -33,6 +36,6 @@ class WelcomeScreen(Screen[None]):
                          classes="lead")
             yield Static("\n".join(f"  {i}. {s}" for i, s in enumerate(STEPS, 1)), id="welcome-steps")
             yield Static(f"Cloud: [b]{self.cloud}[/b]\nARM endpoint: {self.arm}\n{self.detail}", id="cloud-panel")
-            yield Static("Secrets go to your OS keyring, never to a file. Press [b]?[/b] for help, [b]q[/b] to quit.",
-                         classes="hint")
+            yield Static("Secrets go to your OS keyring, never to a file. Press [b]Enter[/b] to begin, [b]?[/b] for "
+                         "help, [b]q[/b] to quit.", classes="hint")
         yield Footer()

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     from screens.app import run_app  # lazily: the UI is only loaded for the interactive wizard
 
     return run_app(sandbox=_opt(args, "sandbox"), sandbox_dir=_opt(args, "sandbox_dir") or default_sandbox_dir(),
-                   speed=_opt(args, "speed"))
+                   speed=_opt(args, "speed"), debug=_opt(args, "debug"))
 
 
 if __name__ == "__main__":

@@ -24,13 +24,13 @@ from .answers import Answers
 from .catalog import gpu_size
 from .engine import Engine, RunResult
 from .errors import InputError
-from .events import Event, StepDone, StepFailed, StepProgress, StepRetrying, StepSkipped, StepStarted, Warning
+from .events import Event, describe
 from .plan import build_steps, observe_all, planned, script
 from .pricing import PriceBook
 from .prompts import Prompter, ask_answers, choose_subscription
 from .report import attach_costs, estimate_text, money, plan_text, price_source
 from .session import Session, UniqId, make_context, pick_subscription
-from .sizing import estimate, preflight, regions_for
+from .sizing import estimate, preflight_for, regions_for
 from .state import TenantState, log_dir
 from .status import region_doc, status_command
 from .steps.base import Context
@@ -38,7 +38,8 @@ from .steps.base import Context
 log = logging.getLogger("studioml_azure")
 
 
-def _setup_log() -> Path:
+def setup_log() -> Path:
+    """Send the wizard's and the SDKs' log lines to the log file (never over the screen); returns its path."""
     directory = log_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / "studioml-azure.log"
@@ -64,17 +65,7 @@ class Printer:
     def __call__(self, event: Event) -> None:
         """Render one event."""
         t = f"[{time.monotonic() - self.started:6.1f}s]"
-        text = {
-            StepStarted: lambda e: f"{e.title} ...",
-            StepProgress: lambda e: f"  {e.message}",
-            StepDone: lambda e: f"{'unchanged' if e.action == 'none' else e.action + 'd'}" + (
-                f" ({e.detail})" if e.detail else ""),
-            StepRetrying: lambda e: f"retrying in {e.delay:.1f}s (attempt {e.attempt}): {e.message}",
-            StepFailed: lambda e: (f"{'not finished' if e.exit_code == 4 else 'FAILED'}: {e.message}"
-                                   + (f"\n    next: {e.hint}" if e.hint else "")),
-            StepSkipped: lambda e: f"skipped: {e.reason}",
-            Warning: lambda e: f"warning: {e.message}",
-        }[type(event)](event)
+        text = describe(event)
         print(f"{t} {event.step:>20}: {text}", file=self.out, flush=True)
         log.info("%s %s %s", event.step, type(event).__name__, json.dumps(asdict(event)))
 
@@ -100,7 +91,7 @@ def plan_command(session: Session, answers: Answers, *, as_json: bool) -> int:
     if not as_json:
         _intro(ctx, sub, uid, session, sys.stderr)
     est = estimate(_book(session, answers), answers, home=ctx.names.home_region)
-    _preflight(ctx)
+    preflight_for(ctx)
     steps = build_steps(ctx)
     plan = planned(observe_all(ctx, steps))
     attach_costs(plan, est, ctx.region, ctx.names.home_region)
@@ -147,7 +138,7 @@ def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: boo
         print(f"resuming: the last run stopped during {', '.join(left)}; what it finished is kept", file=sys.stderr)
     ctx.secrets.check_usable()
     est = estimate(_book(session, answers), answers, home=ctx.names.home_region)
-    _preflight(ctx)
+    preflight_for(ctx)
     hourly, monthly = est.total()
     print(f"estimated cost: {money(monthly, est.currency)} a month ({money(hourly, est.currency)} an hour); "
           f"{price_source(est)}", file=sys.stderr)
@@ -181,12 +172,6 @@ def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: boo
 
 def _book(session: Session, answers: Answers) -> PriceBook:
     return PriceBook(session.cloud.prices, currency=answers.currency, verify=session.cloud.verify())
-
-
-def _preflight(ctx: Context) -> None:
-    n = ctx.names
-    preflight(ctx.clients, ctx.subscription_id, ctx.answers, n.cluster_rg(ctx.region), n.cluster, n.registry_rg,
-              n.vm("rabbitmq"), home=ctx.region == n.home_region)
 
 
 def _summary(result: RunResult) -> str:
@@ -242,7 +227,7 @@ def run(command: str, session_factory: Any, answers: Answers | None, *, yes: boo
         prompter: Prompter | None = None, debug: bool = False) -> int:
     """Open the session and run ``command``. Without an answers file, a person at the terminal (``prompter``)
     answers the questions of ``plan`` and ``apply``; anyone else gets the defaults."""
-    _setup_log()
+    setup_log()
     session: Session = session_factory()
     if prompter is not None:
         session.choose_subscription = partial(choose_subscription, prompter)

@@ -64,3 +64,24 @@ class Warning(Event):  # noqa: A001 - a domain name, scoped to this module
     """Something a person should know that does not stop the run."""
 
     message: str
+
+
+def describe(event: Event) -> str:
+    """The event in a few words, as the CLI and the TUI show it (events carry no secret)."""
+    if isinstance(event, StepStarted):
+        return f"{event.title} ..."
+    if isinstance(event, StepProgress):
+        return f"  {event.message}"
+    if isinstance(event, StepDone):
+        return ("unchanged" if event.action == "none" else event.action + "d") + (
+            f" ({event.detail})" if event.detail else "")
+    if isinstance(event, StepRetrying):
+        return f"retrying in {event.delay:.1f}s (attempt {event.attempt}): {event.message}"
+    if isinstance(event, StepFailed):
+        return (f"{'not finished' if event.exit_code == 4 else 'FAILED'}: {event.message}"
+                + (f"\n    next: {event.hint}" if event.hint else ""))
+    if isinstance(event, StepSkipped):
+        return f"skipped: {event.reason}"
+    if isinstance(event, Warning):
+        return f"warning: {event.message}"
+    return type(event).__name__

@@ -15,8 +15,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from .answers import ALLOWED, Answers, validate
-from .catalog import current_sizes, gpu_size
+from .catalog import gpu_size
 from .errors import InputError
+from .flow import size_options
 from .pricing import PriceBook
 from .report import money
 from .session import Session, home_region, resolve_uniq_id
@@ -105,18 +106,12 @@ def ask_answers(prompter: Prompter, session: Session, sub: dict[str, Any], base:
     answers = replace(base, subscription=sub["id"])
     uid = resolve_uniq_id(session, answers, sub["id"], TenantState(session.login.tenant_id))
     home = home_region(session, sub["id"], uid.value, replace(answers, region=""))
-    sizes = [s for s in current_sizes().values() if not s.fractional]
     where = home or answers.region
-
-    def size_title(name: str) -> str:
-        s = gpu_size(name)
-        price = book.vm(name, where)
-        cost = f"{money(price.hourly, book.currency)}/h in {where}" if price else f"no price in {where}"
-        return f"{name:<26} {s.gpus} x {s.gpu} ({s.gpu_memory_gb} GB), {s.vcpus} vCPUs, {cost}"
-
     say(f"reading GPU size prices in {where} ...")
-    answers = replace(answers, gpu_sku=prompter.choose(
-        "GPU size of the pool", [Choice(size_title(s.name), s.name) for s in sizes], answers.gpu_sku))
+    sizes = [Choice(f"{o.size.name:<26} {o.facts}, " + (f"{money(o.hourly, o.currency)}/h in {where}"
+                                                        if o.hourly is not None else f"no price in {where}"),
+                    o.size.name) for o in size_options(book, where)]
+    answers = replace(answers, gpu_sku=prompter.choose("GPU size of the pool", sizes, answers.gpu_sku))
     answers = replace(answers, gpu_nodes=int(prompter.text(
         "GPU nodes", str(answers.gpu_nodes), _checker(answers, "gpu_nodes"))))
     size = gpu_size(answers.gpu_sku)

@@ -84,13 +84,18 @@ def default_sandbox_dir() -> Path:
     return Path(platformdirs.user_data_dir("studioml-azure")) / "sandbox"
 
 
+def list_subscriptions(session: Session) -> list[dict[str, Any]]:
+    """Every subscription the sign-in sees: id, display name and state."""
+    with azure_call("listing subscriptions"):
+        return [{"id": str(s.subscription_id), "name": str(s.display_name),
+                 "state": str(getattr(s.state, "value", s.state))}  # the enum's value: "Enabled", not its name
+                for s in session.clients.subscriptions().subscriptions.list()]
+
+
 def pick_subscription(session: Session, wanted: str, remembered: list[str] | None = None) -> dict[str, Any]:
     """The subscription named by id or display name; without one, the only one this host installed into, else
     az's default subscription (the seed's ``isDefault``), else the only enabled subscription."""
-    with azure_call("listing subscriptions"):
-        subs = [{"id": str(s.subscription_id), "name": str(s.display_name),
-                 "state": str(getattr(s.state, "value", s.state))}  # the enum's value: "Enabled", not its name
-                for s in session.clients.subscriptions().subscriptions.list()]
+    subs = list_subscriptions(session)
     if not subs:
         raise RefusedError("this sign-in sees no subscription.", "sign in with an account that has one")
     listing = "; ".join(f"{s['name']} ({s['id']}, {s['state']})" for s in subs)

@@ -13,7 +13,7 @@ from .azure.errors import azure_call
 from .catalog import gpu_size, service_sizes
 from .errors import RefusedError
 from .pricing import HOURS_PER_MONTH, Price, PriceBook
-from .steps.base import get_or_none, lookup, rest
+from .steps.base import Context, get_or_none, lookup, rest
 
 AKS_NODE_OS_DISK = "P10 LRS"  # 128 GiB managed OS disk per node
 VM_OS_DISK = "P4 LRS"  # 30 GiB image -> the 32 GiB tier
@@ -227,3 +227,10 @@ def preflight(clients: Clients, sub: str, answers: Answers, cluster_rg: str, clu
     short = check_quota(clients, sub, region, quota_needs(answers, existing, vms_exist, home), families)
     if short:
         raise refuse_shortfall(short, sub, region)
+
+
+def preflight_for(ctx: Context) -> None:
+    """:func:`preflight` for a run's context (its region, cluster, and whether it is the home region)."""
+    n = ctx.names
+    preflight(ctx.clients, ctx.subscription_id, ctx.answers, n.cluster_rg(ctx.region), n.cluster, n.registry_rg,
+              n.vm("rabbitmq"), home=ctx.region == n.home_region)

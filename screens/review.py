@@ -1,0 +1,73 @@
+"""Review: the plan (every step, what apply would do, each resource's monthly cost) after the quota and
+availability preflight; ``a`` applies it."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Static
+
+from wizard.events import Event, describe
+from wizard.flow import Wizard
+from wizard.plan import PlannedStep
+from wizard.report import money
+from wizard.sizing import Estimate
+
+from .base import WizardScreen
+from .estimate import EstimateView
+
+
+class ReviewScreen(WizardScreen):
+    """What apply would create, update or leave, and the cost; nothing is made until ``a``."""
+
+    BINDINGS = [Binding("a", "apply", "Apply", tooltip="Create or converge everything shown", id="apply")]
+
+    def __init__(self, wizard: Wizard) -> None:
+        super().__init__(wizard)
+        self.ready = False
+
+    def compose(self) -> ComposeResult:
+        """Status, plan table, estimate."""
+        yield Header()
+        with VerticalScroll(classes="page"):
+            yield Static("Review", classes="page-title")
+            yield Static("checking availability and quota, then reading what exists ...", id="review-status",
+                         classes="status")
+            yield DataTable(id="plan", zebra_stripes=True, cursor_type="row")
+            yield EstimateView(id="review-estimate")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Plan off the UI thread."""
+        self.load()
+
+    @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
+    def load(self) -> None:
+        """Preflight and observe every step (the app shows a refusal with its way out)."""
+        steps, est = self.wizard.plan(lambda e: self.app.call_from_thread(self._progress, e))
+        self.app.call_from_thread(self._show, steps, est)
+
+    def _progress(self, event: Event) -> None:
+        self.query_one("#review-status", Static).update(describe(event).strip())
+
+    def _show(self, steps: list[PlannedStep], est: Estimate) -> None:
+        table = self.query_one("#plan", DataTable)
+        table.add_columns("action", "step", "detail", "per month")
+        for p in steps:
+            cost = sum(r.get("monthly") or 0 for r in p.resources)
+            table.add_row(p.action, p.title, p.detail[:60], money(cost, est.currency) if cost else "")
+        self.query_one(EstimateView).show(est)
+        changes = sum(p.action != "none" for p in steps)
+        self.query_one("#review-status", Static).update(
+            f"{changes} step(s) to change, {len(steps) - changes} unchanged. Press a to apply, Esc to change the "
+            "sizing." if changes else "Everything is as answered. Press a to check it again, Esc to go back.")
+        self.ready = True
+
+    def action_apply(self) -> None:
+        """Run the install, following it live."""
+        if self.ready:
+            from .progress import ProgressScreen
+
+            self.app.push_screen(ProgressScreen(self.wizard))

@@ -1,0 +1,116 @@
+"""Size the GPU cluster: the size (with its price), the node count and the region (with its quota headroom), and
+what the whole deployment costs, redrawn as the choices change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Header, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from wizard.answers import ALLOWED
+from wizard.catalog import gpu_size
+from wizard.errors import InputError
+from wizard.flow import SizeOption
+from wizard.report import money
+from wizard.sizing import Estimate
+
+from .base import WizardScreen
+from .estimate import EstimateView
+
+
+class SizingScreen(WizardScreen):
+    """Choices on the left, the estimate on the right; ``r`` reviews the plan."""
+
+    BINDINGS = [Binding("r", "review", "Review the plan", tooltip="See what apply would do, and refuse what "
+                        "cannot succeed", id="review")]
+
+    def compose(self) -> ComposeResult:
+        """The three choices, the error line, the estimate."""
+        a = self.wizard.answers
+        yield Header()
+        with Horizontal(classes="page"):
+            with Vertical(id="choices"):
+                yield Static("GPU size", classes="label")
+                yield OptionList(id="sizes")
+                yield Static("GPU nodes", classes="label")
+                yield Input(str(a.gpu_nodes), id="nodes", type="integer")
+                yield Static("Region: quota headroom for the pool + 1 upgrade surge node", classes="label")
+                yield OptionList(id="regions")
+                yield Static("", id="sizing-error", classes="error")
+            with Vertical(id="estimate-pane"):
+                yield Static("reading prices ...", id="sizing-status", classes="status")
+                yield EstimateView(id="estimate")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Load sizes, regions and the estimate."""
+        self.refresh_choices()
+
+    @work(thread=True, exclusive=True, group="sizing", exit_on_error=False)
+    def refresh_choices(self) -> None:
+        """Read prices, availability and quota off the UI thread."""
+        sizes, regions, est = self.wizard.sizes(), self.wizard.regions(), self.wizard.estimate()
+        self.app.call_from_thread(self._show, sizes, regions, est)
+
+    def _show(self, sizes: list[SizeOption], regions: list[dict[str, Any]], est: Estimate) -> None:
+        a = self.wizard.answers
+        self._fill("#sizes", [Option(f"{o.size.name:<26} {o.facts}  " + (
+            f"{money(o.hourly, o.currency)}/h" if o.hourly is not None else "no price here"), id=o.size.name)
+            for o in sizes], a.gpu_sku)
+        self._fill("#regions", [Option(f"{r['region']:<16} headroom {r['headroom_vcpus']:>4} vCPUs"
+                                       + (" (home)" if r["region"] == self.wizard.home else "")
+                                       + ("" if r["fits"] else "  too little quota"), id=r["region"])
+                                for r in regions], a.region)
+        self.query_one(EstimateView).show(est)
+        hourly, monthly = est.total()
+        self.query_one("#sizing-status", Static).update(
+            f"{a.gpu_nodes} x {a.gpu_sku} in {a.region}: {money(monthly, est.currency)} a month "
+            f"({money(hourly, est.currency)} an hour). Press r to review the plan.")
+
+    def _fill(self, selector: str, options: list[Option], current: str) -> None:
+        widget = self.query_one(selector, OptionList)
+        widget.clear_options()
+        widget.add_options(options)
+        ids = [o.id for o in options]
+        if current in ids:
+            widget.highlighted = ids.index(current)
+
+    def _answer(self, **changes: Any) -> bool:
+        try:
+            self.wizard.answer(**changes)
+        except InputError as err:
+            self.query_one("#sizing-error", Static).update(f"{err.message} {err.hint or ''}")
+            return False
+        self.query_one("#sizing-error", Static).update("")
+        self.query_one("#sizing-status", Static).update("reading prices and quota ...")
+        self.refresh_choices()
+        return True
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """A size or a region was picked; one runner per GPU of the pool."""
+        value = str(event.option.id)
+        if event.option_list.id == "sizes":
+            self._answer(gpu_sku=value, runner_replicas=self.wizard.answers.gpu_nodes * gpu_size(value).gpus)
+        else:
+            self._answer(region=value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """The node count (checked by the core: 1 to 100)."""
+        try:
+            nodes = int(event.value)
+        except ValueError:
+            self.query_one("#sizing-error", Static).update(f"gpu_nodes must be {ALLOWED['gpu_nodes']}")
+            return
+        if self._answer(gpu_nodes=nodes, runner_replicas=nodes * gpu_size(self.wizard.answers.gpu_sku).gpus):
+            self.query_one("#regions", OptionList).focus()  # on to the next choice (and r works again)
+
+    def action_review(self) -> None:
+        """On to the review."""
+        from .review import ReviewScreen
+
+        self.app.push_screen(ReviewScreen(self.wizard))

@@ -1,0 +1,67 @@
+"""Sign in and pick the subscription (the seed's ``az account list`` / ``az account set``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets.option_list import Option
+
+from wizard.flow import Wizard
+
+from .base import WizardScreen
+
+
+class SubscriptionScreen(WizardScreen):
+    """The subscriptions this sign-in can use; Enter picks one and goes on to sizing."""
+
+    def __init__(self, wizard: Wizard) -> None:
+        super().__init__(wizard)
+        self.subs: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        """Status line and the list."""
+        yield Header()
+        with Vertical(classes="page"):
+            yield Static("Subscription", classes="page-title")
+            yield Static("signing in ...", id="subscription-status", classes="status")
+            yield OptionList(id="subscriptions")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Sign in off the UI thread."""
+        self.load()
+
+    @work(thread=True, exclusive=True, group="sign-in", exit_on_error=False)
+    def load(self) -> None:
+        """List the subscriptions (the app shows a failure with its next step)."""
+        subs = self.wizard.sign_in()
+        self.app.call_from_thread(self._show, subs)
+
+    def _show(self, subs: list[dict[str, Any]]) -> None:
+        self.subs = subs
+        assert self.wizard.session is not None
+        self.query_one("#subscription-status", Static).update(
+            f"signed in as {self.wizard.session.login.how}; pick the subscription to install into (Enter)")
+        options = self.query_one(OptionList)
+        options.add_options([Option(f"{s['name']}  ({s['id']}, {s['state']})", id=s["id"]) for s in subs])
+        default = self.wizard.session.login.default_subscription
+        options.highlighted = next((i for i, s in enumerate(subs) if s["id"] == default), 0)
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """Settle the subscription and the install's identity, then size the cluster."""
+        sub = next(s for s in self.subs if s["id"] == event.option.id)
+        self.query_one("#subscription-status", Static).update(f"reading {sub['name']} ...")
+        self.choose(sub)
+
+    @work(thread=True, exclusive=True, group="sign-in", exit_on_error=False)
+    def choose(self, sub: dict[str, Any]) -> None:
+        """uniq_id and home region, then the sizing screen."""
+        self.wizard.choose_subscription(sub)
+        from .sizing import SizingScreen
+
+        self.app.call_from_thread(self.app.push_screen, SizingScreen(self.wizard))

@@ -1,0 +1,127 @@
+"""The wizard as an interactive UI walks it: one object holding the session and the answers so far, with the
+calls each screen needs (subscriptions, GPU sizes with prices, regions with quota headroom, the estimate, the
+plan, the run). Headless: the TUI calls it from worker threads and follows the engine's events; every answer
+goes through :func:`wizard.answers.validate`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .answers import Answers, validate
+from .catalog import GpuSize, current_sizes
+from .engine import Engine, RunResult
+from .events import Event
+from .plan import PlannedStep, build_steps, observe_all, planned
+from .pricing import PriceBook
+from .report import attach_costs
+from .session import Session, UniqId, home_region, list_subscriptions, make_context, resolve_uniq_id
+from .sizing import Estimate, estimate, preflight_for, regions_for
+from .state import TenantState
+from .steps.base import Context
+
+
+@dataclass(frozen=True)
+class SizeOption:
+    """A GPU size as a person chooses it: its facts and its hourly price in a region."""
+
+    size: GpuSize
+    hourly: float | None
+    currency: str
+
+    @property
+    def facts(self) -> str:
+        """``1 x T4 (16 GB), 4 vCPUs``."""
+        s = self.size
+        return f"{s.gpus} x {s.gpu} ({s.gpu_memory_gb} GB), {s.vcpus} vCPUs"
+
+
+def size_options(book: PriceBook, region: str) -> list[SizeOption]:
+    """Every current size fit for CUDA training (fractional GPUs left out), with its Linux pay-as-you-go price."""
+    out = []
+    for size in current_sizes().values():
+        if not size.fractional:
+            price = book.vm(size.name, region)
+            out.append(SizeOption(size, price.hourly if price else None, book.currency))
+    return out
+
+
+@dataclass
+class Wizard:
+    """The state of one interactive run: sign-in, subscription, install identity and answers."""
+
+    open_session: Callable[[], Session]
+    answers: Answers = field(default_factory=Answers)
+    session: Session | None = None
+    subscription: dict[str, Any] | None = None
+    uniq: UniqId | None = None
+    home: str = ""  # the install's home region, once it exists
+
+    def _session(self) -> Session:
+        if self.session is None:
+            self.session = self.open_session()
+        return self.session
+
+    def sign_in(self) -> list[dict[str, Any]]:
+        """Sign in (once) and list the subscriptions this sign-in can use."""
+        subs = list_subscriptions(self._session())
+        return [s for s in subs if s["state"] not in ("Disabled", "Deleted", "PastDue")]
+
+    def choose_subscription(self, sub: dict[str, Any]) -> None:
+        """Settle the subscription, the install's uniq_id and (when it exists) its home region."""
+        session = self._session()
+        self.subscription = sub
+        self.answers = replace(self.answers, subscription=sub["id"])
+        self.uniq = resolve_uniq_id(session, self.answers, sub["id"], TenantState(session.login.tenant_id))
+        self.home = home_region(session, sub["id"], self.uniq.value, replace(self.answers, region=""))
+        if self.home:
+            self.answers = replace(self.answers, region=self.home)
+
+    def book(self) -> PriceBook:
+        """The price book in the answered currency."""
+        session = self._session()
+        return PriceBook(session.cloud.prices, currency=self.answers.currency, verify=session.cloud.verify())
+
+    def sizes(self) -> list[SizeOption]:
+        """The GPU sizes with their prices in the answered region."""
+        return size_options(self.book(), self.answers.region)
+
+    def regions(self) -> list[dict[str, Any]]:
+        """Regions offering the answered size to the subscription, with quota headroom for the pool + surge."""
+        assert self.subscription is not None
+        size = current_sizes()[self.answers.gpu_sku]
+        needed = size.vcpus * (self.answers.gpu_nodes + 1)
+        return regions_for(self._session().clients, self.subscription["id"], size.name, needed)
+
+    def answer(self, **changes: Any) -> Answers:
+        """Change some answers; an invalid one raises :class:`InputError` and changes nothing."""
+        self.answers = validate({**self.answers.as_dict(), **changes})
+        return self.answers
+
+    def estimate(self) -> Estimate:
+        """The whole deployment's cost for the answers so far."""
+        return estimate(self.book(), self.answers, home=self.home or self.answers.region)
+
+    def _context(self, emit: Callable[[Event], None]) -> Context:
+        ctx, _sub, _uid = make_context(self._session(), self.answers, emit)
+        preflight_for(ctx)
+        return ctx
+
+    def plan(self, emit: Callable[[Event], None]) -> tuple[list[PlannedStep], Estimate]:
+        """Refuse what cannot succeed (availability, quota), then observe every step: what apply would do."""
+        ctx = self._context(emit)
+        est = self.estimate()
+        steps = planned(observe_all(ctx, build_steps(ctx)))
+        attach_costs(steps, est, ctx.region, ctx.names.home_region)
+        return steps, est
+
+    def apply(self, emit: Callable[[Event], None], stop: threading.Event) -> tuple[RunResult, Context]:
+        """Converge everything; ``stop`` set from another thread ends the run at the next safe point (exit 4)."""
+        ctx = self._context(emit)
+        ctx.stop = stop
+        ctx.secrets.check_usable()
+        return asyncio.run(Engine(build_steps(ctx), ctx).run()), ctx
