@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Static
 from wizard.report import money, price_source
 from wizard.sizing import Estimate
 
-BAR_WIDTH = 36
+BAR_WIDTH = 24
 
 
 def bars(est: Estimate) -> str:

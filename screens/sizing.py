@@ -59,7 +59,7 @@ class SizingScreen(WizardScreen):
 
     def _show(self, sizes: list[SizeOption], regions: list[dict[str, Any]], est: Estimate) -> None:
         a = self.wizard.answers
-        self._fill("#sizes", [Option(f"{o.size.name:<26} {o.facts}  " + (
+        self._fill("#sizes", [Option(f"{o.size.name:<25} {o.size.gpus} x {o.size.gpu:<8} {o.size.vcpus:>2} vCPUs " + (
             f"{money(o.hourly, o.currency)}/h" if o.hourly is not None else "no price here"), id=o.size.name)
             for o in sizes], a.gpu_sku)
         self._fill("#regions", [Option(f"{r['region']:<16} headroom {r['headroom_vcpus']:>4} vCPUs"

@@ -22,7 +22,9 @@ class Tmux:
     def run(self, command: str, marker: Path, env: dict[str, str] | None = None) -> None:
         """Start the shell ``command`` with ``env`` added; its exit code goes to ``marker``."""
         prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
-        line = f"env {prefix} sh -c {shlex.quote(command)}; echo $? > {shlex.quote(str(marker))}; sleep 600"
+        # without the test runner's COLUMNS/LINES, so the program sizes itself from the terminal, as for a person
+        line = (f"env -u COLUMNS -u LINES {prefix} sh -c {shlex.quote(command)}; "
+                f"echo $? > {shlex.quote(str(marker))}; sleep 600")
         self._tmux("new-session", "-d", "-s", "main", "-x", self.size[0], "-y", self.size[1], line).check_returncode()
 
     def exit_code(self, marker: Path, timeout: float = 120) -> int:
