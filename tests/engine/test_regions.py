@@ -77,3 +77,26 @@ def test_a_second_region_is_added_peered_and_converges(served: RunningSandbox, h
     assert [(r["region"], r["home"], r["runner"]["ready"]) for r in status["regions"]] == [
         ("eastus", True, 2), ("westeurope", False, 2)]
     assert status["installed"] is True
+
+
+def test_a_deleted_peering_half_is_mended(served: RunningSandbox, home: Home, tmp_path: Path) -> None:
+    """Someone deletes the home half of the peering: the region's half goes Disconnected (a PUT cannot mend it);
+    the next apply says so, deletes it, and makes both halves again."""
+    args, env = endpoint_args(served.info)
+    west = answers_with(tmp_path, region="westeurope")
+    for answers in (ANSWERS, west):
+        code, doc, err = run(home, "apply", *args, "--answers", str(answers), "--yes", "--json", env=env)
+        assert code == 0, err[-4000:]
+    uid = doc["uniq_id"]["value"]
+    net = _network(served, doc["subscription"]["id"])
+    net.virtual_network_peerings.begin_delete(f"studioml-{uid}", f"studioml-vnet-{uid}", "to-westeurope").result()
+    far = (f"leafai-{uid}-westeurope", f"studioml-vnet-{uid}-westeurope", "to-home")
+    assert net.virtual_network_peerings.get(*far).peering_state == "Disconnected"
+    code, doc, err = run(home, "apply", *args, "--answers", str(west), "--yes", "--json", env=env)
+    assert code == 0, err[-4000:]
+    peering = doc["steps"]["peering"]
+    assert peering["action"] == "update" and peering["detail"] == "to-westeurope missing, to-home Disconnected"
+    assert {s["action"] for k, s in doc["steps"].items() if k != "peering"} == {"none"}
+    assert net.virtual_network_peerings.get(*far).peering_state == "Connected"
+    assert net.virtual_network_peerings.get(f"studioml-{uid}", f"studioml-vnet-{uid}",
+                                            "to-westeurope").peering_state == "Connected"

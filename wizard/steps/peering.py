@@ -112,8 +112,12 @@ class Peering(Step):
         return Observation(NONE, "connected", res)
 
     def apply(self, ctx: Context, obs: Observation) -> None:
-        """PUT each half (a half whose other side was removed is Disconnected; a PUT on both reconnects it)."""
+        """PUT each half. A half whose other side was deleted is Disconnected, and a PUT does not mend it: it is
+        deleted and made again (what the portal asks for)."""
         peerings = ctx.clients.network(ctx.subscription_id).virtual_network_peerings
+        for rg, vnet, name, _remote in self._halves(ctx):
+            if lookup(self._get(ctx, rg, vnet, name), "properties.peeringState") == "Disconnected":
+                ctx.wait(self.key, peerings.begin_delete(rg, vnet, name), f"removing disconnected peering {name}")
         for rg, vnet, name, remote in self._halves(ctx):
             body = VirtualNetworkPeering({"properties": {
                 "remoteVirtualNetwork": {"id": remote}, "allowVirtualNetworkAccess": True,

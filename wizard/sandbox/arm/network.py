@@ -150,16 +150,31 @@ class Peerings(_Net):
                            f"{ref.name}: the address spaces of the two virtual networks overlap.")
         props.pop("provisioningState", None)
         props["remoteAddressSpace"] = remote["body"]["properties"]["addressSpace"]
-        back = any((p["body"]["properties"].get("remoteVirtualNetwork") or {}).get("id", "").lower()
-                   == local["id"].lower() for p in call.sbx.children(remote["id"], "virtualNetworkPeerings"))
-        props["peeringState"] = "Connected" if back else "Initiated"
-        props["peeringSyncLevel"] = "FullyInSync"
-        if back:
-            for p in call.sbx.children(remote["id"], "virtualNetworkPeerings"):
-                if p["body"]["properties"]["remoteVirtualNetwork"]["id"].lower() == local["id"].lower():
-                    p["body"]["properties"]["peeringState"] = "Connected"
+        back = [p for p in _peerings_to(call, remote["id"], local["id"])
+                if p["body"]["properties"].get("peeringState") != "Disconnected"]
+        if existing is not None and existing["body"]["properties"].get("peeringState") == "Disconnected":
+            props["peeringState"] = "Disconnected"  # its other half was deleted: only delete + create mends it
+        else:
+            props["peeringState"] = "Connected" if back else "Initiated"
+            for p in back:
+                p["body"]["properties"]["peeringState"] = "Connected"
+        props["peeringSyncLevel"] = "FullyInSync" if props["peeringState"] == "Connected" else "RemoteNotInSync"
         props.setdefault("allowVirtualNetworkAccess", True)
         return {"id": ref.id, "name": ref.name, "type": ref.type_name, "properties": props}
+
+
+    def before_delete(self, call: Call, ref: Ref, rec: dict[str, Any]) -> None:
+        """The other half of a peering goes Disconnected when this one is deleted."""
+        remote_id = (rec["body"]["properties"].get("remoteVirtualNetwork") or {}).get("id", "")
+        for p in _peerings_to(call, remote_id, ref.parent_id or ""):
+            p["body"]["properties"]["peeringState"] = "Disconnected"
+            p["body"]["properties"]["peeringSyncLevel"] = "RemoteNotInSync"
+
+
+def _peerings_to(call: Call, vnet_id: str, remote_id: str) -> list[dict[str, Any]]:
+    """The peerings of ``vnet_id`` whose remote is ``remote_id``."""
+    return [p for p in call.sbx.children(vnet_id, "virtualNetworkPeerings")
+            if (p["body"]["properties"].get("remoteVirtualNetwork") or {}).get("id", "").lower() == remote_id.lower()]
 
 
 class NetworkSecurityGroups(_Net):
