@@ -210,7 +210,8 @@ def preflight(clients: Clients, sub: str, answers: Answers, cluster_rg: str, clu
               vm_name: str, home: bool = True) -> None:
     """Refuse, before anything is made, a size that is not offered here or a deployment the quota cannot hold."""
     region = answers.region
-    sizes = {answers.gpu_sku, *(str(service_sizes()[k]) for k in ("system_pool", "rabbitmq", "minio"))}
+    sizes = {answers.gpu_sku, *(str(service_sizes()[k]) for k in ("system_pool", "rabbitmq", "minio")
+                                if home or k == "system_pool")}  # the service VMs live in the home region only
     families: dict[str, str] = {}
     for size in sorted(sizes):
         ok, why, sku = offered(clients, sub, size, region)
