@@ -44,8 +44,7 @@ async def _to_sizing(pilot: Pilot[int], app: StudioMLApp) -> None:
                  "the estimate")
 
 
-@pytest.fixture
-def wizard(served: RunningSandbox, home: Home, monkeypatch: pytest.MonkeyPatch) -> Wizard:
+def _wizard(served: RunningSandbox, home: Home, monkeypatch: pytest.MonkeyPatch, prices: str = "") -> Wizard:
     """A wizard signed in to the served sandbox as its admin service principal, with a private home."""
     info = served.info
     for key, value in home.env({"AZURE_CLIENT_ID": info["client_id"], "AZURE_CLIENT_SECRET": info["client_secret"],
@@ -53,8 +52,28 @@ def wizard(served: RunningSandbox, home: Home, monkeypatch: pytest.MonkeyPatch) 
         if key.startswith(("XDG_", "AZURE_")):
             monkeypatch.setenv(key, value)
     opts = Options(arm_endpoint=info["arm"], authority=info["authority"], graph_endpoint=info["graph"],
-                   prices_endpoint=info["prices"], ca_bundle=info["ca_bundle"], speed=200)
+                   prices_endpoint=prices or info["prices"], ca_bundle=info["ca_bundle"], speed=200)
     return Wizard(lambda: open_session(opts))
+
+
+@pytest.fixture
+def wizard(served: RunningSandbox, home: Home, monkeypatch: pytest.MonkeyPatch) -> Wizard:
+    """The wizard of the served sandbox."""
+    return _wizard(served, home, monkeypatch)
+
+
+def test_sizing_snapshot_prices_from_the_dated_snapshot(served: RunningSandbox, home: Home,
+                                                        monkeypatch: pytest.MonkeyPatch, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """The sizing screen with the Retail Prices API unreachable: the bundled snapshot's prices, labelled with its
+    date (and so the same picture every time)."""
+    wizard = _wizard(served, home, monkeypatch, prices="https://127.0.0.1:9/api/retail/prices")
+    app = StudioMLApp(CloudTarget("the sandbox", "https://127.0.0.1:1", "test"), wizard)
+
+    async def to_sizing(pilot: Pilot[int]) -> None:
+        await _to_sizing(pilot, app)
+        assert "bundled snapshot dated" in str(app.screen.query_one(EstimateView).query_one(".source", Static).render())
+
+    assert snap_compare(app, terminal_size=(150, 45), run_before=to_sizing)
 
 
 async def test_the_tui_installs_end_to_end(wizard: Wizard, served: RunningSandbox) -> None:
