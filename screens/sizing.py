@@ -27,7 +27,8 @@ class SizingScreen(WizardScreen):
     """Choices on the left, the estimate on the right; ``r`` reviews the plan."""
 
     BINDINGS = [Binding("r", "review", "Review the plan", tooltip="See what apply would do, and refuse what "
-                        "cannot succeed", id="review")]
+                        "cannot succeed", id="review"),
+                Binding("k", "secrets", "Secrets", tooltip="The install's secrets in the OS keyring", id="secrets")]
 
     def compose(self) -> ComposeResult:
         """The three choices, the error line, the estimate."""
@@ -114,3 +115,9 @@ class SizingScreen(WizardScreen):
         from .review import ReviewScreen
 
         self.app.push_screen(ReviewScreen(self.wizard))
+
+    def action_secrets(self) -> None:
+        """The install's secrets."""
+        from .secrets import SecretsScreen
+
+        self.app.push_screen(SecretsScreen(self.wizard))

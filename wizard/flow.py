@@ -15,10 +15,12 @@ from typing import Any
 from .answers import Answers, validate
 from .catalog import GpuSize, current_sizes
 from .engine import Engine, RunResult
+from .errors import InputError
 from .events import Event
 from .plan import PlannedStep, build_steps, observe_all, planned
 from .pricing import PriceBook
 from .report import attach_costs
+from .secrets import PURPOSES, SecretStore
 from .session import Session, UniqId, home_region, list_subscriptions, make_context, resolve_uniq_id
 from .sizing import Estimate, estimate, preflight_for, regions_for
 from .state import TenantState
@@ -48,6 +50,16 @@ def size_options(book: PriceBook, region: str) -> list[SizeOption]:
             price = book.vm(size.name, region)
             out.append(SizeOption(size, price.hourly if price else None, book.currency))
     return out
+
+
+@dataclass(frozen=True)
+class SecretEntry:
+    """One secret of the install, without its value: what it is for, where it is kept, whether it is there."""
+
+    key: str
+    purpose: str
+    ref: str
+    stored: bool
 
 
 @dataclass
@@ -125,3 +137,23 @@ class Wizard:
         ctx.stop = stop
         ctx.secrets.check_usable()
         return asyncio.run(Engine(build_steps(ctx), ctx).run()), ctx
+
+    def _store(self) -> SecretStore:
+        if self.uniq is None:
+            raise InputError("no install is chosen yet.", "pick the subscription first")
+        return SecretStore(self._session().login.tenant_id, self.uniq.value)
+
+    def secret_entries(self) -> list[SecretEntry]:
+        """Every secret the install keeps in the OS keyring, named and located, values left out."""
+        store = self._store()
+        return [SecretEntry(key, purpose, str(store.ref(key)), store.get(key) is not None)
+                for key, purpose in PURPOSES.items()]
+
+    def reveal(self, key: str) -> str:
+        """One secret's value, read from the keyring when a person asks for it (never cached here)."""
+        if key not in PURPOSES:
+            raise InputError(f"{key!r} is not a secret of this install.", "pick one from the list")
+        value = self._store().get(key)
+        if value is None:
+            raise InputError(f"{key} is not in the keyring.", "run apply: it makes what is missing")
+        return value

@@ -30,6 +30,18 @@ RUNNER_PRIVATE_KEY = "runner-private-key"
 RUNNER_PUBLIC_KEY = "runner-public-key"
 RUNNER_PASSPHRASE = "runner-passphrase"
 SSH_PRIVATE_KEY = "admin-ssh-private-key"
+# Every secret an install keeps, and what it is for (the order the secrets screen and status show them).
+PURPOSES: dict[str, str] = {
+    SP_PASSWORD: "password of the registry's service principal (image pulls)",
+    RABBITMQ_ADMIN: "RabbitMQ administrator (management UI on 15672)",
+    RABBITMQ_USER: "RabbitMQ user of the runners (AMQP_URL)",
+    MINIO_USER: "Minio root user",
+    MINIO_PASSWORD: "Minio root password",
+    RUNNER_PRIVATE_KEY: "runners' message-decryption key (RSA 4096, encrypted with the passphrase)",
+    RUNNER_PUBLIC_KEY: "runners' public key (for the people who send experiments)",
+    RUNNER_PASSPHRASE: "passphrase of the runners' private key",
+    SSH_PRIVATE_KEY: "SSH key of the service VMs (made only when this host had none)",
+}
 HINT = ("start a Secret Service (gnome-keyring or KeePassXC) and unlock it; on a headless host: "
         "dbus-run-session -- sh -c 'gnome-keyring-daemon --unlock --components=secrets; studioml-azure ...'")
 

@@ -21,9 +21,7 @@ from .steps.base import Context, get_or_none, lookup, rest
 
 RUNNER: dict[str, Any] = {"apiVersion": "apps/v1", "kind": "Deployment",
           "metadata": {"name": "studioml-go-runner-deployment", "namespace": NAMESPACE}}
-SECRET_KEYS = [keys.SP_PASSWORD, keys.RABBITMQ_ADMIN, keys.RABBITMQ_USER, keys.MINIO_USER, keys.MINIO_PASSWORD,
-               keys.RUNNER_PRIVATE_KEY, keys.RUNNER_PUBLIC_KEY, keys.RUNNER_PASSPHRASE,
-               keys.SSH_PRIVATE_KEY]  # the last only when the admin had no SSH key of their own
+SECRET_KEYS = list(keys.PURPOSES)
 
 
 def region_doc(ctx: Context, region: str | None = None) -> dict[str, Any]:

@@ -7,18 +7,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import keyring
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from screens.app import CloudTarget, StudioMLApp
 from screens.estimate import EstimateView
 from screens.progress import ProgressScreen
 from screens.review import ReviewScreen
+from screens.secrets import RevealScreen, SecretsScreen
 from screens.sizing import SizingScreen
 from screens.subscription import SubscriptionScreen
 from tests.conftest import RunningSandbox
-from tests.engine.helpers import Home, kubectl_deployment
+from tests.engine.helpers import ANSWERS, Home, endpoint_args, kubectl_deployment, run
 from wizard.flow import Wizard
 from wizard.session import Options, open_session
 
@@ -118,3 +120,36 @@ async def test_a_refusal_is_shown_with_its_way_out(wizard: Wizard, served: Runni
         shown = " ".join(n.message for n in app._notifications)
         assert "next:" in shown and "quota" in shown.lower(), shown
         assert isinstance(app.screen, ReviewScreen) and not app.screen.ready
+
+
+async def test_the_secrets_screen_hides_values_until_asked(served: RunningSandbox, home: Home, wizard: Wizard) -> None:
+    """After an install (the CLI's, same home): every secret named with its keyring address, values hidden; one is
+    shown only after its exact name is typed, and Esc takes it off the screen."""
+    args, env = endpoint_args(served.info)
+    code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    assert code == 0, err[-3000:]
+    password = keyring.get_password("studioml-azure", f"{doc['tenant']}/{doc['uniq_id']['value']}/sp-password")
+    assert password
+    app = StudioMLApp(CloudTarget("the sandbox", served.info["arm"], "test"), wizard)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await _to_sizing(pilot, app)
+        await pilot.press("k")
+        await _until(pilot, lambda: isinstance(app.screen, SecretsScreen) and bool(app.screen.entries), "secrets")
+        assert sum(e.stored for e in app.screen.entries) >= 8
+        assert password not in _all_text(app)
+        table = app.screen.query_one(DataTable)
+        assert str(table.get_row_at(0)[0]) == "sp-password" and "hidden" in str(table.get_row_at(0)[3])
+        await pilot.press("v")
+        await _until(pilot, lambda: isinstance(app.screen, RevealScreen), "the question")
+        await pilot.press(*"sp-passwrd", "enter")  # a typo shows nothing
+        assert "nothing shown" in _text(app, "#reveal-value") and password not in _all_text(app)
+        app.screen.query_one(Input).value = ""
+        await pilot.press(*"sp-password", "enter")
+        assert _text(app, "#reveal-value") == password
+        await pilot.press("escape")
+        assert isinstance(app.screen, SecretsScreen) and password not in _all_text(app)
+
+
+def _all_text(app: StudioMLApp) -> str:
+    return " ".join(str(w.render()) for w in app.screen.query(Static)) + " ".join(
+        str(table.get_row_at(i)) for table in app.screen.query(DataTable) for i in range(table.row_count))
