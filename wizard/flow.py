@@ -16,7 +16,7 @@ from .answers import Answers, validate
 from .catalog import GpuSize, current_sizes
 from .engine import Engine, RunResult
 from .errors import InputError
-from .events import Event
+from .events import Event, Warning
 from .plan import PlannedStep, build_steps, observe_all, planned
 from .pricing import PriceBook
 from .report import attach_costs
@@ -135,6 +135,9 @@ class Wizard:
         """Converge everything; ``stop`` set from another thread ends the run at the next safe point (exit 4)."""
         ctx = self._context(emit)
         ctx.stop = stop
+        left = ctx.journal.unfinished()
+        if left:
+            emit(Warning("resume", f"the last run stopped during {', '.join(left)}; what it finished is kept"))
         ctx.secrets.check_usable()
         return asyncio.run(Engine(build_steps(ctx), ctx).run()), ctx
 
