@@ -10,7 +10,7 @@ from pathlib import Path
 import keyring
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, RichLog, Static
 
 from screens.app import CloudTarget, StudioMLApp
 from screens.estimate import EstimateView
@@ -153,3 +153,26 @@ async def test_the_secrets_screen_hides_values_until_asked(served: RunningSandbo
 def _all_text(app: StudioMLApp) -> str:
     return " ".join(str(w.render()) for w in app.screen.query(Static)) + " ".join(
         str(table.get_row_at(i)) for table in app.screen.query(DataTable) for i in range(table.row_count))
+
+
+async def test_stop_safely_then_apply_again_resumes(wizard: Wizard, served: RunningSandbox) -> None:
+    """s stops the install at the next safe point (resumable); applying again says it resumes and finishes."""
+    app = StudioMLApp(CloudTarget("the sandbox", served.info["arm"], "test"), wizard)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await _to_sizing(pilot, app)
+        await pilot.press("r")
+        await _until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.ready, "the plan")
+        await pilot.press("a")
+        await _until(pilot, lambda: isinstance(app.screen, ProgressScreen)
+                     and app.screen.query_one("#steps", DataTable).row_count >= 3, "the first steps")
+        await pilot.press("s")
+        await _until(pilot, lambda: app.screen.finished, "the stop")
+        assert _text(app, "#progress-status").startswith("Stopped before finishing"), _text(app, "#progress-status")
+        await pilot.press("escape")  # finished: back to the review
+        assert isinstance(app.screen, ReviewScreen)
+        await pilot.press("a")
+        await _until(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, "the rerun",
+                     timeout=120)
+        assert _text(app, "#progress-status").startswith("Done."), _text(app, "#progress-status")
+        log = "\n".join(str(line) for line in app.screen.query_one(RichLog).lines)
+        assert "the last run stopped during" in log
