@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
+from textual.worker import Worker, WorkerState
 
 from wizard.engine import RunResult
 from wizard.events import Event, StepDone, StepFailed, StepRetrying, StepSkipped, StepStarted, describe
@@ -76,6 +77,13 @@ class ProgressScreen(WizardScreen):
                 4: "Stopped before finishing: run it again to resume where it stopped (finished steps are kept)."
                 }.get(code, "Failed: see the steps above for the cause and the next step; finished steps are kept.")
         self.query_one("#progress-status", Static).update(text)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A run that could not start (refused by the preflight, no keyring) ends here too: Esc goes back."""
+        if event.state == WorkerState.ERROR:
+            self.finished = True
+            self.query_one("#progress-status", Static).update("Could not start: see the message; Esc goes back.")
+        super().on_worker_state_changed(event)
 
     def on_unmount(self) -> None:
         """Leaving the wizard mid-run stops the run at the next safe point (the next run resumes)."""

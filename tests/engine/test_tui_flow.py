@@ -176,3 +176,20 @@ async def test_stop_safely_then_apply_again_resumes(wizard: Wizard, served: Runn
         assert _text(app, "#progress-status").startswith("Done."), _text(app, "#progress-status")
         log = "\n".join(str(line) for line in app.screen.query_one(RichLog).lines)
         assert "the last run stopped during" in log
+
+
+async def test_a_run_that_cannot_start_lets_the_person_go_back(wizard: Wizard, served: RunningSandbox) -> None:
+    """The answers changed after the review to a size without quota: the run is refused before anything is made,
+    the message names the way out, and Esc goes back."""
+    app = StudioMLApp(CloudTarget("the sandbox", served.info["arm"], "test"), wizard)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await _to_sizing(pilot, app)
+        await pilot.press("r")
+        await _until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.ready, "the plan")
+        wizard.answer(gpu_sku="Standard_NC24ads_A100_v4", region="eastus2")
+        await pilot.press("a")
+        await _until(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, "the refusal")
+        assert _text(app, "#progress-status").startswith("Could not start")
+        assert any("quota" in n.message.lower() and "next:" in n.message for n in app._notifications)
+        await pilot.press("escape")
+        assert isinstance(app.screen, ReviewScreen)
