@@ -8,7 +8,7 @@ worker is shown here, in one place, as the error's message and its next step (``
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from textual.app import App
@@ -96,6 +96,6 @@ def run_app(*, sandbox: bool, sandbox_dir: Path, speed: float, debug: bool = Fal
     else:
         target = CloudTarget("Azure (AzureCloud)", "https://management.azure.com",
                              "Resources are created in your subscription and cost money.")
-    opts = Options(sandbox=sandbox, sandbox_dir=sandbox_dir, speed=speed)
-    StudioMLApp(target, Wizard(lambda: open_session(opts)), debug=debug).run()
+    opts = Options(sandbox=sandbox, sandbox_dir=sandbox_dir, speed=speed, interactive=True)
+    StudioMLApp(target, Wizard(lambda show: open_session(replace(opts, on_device_code=show))), debug=debug).run()
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -38,8 +39,13 @@ class SubscriptionScreen(WizardScreen):
     @work(thread=True, exclusive=True, group="sign-in", exit_on_error=False)
     def load(self) -> None:
         """List the subscriptions (the app shows a failure with its next step)."""
-        subs = self.wizard.sign_in()
+        subs = self.wizard.sign_in(lambda url, code: self.app.call_from_thread(self._device_code, url, code))
         self.app.call_from_thread(self._show, subs)
+
+    def _device_code(self, url: str, code: str) -> None:
+        self.query_one("#subscription-status", Static).update(
+            Text.assemble("To sign in, open ", (url, "bold"), " in a browser and enter the code ",
+                          (code, "bold reverse"), " (waiting ...)"))
 
     def _show(self, subs: list[dict[str, Any]]) -> None:
         self.subs = subs

@@ -26,6 +26,8 @@ from .sizing import Estimate, estimate, preflight_for, regions_for
 from .state import TenantState
 from .steps.base import Context
 
+ShowDeviceCode = Callable[[str, str], None]
+
 
 @dataclass(frozen=True)
 class SizeOption:
@@ -66,21 +68,22 @@ class SecretEntry:
 class Wizard:
     """The state of one interactive run: sign-in, subscription, install identity and answers."""
 
-    open_session: Callable[[], Session]
+    open_session: Callable[[ShowDeviceCode | None], Session]  # signs in; shows a device code when one is needed
     answers: Answers = field(default_factory=Answers)
     session: Session | None = None
     subscription: dict[str, Any] | None = None
     uniq: UniqId | None = None
     home: str = ""  # the install's home region, once it exists
 
-    def _session(self) -> Session:
+    def _session(self, show: ShowDeviceCode | None = None) -> Session:
         if self.session is None:
-            self.session = self.open_session()
+            self.session = self.open_session(show)
         return self.session
 
-    def sign_in(self) -> list[dict[str, Any]]:
-        """Sign in (once) and list the subscriptions this sign-in can use."""
-        subs = list_subscriptions(self._session())
+    def sign_in(self, show: ShowDeviceCode | None = None) -> list[dict[str, Any]]:
+        """Sign in (once; ``show`` gets the URL and code if the device code flow is needed) and list the
+        subscriptions this sign-in can use."""
+        subs = list_subscriptions(self._session(show))
         return [s for s in subs if s["state"] not in ("Disabled", "Deleted", "PastDue")]
 
     def choose_subscription(self, sub: dict[str, Any]) -> None:

@@ -36,6 +36,7 @@ class Options:
     sandbox_dir: Path | None = None
     speed: float = 10.0
     interactive: bool = False
+    on_device_code: Callable[[str, str], None] | None = None  # shows (url, code) when the device code flow runs
 
 
 @dataclass
@@ -69,7 +70,7 @@ def open_session(opts: Options) -> Session:
                        sandbox_dir=started)
     cloud = cloud_from_options(opts.cloud, arm=opts.arm_endpoint, authority=opts.authority, graph=opts.graph_endpoint,
                                prices=opts.prices_endpoint, ca_bundle=opts.ca_bundle, registry=opts.registry_endpoint)
-    signed_in = login(cloud, interactive=opts.interactive)
+    signed_in = login(cloud, interactive=opts.interactive, on_device_code=opts.on_device_code)
     return Session(cloud, signed_in, Clients(cloud, signed_in.credential, polling_interval=_poll(opts)))
 
 

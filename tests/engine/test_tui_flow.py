@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import keyring
 import pytest
+import requests
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, RichLog, Static
 
@@ -55,7 +57,7 @@ def _wizard(served: RunningSandbox, home: Home, monkeypatch: pytest.MonkeyPatch,
             monkeypatch.setenv(key, value)
     opts = Options(arm_endpoint=info["arm"], authority=info["authority"], graph_endpoint=info["graph"],
                    prices_endpoint=prices or info["prices"], ca_bundle=info["ca_bundle"], speed=200)
-    return Wizard(lambda: open_session(opts))
+    return Wizard(lambda show: open_session(replace(opts, on_device_code=show)))
 
 
 @pytest.fixture
@@ -193,3 +195,31 @@ async def test_a_run_that_cannot_start_lets_the_person_go_back(wizard: Wizard, s
         assert any("quota" in n.message.lower() and "next:" in n.message for n in app._notifications)
         await pilot.press("escape")
         assert isinstance(app.screen, ReviewScreen)
+
+
+async def test_device_code_sign_in_is_shown_on_screen(served: RunningSandbox, home: Home,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """No az login and no service principal: the subscription screen shows the device code and its URL; once the
+    code is entered at that URL, the sign-in goes on to the subscriptions."""
+    info = served.info
+    for key, value in home.env().items():
+        if key.startswith("XDG_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AZURE_CLIENT_ID", raising=False)
+    monkeypatch.delenv("AZURE_CLIENT_SECRET", raising=False)
+    monkeypatch.setenv("AZURE_TENANT_ID", info["tenant_id"])
+    monkeypatch.setenv("AZURE_CONFIG_DIR", str(home.root / "no-az-login"))
+    opts = Options(arm_endpoint=info["arm"], authority=info["authority"], graph_endpoint=info["graph"],
+                   prices_endpoint=info["prices"], ca_bundle=info["ca_bundle"], interactive=True)
+    wizard = Wizard(lambda show: open_session(replace(opts, on_device_code=show)))
+    app = StudioMLApp(CloudTarget("the sandbox", info["arm"], "test"), wizard)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, SubscriptionScreen)
+                     and "enter the code" in _text(app, "#subscription-status"), "the device code")
+        shown = _text(app, "#subscription-status")
+        assert f"{info['authority']}/devicelogin" in shown
+        code = shown.split("enter the code ")[1].split(" ")[0]
+        requests.post(f"{info['authority']}/devicelogin", data={"code": code}, verify=info["ca_bundle"], timeout=10)
+        await _until(pilot, lambda: bool(app.screen.subs), "the subscriptions")
+        assert "signed in as device code sign-in" in _text(app, "#subscription-status")
