@@ -23,6 +23,8 @@ from .base import WizardScreen
 class ProgressScreen(WizardScreen):
     """Follows the engine; ``s`` stops at the next safe point (the next run resumes)."""
 
+    STATUS = "progress-status"
+
     BINDINGS = [
         Binding("s", "stop", "Stop safely", tooltip="Stop at the next safe point; run again to resume", id="stop"),
         Binding("escape", "stop", "Stop", show=False, id="progress-escape"),
@@ -82,7 +84,6 @@ class ProgressScreen(WizardScreen):
         """A run that could not start (refused by the preflight, no keyring) ends here too: Esc goes back."""
         if event.state == WorkerState.ERROR:
             self.finished = True
-            self.query_one("#progress-status", Static).update("Could not start: see the message; Esc goes back.")
         super().on_worker_state_changed(event)
 
     def on_unmount(self) -> None:

@@ -22,6 +22,8 @@ from .estimate import EstimateView
 class ReviewScreen(WizardScreen):
     """What apply would create, update or leave, and the cost; nothing is made until ``a``."""
 
+    STATUS = "review-status"
+
     BINDINGS = [Binding("a", "apply", "Apply", tooltip="Create or converge everything shown", id="apply")]
 
     def __init__(self, wizard: Wizard) -> None:

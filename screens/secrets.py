@@ -20,6 +20,8 @@ from .base import WizardScreen
 class SecretsScreen(WizardScreen):
     """One row per secret: name, purpose, keyring address, stored or missing."""
 
+    STATUS = "secrets-status"
+
     BINDINGS = [Binding("v", "reveal", "Show value", tooltip="Show the selected secret (its name is asked first)",
                         id="reveal")]
 

@@ -26,6 +26,8 @@ from .estimate import EstimateView
 class SizingScreen(WizardScreen):
     """Choices on the left, the estimate on the right; ``r`` reviews the plan."""
 
+    STATUS = "sizing-status"
+
     BINDINGS = [Binding("r", "review", "Review the plan", tooltip="See what apply would do, and refuse what "
                         "cannot succeed", id="review"),
                 Binding("k", "secrets", "Secrets", tooltip="The install's secrets in the OS keyring", id="secrets")]

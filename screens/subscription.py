@@ -19,6 +19,8 @@ from .base import WizardScreen
 class SubscriptionScreen(WizardScreen):
     """The subscriptions this sign-in can use; Enter picks one and goes on to sizing."""
 
+    STATUS = "subscription-status"
+
     def __init__(self, wizard: Wizard) -> None:
         super().__init__(wizard)
         self.subs: list[dict[str, Any]] = []

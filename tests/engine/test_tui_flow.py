@@ -122,6 +122,7 @@ async def test_a_refusal_is_shown_with_its_way_out(wizard: Wizard, served: Runni
         shown = " ".join(n.message for n in app._notifications)
         assert "next:" in shown and "quota" in shown.lower(), shown
         assert isinstance(app.screen, ReviewScreen) and not app.screen.ready
+        assert _text(app, "#review-status").startswith("Could not go on: not enough compute quota in eastus2")
 
 
 async def test_the_secrets_screen_hides_values_until_asked(served: RunningSandbox, home: Home, wizard: Wizard) -> None:
@@ -191,7 +192,7 @@ async def test_a_run_that_cannot_start_lets_the_person_go_back(wizard: Wizard, s
         wizard.answer(gpu_sku="Standard_NC24ads_A100_v4", region="eastus2")
         await pilot.press("a")
         await _until(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, "the refusal")
-        assert _text(app, "#progress-status").startswith("Could not start")
+        assert _text(app, "#progress-status").startswith("Could not go on: not enough compute quota")
         assert any("quota" in n.message.lower() and "next:" in n.message for n in app._notifications)
         await pilot.press("escape")
         assert isinstance(app.screen, ReviewScreen)
