@@ -55,7 +55,8 @@ class SubscriptionScreen(WizardScreen):
         self.query_one("#subscription-status", Static).update(
             f"signed in as {self.wizard.session.login.how}; pick the subscription to install into (Enter)")
         options = self.query_one(OptionList)
-        options.add_options([Option(f"{s['name']}  ({s['id']}, {s['state']})", id=s["id"]) for s in subs])
+        options.add_options([Option(Text(f"{s['name']}  ({s['id']}, {s['state']})"), id=s["id"])  # names as text
+                             for s in subs])
         default = self.wizard.session.login.default_subscription
         options.highlighted = next((i for i, s in enumerate(subs) if s["id"] == default), 0)
         options.focus()
@@ -63,7 +64,7 @@ class SubscriptionScreen(WizardScreen):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         """Settle the subscription and the install's identity, then size the cluster."""
         sub = next(s for s in self.subs if s["id"] == event.option.id)
-        self.query_one("#subscription-status", Static).update(f"reading {sub['name']} ...")
+        self.query_one("#subscription-status", Static).update(Text(f"reading {sub['name']} ..."))
         self.choose(sub)
 
     @work(thread=True, exclusive=True, group="sign-in", exit_on_error=False)
