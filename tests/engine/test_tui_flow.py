@@ -198,11 +198,12 @@ async def test_a_run_that_cannot_start_lets_the_person_go_back(wizard: Wizard, s
         assert isinstance(app.screen, ReviewScreen)
 
 
-async def test_device_code_sign_in_is_shown_on_screen(served: RunningSandbox, home: Home,
+async def test_device_code_sign_in_is_shown_on_screen(slow_sandbox: RunningSandbox, home: Home,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """No az login and no service principal: the subscription screen shows the device code and its URL; once the
-    code is entered at that URL, the sign-in goes on to the subscriptions."""
-    info = served.info
+    code is entered at that URL, the sign-in goes on to the subscriptions. (At real-Azure timing the code waits
+    20 s for a person, so the screen is sure to show it, however slow the machine.)"""
+    info = slow_sandbox.info
     for key, value in home.env().items():
         if key.startswith("XDG_"):
             monkeypatch.setenv(key, value)
