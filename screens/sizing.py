@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 from wizard.answers import ALLOWED
 from wizard.catalog import gpu_size
 from wizard.errors import InputError
-from wizard.flow import SizeOption
+from wizard.flow import SizeOption, region_title
 from wizard.report import money
 from wizard.sizing import Estimate
 
@@ -65,10 +65,8 @@ class SizingScreen(WizardScreen):
         self._fill("#sizes", [Option(f"{o.size.name:<25} {o.size.gpus} x {o.size.gpu:<8} {o.size.vcpus:>2} vCPUs " + (
             f"{money(o.hourly, o.currency)}/h" if o.hourly is not None else "no price here"), id=o.size.name)
             for o in sizes], a.gpu_sku)
-        self._fill("#regions", [Option(f"{r['region']:<16} headroom {r['headroom_vcpus']:>4} vCPUs"
-                                       + (" (home)" if r["region"] == self.wizard.home else "")
-                                       + ("" if r["fits"] else "  too little quota"), id=r["region"])
-                                for r in regions], a.region)
+        self._fill("#regions", [Option(region_title(r, self.wizard.home), id=r["region"]) for r in regions],
+                   a.region)
         self.query_one(EstimateView).show(est)
         hourly, monthly = est.total()
         self.query_one("#sizing-status", Static).update(

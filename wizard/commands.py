@@ -25,6 +25,7 @@ from .catalog import gpu_size
 from .engine import Engine, RunResult
 from .errors import InputError
 from .events import Event, describe
+from .flow import Wizard
 from .plan import build_steps, observe_all, planned, script
 from .pricing import PriceBook
 from .prompts import Prompter, ask_answers, choose_subscription
@@ -217,8 +218,8 @@ def _ask(session: Session, answers: Answers, prompter: Prompter) -> Answers:
     """The plain prompt mode: the questions at the terminal, then the answers shown as a file to reuse."""
     sub = pick_subscription(session, answers.subscription,
                             TenantState(session.login.tenant_id).remembered_subscriptions())
-    answers = ask_answers(prompter, session, sub, answers, _book(session, answers),
-                          lambda line: print(line, file=sys.stderr))
+    wizard = Wizard(lambda _show: session, answers=answers, session=session)
+    answers = ask_answers(prompter, wizard, sub, lambda line: print(line, file=sys.stderr))
     print("# these answers as a file, for `--answers FILE` next time:\n" + answers.as_toml(), file=sys.stderr)
     return answers
 

@@ -21,7 +21,7 @@ from .plan import PlannedStep, build_steps, observe_all, planned
 from .pricing import PriceBook
 from .report import attach_costs
 from .secrets import PURPOSES, SecretStore
-from .session import Session, UniqId, home_region, list_subscriptions, make_context, resolve_uniq_id
+from .session import Session, UniqId, home_region, list_subscriptions, make_context, resolve_uniq_id, usable
 from .sizing import Estimate, estimate, preflight_for, regions_for
 from .state import TenantState
 from .steps.base import Context
@@ -42,6 +42,13 @@ class SizeOption:
         """``1 x T4 (16 GB), 4 vCPUs``."""
         s = self.size
         return f"{s.gpus} x {s.gpu} ({s.gpu_memory_gb} GB), {s.vcpus} vCPUs"
+
+
+def region_title(found: dict[str, Any], home: str) -> str:
+    """One region of :func:`wizard.sizing.regions_for` as a person reads it: headroom, home, too little quota."""
+    return (f"{found['region']:<16} headroom {found['headroom_vcpus']:>4} vCPUs"
+            + (" (home)" if found["region"] == home else "")
+            + ("" if found["fits"] else "  too little quota"))
 
 
 def size_options(book: PriceBook, region: str) -> list[SizeOption]:
@@ -83,8 +90,7 @@ class Wizard:
     def sign_in(self, show: ShowDeviceCode | None = None) -> list[dict[str, Any]]:
         """Sign in (once; ``show`` gets the URL and code if the device code flow is needed) and list the
         subscriptions this sign-in can use."""
-        subs = list_subscriptions(self._session(show))
-        return [s for s in subs if s["state"] not in ("Disabled", "Deleted", "PastDue")]
+        return usable(list_subscriptions(self._session(show)))
 
     def choose_subscription(self, sub: dict[str, Any]) -> None:
         """Settle the subscription, the install's uniq_id and (when it exists) its home region."""
@@ -105,12 +111,15 @@ class Wizard:
         """The GPU sizes with their prices in the answered region."""
         return size_options(self.book(), self.answers.region)
 
+    def vcpus_needed(self) -> int:
+        """GPU quota the answered pool needs: its nodes plus the surge node an upgrade adds."""
+        return current_sizes()[self.answers.gpu_sku].vcpus * (self.answers.gpu_nodes + 1)
+
     def regions(self) -> list[dict[str, Any]]:
         """Regions offering the answered size to the subscription, with quota headroom for the pool + surge."""
         assert self.subscription is not None
-        size = current_sizes()[self.answers.gpu_sku]
-        needed = size.vcpus * (self.answers.gpu_nodes + 1)
-        return regions_for(self._session().clients, self.subscription["id"], size.name, needed)
+        return regions_for(self._session().clients, self.subscription["id"], self.answers.gpu_sku,
+                           self.vcpus_needed())
 
     def answer(self, **changes: Any) -> Answers:
         """Change some answers; an invalid one raises :class:`InputError` and changes nothing."""

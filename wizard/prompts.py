@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .answers import ALLOWED, Answers, validate
 from .catalog import gpu_size
 from .errors import InputError
-from .flow import size_options
-from .pricing import PriceBook
+from .flow import Wizard, region_title
 from .report import money
-from .session import Session, home_region, resolve_uniq_id
-from .sizing import regions_for
-from .state import TenantState
+from .session import usable
 
 
 @dataclass(frozen=True)
@@ -78,13 +75,13 @@ class TerminalPrompter:
 
 def choose_subscription(prompter: Prompter, subs: list[dict[str, Any]], default: str | None) -> dict[str, Any]:
     """A person picks among the usable subscriptions of the sign-in."""
-    usable = [s for s in subs if s["state"] not in ("Disabled", "Deleted", "PastDue")]
-    if not usable:
+    choices = usable(subs)
+    if not choices:
         raise InputError("no subscription of this sign-in is usable (all disabled or past due).",
                          "enable one in the Azure portal, or sign in with another account")
     picked = prompter.choose("Subscription", [Choice(f"{s['name']} ({s['id']}, {s['state']})", s["id"])
-                                              for s in usable], default)
-    return next(s for s in usable if s["id"] == picked)
+                                              for s in choices], default)
+    return next(s for s in choices if s["id"] == picked)
 
 
 def _checker(base: Answers, key: str) -> Callable[[str], str | None]:
@@ -100,46 +97,40 @@ def _checker(base: Answers, key: str) -> Callable[[str], str | None]:
     return check
 
 
-def ask_answers(prompter: Prompter, session: Session, sub: dict[str, Any], base: Answers, book: PriceBook,
-                say: Callable[[str], None]) -> Answers:
-    """The wizard's questions, each default taken from ``base``; returns validated answers for ``sub``."""
-    answers = replace(base, subscription=sub["id"])
-    uid = resolve_uniq_id(session, answers, sub["id"], TenantState(session.login.tenant_id))
-    home = home_region(session, sub["id"], uid.value, replace(answers, region=""))
-    where = home or answers.region
+def ask_answers(prompter: Prompter, wizard: Wizard, sub: dict[str, Any], say: Callable[[str], None]) -> Answers:
+    """The wizard's questions (the TUI's, one at a time), each default taken from ``wizard.answers``; every answer
+    is checked by :meth:`Wizard.answer`. Returns the validated answers for ``sub``."""
+    wizard.choose_subscription(sub)  # the uniq_id, and the home region when the install exists
+    where = wizard.answers.region
     say(f"reading GPU size prices in {where} ...")
     sizes = [Choice(f"{o.size.name:<26} {o.facts}, " + (f"{money(o.hourly, o.currency)}/h in {where}"
                                                         if o.hourly is not None else f"no price in {where}"),
-                    o.size.name) for o in size_options(book, where)]
-    answers = replace(answers, gpu_sku=prompter.choose("GPU size of the pool", sizes, answers.gpu_sku))
-    answers = replace(answers, gpu_nodes=int(prompter.text(
-        "GPU nodes", str(answers.gpu_nodes), _checker(answers, "gpu_nodes"))))
-    size = gpu_size(answers.gpu_sku)
-    needed = size.vcpus * (answers.gpu_nodes + 1)
-    say(f"reading where {size.name} is offered to this subscription, and the quota headroom there ...")
-    found = regions_for(session.clients, sub["id"], size.name, needed)
+                    o.size.name) for o in wizard.sizes()]
+    sku = prompter.choose("GPU size of the pool", sizes, wizard.answers.gpu_sku)
+    wizard.answer(gpu_sku=sku, runner_replicas=min(wizard.answers.runner_replicas, gpu_size(sku).gpus))
+    wizard.answer(gpu_nodes=int(prompter.text("GPU nodes", str(wizard.answers.gpu_nodes),
+                                              _checker(wizard.answers, "gpu_nodes"))))
+    say(f"reading where {sku} is offered to this subscription, and the quota headroom there ...")
+    found = wizard.regions()
     if not found:
-        raise InputError(f"{size.name} is offered to this subscription in no region.",
-                         "run again and pick another GPU size")
-    if home:
-        say(f"install {uid.value} lives in {home}; another region gets its own cluster and VNet, peered with it")
-    default = home or answers.region
-    answers = replace(answers, region=prompter.choose(
-        f"Region ({needed} vCPUs of {found[0]['family']} quota needed, one upgrade surge node included)",
-        [Choice(f"{r['region']:<16} headroom {r['headroom_vcpus']:>4} vCPUs"
-                + (" (home)" if r["region"] == home else "")
-                + ("" if r["fits"] else "  (too little quota: apply will say how to raise it)"), r["region"])
-         for r in found], default if any(r["region"] == default for r in found) else None))
-    gpus = answers.gpu_nodes * size.gpus
-    answers = replace(answers, runner_replicas=gpus)  # one runner per GPU unless the person says otherwise
-    answers = replace(answers, runner_replicas=int(prompter.text(
-        f"Runner replicas (one GPU each, {gpus} in the pool)", str(answers.runner_replicas),
-        _checker(answers, "runner_replicas"))))
-    answers = replace(answers, pull_auth=prompter.choose("How the cluster pulls the runner image", [
+        raise InputError(f"{sku} is offered to this subscription in no region.", "run again and pick another GPU size")
+    if wizard.home:
+        assert wizard.uniq is not None
+        say(f"install {wizard.uniq.value} lives in {wizard.home}; another region gets its own cluster and VNet, "
+            "peered with it")
+    default = wizard.answers.region
+    wizard.answer(region=prompter.choose(
+        f"Region ({wizard.vcpus_needed()} vCPUs of {found[0]['family']} quota needed, one upgrade surge node "
+        "included)", [Choice(region_title(r, wizard.home), r["region"]) for r in found],
+        default if any(r["region"] == default for r in found) else None))
+    gpus = wizard.answers.gpu_nodes * gpu_size(sku).gpus
+    wizard.answer(runner_replicas=gpus)  # one runner per GPU unless the person says otherwise
+    wizard.answer(runner_replicas=int(prompter.text(f"Runner replicas (one GPU each, {gpus} in the pool)", str(gpus),
+                                                    _checker(wizard.answers, "runner_replicas"))))
+    wizard.answer(pull_auth=prompter.choose("How the cluster pulls the runner image", [
         Choice("pull secret studioml-go-docker-key with the service principal (the seed's way)", "secret"),
         Choice("attach the registry (AcrPull for the cluster's kubelet identity, no secret)", "attach")],
-        answers.pull_auth))
-    answers = replace(answers, admin_user=prompter.confirm(
+        wizard.answers.pull_auth))
+    return wizard.answer(admin_user=prompter.confirm(
         "Enable the registry's admin user? (a shared password; the service principal is safer)",
-        answers.admin_user))
-    return validate(answers.as_dict())
+        wizard.answers.admin_user))

@@ -85,6 +85,14 @@ def default_sandbox_dir() -> Path:
     return Path(platformdirs.user_data_dir("studioml-azure")) / "sandbox"
 
 
+UNUSABLE = ("Disabled", "Deleted", "PastDue")  # subscription states nothing can be created in
+
+
+def usable(subs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The subscriptions something can be created in."""
+    return [s for s in subs if s["state"] not in UNUSABLE]
+
+
 def list_subscriptions(session: Session) -> list[dict[str, Any]]:
     """Every subscription the sign-in sees: id, display name and state."""
     with azure_call("listing subscriptions"):
@@ -120,7 +128,7 @@ def pick_subscription(session: Session, wanted: str, remembered: list[str] | Non
             raise InputError("the answers name no subscription and this sign-in has several.",
                              f"set subscription to one of: {listing}")
         chosen = enabled[0]
-    if chosen["state"] in ("Disabled", "Deleted", "PastDue"):
+    if chosen["state"] in UNUSABLE:
         raise RefusedError(f"subscription {chosen['name']} is {chosen['state']}.", "pick an enabled subscription")
     return chosen
 
