@@ -88,15 +88,19 @@ def recorder() -> Recorder:
     return Recorder()
 
 
-@pytest.fixture
-def credential(sandbox: RunningSandbox) -> Any:
-    """azure-identity's ClientSecretCredential against the sandbox authority."""
+def admin_credential(info: dict[str, Any]) -> Any:
+    """azure-identity's ClientSecretCredential for a sandbox's administrator, from its ready line."""
     from azure.identity import ClientSecretCredential
 
-    info = sandbox.info
     return ClientSecretCredential(info["tenant_id"], info["client_id"], info["client_secret"],
                                   authority=info["authority"], disable_instance_discovery=True,
                                   connection_verify=info["ca_bundle"])
+
+
+@pytest.fixture
+def credential(sandbox: RunningSandbox) -> Any:
+    """The session sandbox's administrator credential."""
+    return admin_credential(sandbox.info)
 
 
 @pytest.fixture

@@ -11,19 +11,16 @@ from typing import Any
 import pytest
 import requests
 from azure.core.exceptions import HttpResponseError
-from azure.identity import ClientSecretCredential
 from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from .conftest import ROOT, start_sandbox
+from .conftest import ROOT, admin_credential, start_sandbox
 
 KEYS = {"arm", "authority", "graph", "prices", "ca_bundle", "tenant_id", "subscriptions", "client_id", "client_secret"}
 
 
 def _rm(info: dict[str, Any], **kw: Any) -> ResourceManagementClient:
-    cred = ClientSecretCredential(info["tenant_id"], info["client_id"], info["client_secret"],
-                                  authority=info["authority"], disable_instance_discovery=True,
-                                  connection_verify=info["ca_bundle"])
+    cred = admin_credential(info)
     return ResourceManagementClient(cred, info["subscriptions"][0], base_url=info["arm"],
                                     connection_verify=info["ca_bundle"], **kw)
 

@@ -7,9 +7,7 @@ import asyncio
 from dataclasses import replace
 from pathlib import Path
 
-from azure.identity import ClientSecretCredential
-
-from tests.conftest import Recorder, start_sandbox
+from tests.conftest import Recorder, admin_credential, start_sandbox
 from tests.contract.checks import check_all
 from wizard.answers import load_answers
 from wizard.azure.clients import Clients
@@ -28,9 +26,7 @@ def test_a_whole_install_gets_only_spec_shaped_answers(tmp_path: Path) -> None:
         info = served.info
         cloud = cloud_from_options("AzureCloud", arm=info["arm"], authority=info["authority"], graph=info["graph"],
                                    prices=info["prices"], ca_bundle=info["ca_bundle"])
-        cred = ClientSecretCredential(info["tenant_id"], info["client_id"], info["client_secret"],
-                                      authority=info["authority"], disable_instance_discovery=True,
-                                      connection_verify=info["ca_bundle"])
+        cred = admin_credential(info)
         recorder = Recorder()
         session = Session(cloud, Login(cred, "test", info["tenant_id"]),
                           Clients(cloud, cred, polling_interval=0.05, response_hook=recorder.hook))

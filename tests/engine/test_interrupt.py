@@ -17,7 +17,7 @@ from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from tests.conftest import RunningSandbox, start_sandbox
+from tests.conftest import RunningSandbox, admin_credential, start_sandbox
 from tests.engine.helpers import (
     ANSWERS,
     Home,
@@ -41,9 +41,7 @@ def _graph(served: RunningSandbox, cred: ClientSecretCredential, path: str, **pa
 def assert_converged(served: RunningSandbox, doc: dict[str, Any], added_regions: tuple[str, ...] = ()) -> None:
     """One of everything (one cluster group per added region), and the keyring's password is the live one."""
     info = served.info
-    cred = ClientSecretCredential(info["tenant_id"], info["client_id"], info["client_secret"],
-                                  authority=info["authority"], disable_instance_discovery=True,
-                                  connection_verify=info["ca_bundle"])
+    cred = admin_credential(info)
     sub, uid = doc["subscription"]["id"], doc["uniq_id"]["value"]
     kw = {"base_url": info["arm"], "connection_verify": info["ca_bundle"]}
     time.sleep(0.5)  # let the directory's $filter catch up (replication, scaled)

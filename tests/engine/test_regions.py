@@ -6,10 +6,9 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from azure.identity import ClientSecretCredential
 from azure.mgmt.network import NetworkManagementClient
 
-from tests.conftest import RunningSandbox
+from tests.conftest import RunningSandbox, admin_credential
 from tests.engine.helpers import (
     ANSWERS,
     Home,
@@ -25,9 +24,7 @@ from tests.engine.test_interrupt import assert_converged
 
 def _network(served: RunningSandbox, sub: str) -> NetworkManagementClient:
     info = served.info
-    cred = ClientSecretCredential(info["tenant_id"], info["client_id"], info["client_secret"],
-                                  authority=info["authority"], disable_instance_discovery=True,
-                                  connection_verify=info["ca_bundle"])
+    cred = admin_credential(info)
     return NetworkManagementClient(cred, sub, base_url=info["arm"], connection_verify=info["ca_bundle"])
 
 
