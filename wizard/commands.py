@@ -29,7 +29,7 @@ from .flow import Wizard
 from .plan import build_steps, observe_all, planned, script
 from .pricing import PriceBook
 from .prompts import Prompter, ask_answers, choose_subscription
-from .report import attach_costs, estimate_text, money, plan_text, price_source
+from .report import costed_plan, estimate_text, money, plan_text, price_source
 from .session import Session, UniqId, make_context, pick_subscription
 from .sizing import estimate, preflight_for, regions_for
 from .state import TenantState, log_dir
@@ -93,9 +93,7 @@ def plan_command(session: Session, answers: Answers, *, as_json: bool) -> int:
         _intro(ctx, sub, uid, session, sys.stderr)
     est = estimate(_book(session, answers), answers, home=ctx.names.home_region)
     preflight_for(ctx)
-    steps = build_steps(ctx)
-    plan = planned(observe_all(ctx, steps))
-    attach_costs(plan, est, ctx.region, ctx.names.home_region)
+    plan = costed_plan(ctx, est)
     if as_json:
         doc = {**_header(ctx, sub, uid), "steps": [asdict(p) for p in plan],
                "changes": sum(p.action != "none" for p in plan), "estimate": est.as_dict()}

@@ -17,9 +17,9 @@ from .catalog import GpuSize, current_sizes
 from .engine import Engine, RunResult
 from .errors import InputError
 from .events import Event, Warning
-from .plan import PlannedStep, build_steps, observe_all, planned
+from .plan import PlannedStep, build_steps
 from .pricing import PriceBook
-from .report import attach_costs
+from .report import costed_plan
 from .secrets import PURPOSES, SecretStore
 from .session import Session, UniqId, home_region, list_subscriptions, make_context, resolve_uniq_id, usable
 from .sizing import Estimate, estimate, preflight_for, regions_for
@@ -81,6 +81,7 @@ class Wizard:
     subscription: dict[str, Any] | None = None
     uniq: UniqId | None = None
     home: str = ""  # the install's home region, once it exists
+    _book: PriceBook | None = field(default=None, repr=False)
 
     def _session(self, show: ShowDeviceCode | None = None) -> Session:
         if self.session is None:
@@ -103,9 +104,12 @@ class Wizard:
             self.answers = replace(self.answers, region=self.home)
 
     def book(self) -> PriceBook:
-        """The price book in the answered currency."""
-        session = self._session()
-        return PriceBook(session.cloud.prices, currency=self.answers.currency, verify=session.cloud.verify())
+        """The price book in the answered currency, kept for the run (its cache file is read once, not on every
+        redraw of the sizing screen)."""
+        if self._book is None or self._book.currency != self.answers.currency:
+            session = self._session()
+            self._book = PriceBook(session.cloud.prices, currency=self.answers.currency, verify=session.cloud.verify())
+        return self._book
 
     def sizes(self) -> list[SizeOption]:
         """The GPU sizes with their prices in the answered region."""
@@ -139,9 +143,7 @@ class Wizard:
         """Refuse what cannot succeed (availability, quota), then observe every step: what apply would do."""
         ctx = self._context(emit)
         est = self.estimate()
-        steps = planned(observe_all(ctx, build_steps(ctx)))
-        attach_costs(steps, est, ctx.region, ctx.names.home_region)
-        return steps, est
+        return costed_plan(ctx, est), est
 
     def apply(self, emit: Callable[[Event], None], stop: threading.Event) -> tuple[RunResult, Context]:
         """Converge everything; ``stop`` set from another thread ends the run at the next safe point (exit 4)."""

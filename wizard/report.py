@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from .plan import PlannedStep
+from .plan import PlannedStep, build_steps, observe_all, planned
 from .sizing import Estimate
+from .steps.base import Context
 
 
 def money(value: float | None, currency: str) -> str:
     """``1,234.56 USD``; ``n/a`` when unpriced."""
     return "n/a" if value is None else f"{value:,.2f} {currency}"
+
+
+def costed_plan(ctx: Context, est: Estimate) -> list[PlannedStep]:
+    """Observe every step (read-only) and give each planned resource its monthly cost: what apply would do."""
+    plan = planned(observe_all(ctx, build_steps(ctx)))
+    attach_costs(plan, est, ctx.region, ctx.names.home_region)
+    return plan
 
 
 def attach_costs(plan: list[PlannedStep], est: Estimate, region: str, home: str | None = None) -> None:
