@@ -18,4 +18,5 @@ trap 'rm -rf "$keyrings"' EXIT
 dbus-run-session -- sh -c '
   export XDG_DATA_HOME="$1"; shift
   printf "studioml-test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+  .venv/bin/python scripts/wait_keyring.py || exit 1
   exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-4}" "$@"' sh "$keyrings" "$@"

@@ -1,0 +1,35 @@
+"""Wait until the test Secret Service serves its default (login) collection.
+
+``gnome-keyring-daemon --unlock`` returns before the unlocked login collection is on the bus; a test that
+reaches the keyring in that moment makes the keyring library try to create a collection, which needs a
+prompt nobody can answer ("Prompt dismissed"). test.sh runs this between starting the daemon and pytest.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import secretstorage
+
+DEFAULT = "/org/freedesktop/secrets/aliases/default"
+
+
+def main(timeout: float = 30.0) -> int:
+    """0 once the collection answers and is unlocked; 1 after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with secretstorage.dbus_init() as conn:
+                if not secretstorage.Collection(conn, DEFAULT).is_locked():
+                    return 0
+        except Exception:  # not there yet (no service, no collection, no alias)
+            pass
+        if time.monotonic() > deadline:
+            print("the test keyring (gnome-keyring) did not come up", file=sys.stderr)
+            return 1
+        time.sleep(0.1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
