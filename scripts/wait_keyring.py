@@ -1,8 +1,9 @@
 """Wait until the test Secret Service serves its default (login) collection.
 
-``gnome-keyring-daemon --unlock`` returns before the unlocked login collection is on the bus; a test that
-reaches the keyring in that moment makes the keyring library try to create a collection, which needs a
-prompt nobody can answer ("Prompt dismissed"). test.sh runs this between starting the daemon and pytest.
+The test bus starts gnome-keyring on the first keyring call (test.sh), and the daemon serves the unlocked login
+collection a moment after it owns its bus name; a test that reaches the keyring in that moment makes the keyring
+library try to create a collection, which needs a prompt nobody can answer ("Prompt dismissed"). test.sh runs
+this (which also makes that first call) before pytest.
 """
 
 from __future__ import annotations
