@@ -138,3 +138,35 @@ def test_stop_ends_a_background_serve(tmp_path: Path) -> None:
     again = subprocess.run([sys.executable, "-m", "wizard.cli", "sandbox", "stop", "--dir", str(tmp_path / "sb")],
                            capture_output=True, text=True, timeout=60, check=False)
     assert again.returncode == 0 and "No sandbox is serving" in again.stdout
+
+
+def test_stop_never_signals_a_process_a_stale_pid_file_names(tmp_path: Path) -> None:
+    """A server killed with -9 (or gone with a reboot) leaves serve.pid behind, and its pid may since belong to
+    any process: ``sandbox stop`` asks the folder's server for its pid (over its CA) and leaves that one alone."""
+    running = start_sandbox(tmp_path / "sb", "--speed", "100")
+    running.proc.kill()
+    running.proc.wait(timeout=10)
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (tmp_path / "sb" / "serve.pid").write_text(str(bystander.pid))
+        out = subprocess.run([sys.executable, "-m", "wizard.cli", "sandbox", "stop", "--dir", str(tmp_path / "sb")],
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert out.returncode == 0 and "No sandbox is serving" in out.stdout, out.stdout + out.stderr
+        assert bystander.poll() is None, "the bystander was signalled"
+        assert not (tmp_path / "sb" / "serve.pid").exists()
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_busy_servers_command_line_is_matched_by_its_folder(tmp_path: Path) -> None:
+    """When the server is too busy to answer its health check, its pid file counts only if that process is
+    ``sandbox serve`` of this very folder (relative --dir resolved from its working directory)."""
+    from wizard.sandbox.control import _serves
+
+    serve = [sys.executable, "-m", "wizard.cli", "sandbox", "serve", "--dir", "sb", "--speed", "5"]
+    assert _serves(serve, tmp_path, tmp_path / "sb")
+    assert _serves([*serve[:6], f"--dir={tmp_path / 'sb'}"], Path("/"), tmp_path / "sb")
+    assert not _serves(serve, tmp_path, tmp_path / "other")
+    assert not _serves(["sleep", "--dir", "sb"], tmp_path, tmp_path / "sb")
+    assert not _serves(serve[:6], tmp_path, tmp_path / "sb")  # no --dir: not provably this folder

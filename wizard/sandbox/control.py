@@ -6,7 +6,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .faults import FaultSpecError
 
@@ -14,13 +14,10 @@ if TYPE_CHECKING:
     from .server import Endpoints
 
 
-def find_running(directory: Path) -> Endpoints | None:
-    """The endpoints of a ``sandbox serve`` already serving ``directory``, if one answers on its last port
-    (verified with the folder's own CA, so a server of another folder is never taken for it). Two servers on
-    one folder would overwrite each other's state, so ``--sandbox`` joins a running one instead."""
+def _health(directory: Path) -> tuple[str, dict[str, Any], int] | None:
+    """(base URL, state, pid) of a ``sandbox serve`` of ``directory`` that answers on its last port, verified with
+    the folder's own CA (so a server of another folder is never taken for it); None if none answers."""
     import requests
-
-    from .server import endpoints_at
 
     try:
         data = json.loads((directory / "state.json").read_text())
@@ -31,11 +28,50 @@ def find_running(directory: Path) -> Endpoints | None:
         return None
     base = f"https://127.0.0.1:{port}"
     try:
-        if requests.get(f"{base}/sandbox/health", verify=str(ca), timeout=2).status_code != 200:
-            return None
-    except requests.RequestException:
+        answer = requests.get(f"{base}/sandbox/health", verify=str(ca), timeout=2)
+        pid = int(answer.json()["pid"]) if answer.status_code == 200 else 0
+    except (requests.RequestException, ValueError, KeyError, TypeError):
         return None
-    return endpoints_at(base, directory, data)
+    return (base, data, pid) if pid > 0 else None
+
+
+def find_running(directory: Path) -> Endpoints | None:
+    """The endpoints of a ``sandbox serve`` already serving ``directory``, if one answers. Two servers on one
+    folder would overwrite each other's state, so ``--sandbox`` joins a running one instead."""
+    from .server import endpoints_at
+
+    found = _health(directory)
+    return endpoints_at(found[0], directory, found[1]) if found else None
+
+
+def _serving_pid(directory: Path) -> int | None:
+    """The pid of the ``sandbox serve`` of ``directory``: the one its server reports over its verified health
+    check, else (a server too busy to answer) the pid file's, if that process's command line is this folder's
+    ``serve``. A pid file left by a server that died (a reboot, kill -9) names nobody: that pid may be reused by
+    any process, which must never be signalled."""
+    found = _health(directory)
+    if found:
+        return found[2]
+    try:
+        pid = int((directory / "serve.pid").read_text().strip())
+        argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
+        cwd = Path(f"/proc/{pid}/cwd").resolve()
+    except (OSError, ValueError):
+        return None
+    return pid if _serves(argv, cwd, directory) else None
+
+
+def _serves(argv: list[str], cwd: Path, directory: Path) -> bool:
+    """Whether the command line ``argv`` (run in ``cwd``) is ``sandbox serve`` of ``directory``."""
+    if "sandbox" not in argv or "serve" not in argv:
+        return False
+    given = None
+    for i, arg in enumerate(argv):
+        if arg == "--dir" and i + 1 < len(argv):
+            given = argv[i + 1]
+        elif arg.startswith("--dir="):
+            given = arg.removeprefix("--dir=")
+    return given is not None and (cwd / given).resolve() == directory.resolve()
 
 
 def serve_command(directory: Path, *, speed: float, faults: str, port: int) -> int:
@@ -82,16 +118,21 @@ def start_background(directory: Path, *, speed: float) -> Endpoints:
 
 
 def stop_command(directory: Path) -> int:
-    """Stop a background ``sandbox serve`` of ``directory`` (SIGTERM, then wait for it to save and exit)."""
+    """Stop the background ``sandbox serve`` of ``directory`` (SIGTERM, then wait for it to save and exit)."""
     import os
     import signal
     import time
 
     pid_file = directory / "serve.pid"
+    pid = _serving_pid(directory)
+    if pid is None:
+        stale = pid_file.exists()
+        pid_file.unlink(missing_ok=True)
+        print(f"No sandbox is serving {directory}." + (" (Removed the pid file a stopped one left.)" if stale else ""))
+        return 0
     try:
-        pid = int(pid_file.read_text().strip())
         os.kill(pid, signal.SIGTERM)
-    except (OSError, ValueError):
+    except OSError:
         print(f"No sandbox is serving {directory}.")
         return 0
     deadline = time.monotonic() + 30

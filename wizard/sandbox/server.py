@@ -111,7 +111,7 @@ async def _requests(request: web.Request) -> web.Response:
 
 
 async def _health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return web.json_response({"status": "ok", "pid": os.getpid()})  # `sandbox stop` signals only this pid
 
 
 async def _set_faults(request: web.Request) -> web.Response:
