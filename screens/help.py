@@ -13,6 +13,7 @@ KEYS = [
     ("r", "sizing: review the plan (availability and quota are checked first)"),
     ("a", "review: apply the plan, with live progress"),
     ("k", "sizing: the install's secrets (v shows one after its name is typed)"),
+    ("t", "sizing: what is installed now, every region (r reads it again)"),
     ("s", "progress: stop at the next safe point (run again to resume)"),
     ("?", "this help"),
     ("Esc", "back one screen / close this help"),

@@ -30,7 +30,8 @@ class SizingScreen(WizardScreen):
 
     BINDINGS = [Binding("r", "review", "Review the plan", tooltip="See what apply would do, and refuse what "
                         "cannot succeed", id="review"),
-                Binding("k", "secrets", "Secrets", tooltip="The install's secrets in the OS keyring", id="secrets")]
+                Binding("k", "secrets", "Secrets", tooltip="The install's secrets in the OS keyring", id="secrets"),
+                Binding("t", "status", "Status", tooltip="What is installed now, every region", id="status")]
 
     def compose(self) -> ComposeResult:
         """The three choices, the error line, the estimate."""
@@ -121,3 +122,9 @@ class SizingScreen(WizardScreen):
         from .secrets import SecretsScreen
 
         self.app.push_screen(SecretsScreen(self.wizard))
+
+    def action_status(self) -> None:
+        """What is installed now."""
+        from .status import StatusScreen
+
+        self.app.push_screen(StatusScreen(self.wizard))

@@ -24,6 +24,7 @@ from .secrets import PURPOSES, SecretStore
 from .session import Session, UniqId, home_region, list_subscriptions, make_context, resolve_uniq_id, usable
 from .sizing import Estimate, estimate, preflight_for, regions_for
 from .state import TenantState
+from .status import status_doc
 from .steps.base import Context
 
 ShowDeviceCode = Callable[[str, str], None]
@@ -154,6 +155,12 @@ class Wizard:
             emit(Warning("resume", f"the last run stopped during {', '.join(left)}; what it finished is kept"))
         ctx.secrets.check_usable()
         return asyncio.run(Engine(build_steps(ctx), ctx).run()), ctx
+
+    def status(self) -> dict[str, Any]:
+        """What is installed now, every region (``studioml-azure status --json``'s document)."""
+        if self.subscription is None:
+            raise InputError("no install is chosen yet.", "pick the subscription first")
+        return status_doc(self._session(), self.answers, say=False)
 
     def _store(self) -> SecretStore:
         if self.uniq is None:

@@ -111,31 +111,47 @@ def _regions(ctx: Context) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (not r["home"], r["region"]))
 
 
-def status_command(session: Session, answers: Answers, *, as_json: bool) -> int:
-    """Report the install (exit 0 whether or not it is complete)."""
+def status_doc(session: Session, answers: Answers, *, say: bool = True) -> dict[str, Any]:
+    """What is installed, read from Azure and the clusters: the home part, every region, and whether every
+    runner is ready. Read-only; the answers only pick the subscription."""
     ctx, sub, uid = make_context(session, answers, lambda e: None, any_region=True)
-    print(f"reading install {uid.value} in {sub['name']} ...", file=sys.stderr, flush=True)
+    if say:
+        print(f"reading install {uid.value} in {sub['name']} ...", file=sys.stderr, flush=True)
     home, regions = _home(ctx), _regions(ctx)
     ready = bool(regions) and all(r["runner"]["ready"] is not None and r["runner"]["ready"] == r["runner"]["replicas"]
                                   for r in regions)
-    doc = {"subscription": {"id": sub["id"], "name": sub["name"]}, "tenant": ctx.tenant_id,
-           "uniq_id": {"value": uid.value, "source": uid.source}, "installed": bool(home["registry"]) and ready,
-           "home": home, "regions": regions}
+    return {"subscription": {"id": sub["id"], "name": sub["name"]}, "tenant": ctx.tenant_id,
+            "uniq_id": {"value": uid.value, "source": uid.source}, "installed": bool(home["registry"]) and ready,
+            "home": home, "regions": regions}
+
+
+def home_line(home: dict[str, Any]) -> str:
+    """The home part in one line: registry, service VMs, secrets in the keyring."""
+    reg = home["registry"]
+    return (f"home {home['region']}: registry {reg['login_server'] if reg else 'missing'}; "
+            + "; ".join(f"{k} VM {'ok' if v else 'missing'}" for k, v in home["vms"].items())
+            + f"; {len(home['keyring'])} secret(s) in the keyring")
+
+
+def gpu_pool(region: dict[str, Any]) -> str:
+    """``2 x Standard_NC4as_T4_v3`` (or ``none``) for a region of :func:`status_doc`."""
+    gpu = next((p for p in region["pools"] if p["name"] == "gpu"), None)
+    return f"{gpu['count']} x {gpu['size']}" if gpu else "none"
+
+
+def status_command(session: Session, answers: Answers, *, as_json: bool) -> int:
+    """Report the install (exit 0 whether or not it is complete)."""
+    doc = status_doc(session, answers)
     if as_json:
         print(json.dumps(doc, indent=2))
         return 0
-    out = sys.stdout
-    print(f"subscription {sub['name']} ({sub['id']}), install {uid.value} ({uid.source})", file=out)
-    reg = home["registry"]
-    print(f"home {home['region']}: registry {reg['login_server'] if reg else 'missing'}; "
-          + "; ".join(f"{k} VM {'ok' if v else 'missing'}" for k, v in home["vms"].items())
-          + f"; {len(home['keyring'])} secret(s) in the keyring", file=out)
-    for r in regions:
+    out, sub, uid = sys.stdout, doc["subscription"], doc["uniq_id"]
+    print(f"subscription {sub['name']} ({sub['id']}), install {uid['value']} ({uid['source']})", file=out)
+    print(home_line(doc["home"]), file=out)
+    for r in doc["regions"]:
         run = r["runner"]
-        gpu = next((p for p in r["pools"] if p["name"] == "gpu"), None)
-        print(f"{r['region']}: cluster {r['cluster']} {r['provisioning']}, GPU pool "
-              f"{gpu['count'] if gpu else 0} x {gpu['size'] if gpu else '-'}, runner {run['ready']}/{run['replicas']} "
-              f"ready, kubeconfig {r['kubeconfig']}", file=out)
-    if not regions:
+        print(f"{r['region']}: cluster {r['cluster']} {r['provisioning']}, GPU pool {gpu_pool(r)}, runner "
+              f"{run['ready']}/{run['replicas']} ready, kubeconfig {r['kubeconfig']}", file=out)
+    if not doc["regions"]:
         print("no cluster yet: run `studioml-azure apply`", file=out)
     return 0

@@ -20,6 +20,7 @@ from screens.progress import ProgressScreen
 from screens.review import ReviewScreen
 from screens.secrets import RevealScreen, SecretsScreen
 from screens.sizing import SizingScreen
+from screens.status import StatusScreen
 from screens.subscription import SubscriptionScreen
 from tests.conftest import RunningSandbox
 from tests.engine.helpers import ANSWERS, Home, endpoint_args, kubectl_deployment, run
@@ -125,9 +126,11 @@ async def test_a_refusal_is_shown_with_its_way_out(wizard: Wizard, served: Runni
         assert _text(app, "#review-status").startswith("Could not go on: not enough compute quota in eastus2")
 
 
-async def test_the_secrets_screen_hides_values_until_asked(served: RunningSandbox, home: Home, wizard: Wizard) -> None:
+async def test_after_an_install_secrets_stay_hidden_and_status_reads_it(served: RunningSandbox, home: Home,
+                                                                        wizard: Wizard) -> None:
     """After an install (the CLI's, same home): every secret named with its keyring address, values hidden; one is
-    shown only after its exact name is typed, and Esc takes it off the screen."""
+    shown only after its exact name is typed, and Esc takes it off the screen. The status screen shows what the
+    CLI's ``status`` reads: the region, its GPU pool, the runner ready, the kubeconfig and its 0600 mode."""
     args, env = endpoint_args(served.info)
     code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
     assert code == 0, err[-3000:]
@@ -151,6 +154,16 @@ async def test_the_secrets_screen_hides_values_until_asked(served: RunningSandbo
         assert _text(app, "#reveal-value") == password
         await pilot.press("escape")
         assert isinstance(app.screen, SecretsScreen) and password not in _all_text(app)
+        await pilot.press("escape", "t")
+        await _until(pilot, lambda: isinstance(app.screen, StatusScreen) and app.screen.doc is not None, "status")
+        code, cli, err = run(home, "status", *args, "--json", env=env)
+        assert code == 0, err[-2000:]
+        region = cli["regions"][0]
+        row = [str(c) for c in app.screen.query_one("#status-regions", DataTable).get_row_at(0)]
+        assert row == ["eastus (home)", region["cluster"], "Succeeded", "2 x Standard_NC4as_T4_v3", "2/2 ready",
+                       region["kubeconfig"], "0o600"], row
+        assert _text(app, "#status-status").endswith("installed, every runner ready.")
+        assert f"{len(cli['home']['keyring'])} secret(s) in the keyring" in _text(app, "#status-home")
 
 
 def _all_text(app: StudioMLApp) -> str:

@@ -1,0 +1,81 @@
+"""What is installed now, read from Azure and each cluster: the home part (registry, service VMs, secrets) and one
+row per region (cluster, GPU pool, runner readiness, kubeconfig and its mode). ``r`` reads it again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Footer, Header, Static
+
+from wizard.flow import Wizard
+from wizard.status import gpu_pool, home_line
+
+from .base import WizardScreen
+
+
+def runner_state(run: dict[str, Any]) -> str:
+    """``2/2 ready``, or why the runner cannot be read."""
+    if not run["reachable"]:
+        return "cluster not reachable"
+    if run["replicas"] is None:
+        return "not deployed"
+    return f"{run['ready']}/{run['replicas']} ready"
+
+
+class StatusScreen(WizardScreen):
+    """The install as it is; nothing here changes anything."""
+
+    STATUS = "status-status"
+
+    BINDINGS = [Binding("r", "refresh", "Refresh", tooltip="Read the install's state again", id="refresh")]
+
+    def __init__(self, wizard: Wizard) -> None:
+        super().__init__(wizard)
+        self.doc: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        """Summary, home line, regions."""
+        yield Header()
+        with Vertical(classes="page"):
+            yield Static("Install status", classes="page-title")
+            yield Static("reading the install from Azure and its clusters ...", id="status-status", classes="status")
+            yield Static("", id="status-home")
+            yield DataTable(id="status-regions", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Read the state off the UI thread."""
+        self.load()
+
+    def action_refresh(self) -> None:
+        """Read it again."""
+        self.query_one("#status-status", Static).update("reading the install from Azure and its clusters ...")
+        self.load()
+
+    @work(thread=True, exclusive=True, group="status", exit_on_error=False)
+    def load(self) -> None:
+        """Azure and the clusters (a slow API server only slows this screen)."""
+        doc = self.wizard.status()
+        self.app.call_from_thread(self._show, doc)
+
+    def _show(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+        sub, uid, regions = doc["subscription"], doc["uniq_id"]["value"], doc["regions"]
+        summary = (f"Install {uid} in {sub['name']}: "
+                   + ("installed, every runner ready." if doc["installed"] else
+                      "not complete: apply makes what is missing (it keeps what exists)." if regions or
+                      doc["home"]["registry"] else "nothing installed yet: size it and apply."))
+        self.query_one("#status-status", Static).update(Text(summary))
+        self.query_one("#status-home", Static).update(Text(home_line(doc["home"])))  # names from Azure: plain text
+        table = self.query_one("#status-regions", DataTable)
+        table.clear(columns=True)
+        table.add_columns("region", "cluster", "state", "GPU pool", "runner", "kubeconfig", "mode")
+        for r in regions:
+            table.add_row(r["region"] + (" (home)" if r["home"] else ""), r["cluster"], str(r["provisioning"]),
+                          gpu_pool(r), runner_state(r["runner"]), r["kubeconfig"], r["kubeconfig_mode"] or "missing",
+                          key=r["region"])
