@@ -40,6 +40,17 @@ def test_a_second_region_is_added_peered_and_converges(served: RunningSandbox, h
     assert actions["registry"] == actions["sp"] == actions["rabbitmq"] == actions["network"] == "none"
     regions = {line["region"] for line in plan["estimate"]["lines"]}
     assert regions == {"eastus", "westeurope"}  # the new cluster, and the home services it shares
+    # Two admins adding two regions at the same moment each list the VNets before the other has made one: the
+    # spaces they would take still differ, and none is the clusters' pod or service range.
+    (tmp_path / "other").mkdir()
+    code, other, err = run(home, "plan", *args, "--answers", str(answers_with(tmp_path / "other", region="westus2")),
+                           "--json", env=env)
+    assert code == 0, err[-4000:]
+    spaces = [ipaddress.ip_network(next(s["detail"] for s in p["steps"] if s["key"] == "region-network").split(":")[0])
+              for p in (plan, other)]
+    assert spaces[0] != spaces[1], spaces
+    assert not any(n.overlaps(ipaddress.ip_network(r)) for n in spaces
+                   for r in ("10.20.0.0/16", "10.244.0.0/16", "10.0.0.0/16"))
 
     code, doc, err = run(home, "apply", *args, "--answers", str(west), "--yes", "--json", env=env)
     assert code == 0, err[-4000:]

@@ -14,6 +14,10 @@ from ..kube import Kube
 from ..state import write_private
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest, tags_missing
 
+# Azure CNI overlay: pod and service ranges private to each cluster; no VNet of the install (nor a peered one) may
+# overlap them, so region VNets never take them (steps/peering.py).
+POD_CIDR, SERVICE_CIDR, DNS_SERVICE_IP = "10.244.0.0/16", "10.0.0.0/16", "10.0.0.10"
+
 GPU_TAINT = "sku=gpu:NoSchedule"
 SYSTEM_POOL, GPU_POOL = "system", "gpu"
 BUSY = ("Creating", "Updating", "Upgrading", "Scaling", "Deleting", "Starting", "Stopping")
@@ -100,8 +104,8 @@ class Cluster(Step):
                 "properties": {"dnsPrefix": f"leafai-{ctx.names.uniq_id}", "agentPoolProfiles": _pools(ctx),
                                "enableRBAC": True,
                                "networkProfile": {"networkPlugin": "azure", "networkPluginMode": "overlay",
-                                                  "podCidr": "10.244.0.0/16", "serviceCidr": "10.0.0.0/16",
-                                                  "dnsServiceIP": "10.0.0.10"}}}
+                                                  "podCidr": POD_CIDR, "serviceCidr": SERVICE_CIDR,
+                                                  "dnsServiceIP": DNS_SERVICE_IP}}}
         if old:
             body["properties"]["kubernetesVersion"] = lookup(old, "properties.kubernetesVersion")
         mc = rest(ctx.wait(self.key, aks.managed_clusters.begin_create_or_update(rg, name, ManagedCluster(body)),

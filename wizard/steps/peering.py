@@ -4,6 +4,7 @@ with the home VNet, so its runners reach the home RabbitMQ and Minio at their pr
 from __future__ import annotations
 
 import ipaddress
+import zlib
 from typing import Any
 
 from azure.mgmt.network.models import VirtualNetwork, VirtualNetworkPeering
@@ -11,9 +12,11 @@ from azure.mgmt.network.models import VirtualNetwork, VirtualNetworkPeering
 from ..azure.errors import azure_call
 from ..errors import RefusedError
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest, tags_missing
+from .cluster import POD_CIDR, SERVICE_CIDR
 from .network import ADDRESS_SPACE, AKS_SUBNET
 
-FIRST_REGION_OCTET = 21  # the home VNet is 10.20.0.0/16; regions take the next free 10.N.0.0/16
+FIRST_REGION_OCTET = 21  # the home VNet is 10.20.0.0/16; regions take a free 10.N.0.0/16 from 10.21 up
+OCTETS = 255 - FIRST_REGION_OCTET
 
 
 def _vnet_id(ctx: Context, rg: str, name: str) -> str:
@@ -22,14 +25,18 @@ def _vnet_id(ctx: Context, rg: str, name: str) -> str:
 
 
 def _free_space(ctx: Context) -> str:
-    """The first 10.N.0.0/16 (N from 21) that overlaps no VNet of this install (Azure is the record)."""
+    """A 10.N.0.0/16 that overlaps no VNet of this install (Azure is the record) nor the clusters' pod and service
+    ranges. Each region starts looking at its own N (from its name), so two admins adding two regions at the same
+    moment (each listing before the other has made its VNet) still get different spaces, unless their names
+    happen to share a starting point."""
     with azure_call("listing virtual networks"):
         taken = [ipaddress.IPv4Network(p) for v in ctx.clients.network(ctx.subscription_id).virtual_networks.list_all()
                  if (v.tags or {}).get("studioml-uniq-id") == ctx.names.uniq_id
                  for p in (v.address_space.address_prefixes if v.address_space else None) or []]
-    taken.append(ipaddress.IPv4Network(ADDRESS_SPACE))
-    for octet in range(FIRST_REGION_OCTET, 255):
-        space = ipaddress.IPv4Network(f"10.{octet}.0.0/16")
+    taken += [ipaddress.IPv4Network(n) for n in (ADDRESS_SPACE, POD_CIDR, SERVICE_CIDR)]
+    start = zlib.crc32(ctx.region.encode()) % OCTETS
+    for i in range(OCTETS):
+        space = ipaddress.IPv4Network(f"10.{FIRST_REGION_OCTET + (start + i) % OCTETS}.0.0/16")
         if not any(space.overlaps(t) for t in taken):
             return str(space)
     raise RefusedError("no free 10.N.0.0/16 is left for another region's VNet.",
