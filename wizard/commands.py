@@ -132,30 +132,31 @@ def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: boo
     printer = Printer()
     ctx, sub, uid = make_context(session, answers, printer)
     _intro(ctx, sub, uid, session, sys.stderr)
-    left = ctx.journal.unfinished()
-    if left:
-        print(f"resuming: the last run stopped during {', '.join(left)}; what it finished is kept", file=sys.stderr)
-    ctx.secrets.check_usable()
-    est = estimate(_book(session, answers), answers, home=ctx.names.home_region)
-    preflight_for(ctx)
-    hourly, monthly = est.total()
-    print(f"estimated cost: {money(monthly, est.currency)} a month ({money(hourly, est.currency)} an hour); "
-          f"{price_source(est)}", file=sys.stderr)
-    steps = build_steps(ctx)
-    if not yes:
-        if prompter is None:
-            raise InputError("apply needs a confirmation and no one is at the terminal.",
-                             "review `studioml-azure plan`, then run apply with --yes")
-        plan = planned(observe_all(ctx, steps))
-        changes = [p for p in plan if p.action != "none"]
-        for p in changes:
-            print(f"{p.action:>7}  {p.title}" + (f": {p.detail}" if p.detail else ""), file=sys.stderr)
-        if changes and not prompter.confirm(f"Apply {len(changes)} change(s)?"):
-            print("nothing changed.", file=sys.stderr)
-            return 0
-        ctx.facts.clear()
-    with _ctrl_c(ctx):
-        result = asyncio.run(Engine(steps, ctx).run())
+    with ctx.state.apply_lock(uid.value):  # one apply of an install at a time on this host
+        left = ctx.journal.unfinished()
+        if left:
+            print(f"resuming: the last run stopped during {', '.join(left)}; what it finished is kept", file=sys.stderr)
+        ctx.secrets.check_usable()
+        est = estimate(_book(session, answers), answers, home=ctx.names.home_region)
+        preflight_for(ctx)
+        hourly, monthly = est.total()
+        print(f"estimated cost: {money(monthly, est.currency)} a month ({money(hourly, est.currency)} an hour); "
+              f"{price_source(est)}", file=sys.stderr)
+        steps = build_steps(ctx)
+        if not yes:
+            if prompter is None:
+                raise InputError("apply needs a confirmation and no one is at the terminal.",
+                                 "review `studioml-azure plan`, then run apply with --yes")
+            plan = planned(observe_all(ctx, steps))
+            changes = [p for p in plan if p.action != "none"]
+            for p in changes:
+                print(f"{p.action:>7}  {p.title}" + (f": {p.detail}" if p.detail else ""), file=sys.stderr)
+            if changes and not prompter.confirm(f"Apply {len(changes)} change(s)?"):
+                print("nothing changed.", file=sys.stderr)
+                return 0
+            ctx.facts.clear()
+        with _ctrl_c(ctx):
+            result = asyncio.run(Engine(steps, ctx).run())
     doc = {**_header(ctx, sub, uid), **_result_doc(ctx, result), "estimate": est.as_dict()}
     doc["regions"] = [region_doc(ctx)]
     if debug:  # the tracebacks behind failed steps

@@ -150,11 +150,12 @@ class Wizard:
         """Converge everything; ``stop`` set from another thread ends the run at the next safe point (exit 4)."""
         ctx = self._context(emit)
         ctx.stop = stop
-        left = ctx.journal.unfinished()
-        if left:
-            emit(Warning("resume", f"the last run stopped during {', '.join(left)}; what it finished is kept"))
-        ctx.secrets.check_usable()
-        return asyncio.run(Engine(build_steps(ctx), ctx).run()), ctx
+        with ctx.state.apply_lock(ctx.names.uniq_id):  # one apply of an install at a time on this host
+            left = ctx.journal.unfinished()
+            if left:
+                emit(Warning("resume", f"the last run stopped during {', '.join(left)}; what it finished is kept"))
+            ctx.secrets.check_usable()
+            return asyncio.run(Engine(build_steps(ctx), ctx).run()), ctx
 
     def status(self) -> dict[str, Any]:
         """What is installed now, every region (``studioml-azure status --json``'s document)."""

@@ -11,13 +11,18 @@ The log goes to the platformdirs user log dir.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from .errors import RefusedError
 
 APP = "studioml-azure"
 
@@ -97,6 +102,27 @@ class TenantState:
     def kubeconfig_path(self, uniq_id: str, region: str) -> Path:
         """The per-region kubeconfig file."""
         return self.dir / uniq_id / "kube" / f"{region}.kubeconfig"
+
+    @contextmanager
+    def apply_lock(self, uniq_id: str) -> Iterator[None]:
+        """Held while an apply of the install runs on this host: a second one at the same time (another terminal,
+        the TUI beside the CLI) is refused rather than interleaving its steps and journal with the first. The
+        kernel lets go of it when the holder ends, however it ends (kill -9 included)."""
+        fd = os.open(self.install_dir(uniq_id) / "apply.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                raise RefusedError(f"another apply of install {uniq_id} is running on this host"
+                                   + (f" (pid {holder})." if holder.isdigit() else "."),
+                                   "wait for it to finish (or stop it with Ctrl-C), then run again: it goes on from "
+                                   "what the other made") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            os.close(fd)
 
     def journal(self, uniq_id: str) -> Journal:
         """The run journal of one install."""

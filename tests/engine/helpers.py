@@ -107,10 +107,15 @@ def interrupt_at(proc: subprocess.Popen[str], home: Home, step: str, sig: signal
                  after: float = 0.0) -> None:
     """Send ``sig`` ``after`` seconds once this run has started ``step`` (read from the journal, so the moment is
     a point in the run's progress, the same on a fast or a slow machine); nothing if the run ends first."""
+    wait_started(proc, home, step)
+    interrupt(proc, after, sig)
+
+
+def wait_started(proc: subprocess.Popen[str], home: Home, step: str) -> None:
+    """Return once this run has started ``step`` (per the journal under ``home``), or has ended."""
     before = _journal_starts(home).count(step)
     while proc.poll() is None and _journal_starts(home).count(step) <= before:
         time.sleep(0.02)
-    interrupt(proc, after, sig)
 
 
 def keyring_values(doc: dict[str, Any]) -> dict[str, str]:

@@ -27,6 +27,7 @@ from tests.engine.helpers import (
     interrupt_at,
     kubectl_deployment,
     start,
+    wait_started,
 )
 
 
@@ -159,5 +160,29 @@ def test_a_lost_network_is_bridged_or_resumed(tmp_path: Path) -> None:
             code, doc, err = finish(start(home, "apply", *cmd, env=env))
         assert code == 0, err[-4000:]
         assert_converged(served, doc)
+    finally:
+        served.stop()
+
+
+def test_a_second_apply_of_the_same_install_waits_its_turn(tmp_path: Path) -> None:
+    """Two applies of one install at once on this host (another terminal, the TUI beside the CLI): the second is
+    refused (3) naming the first, without touching anything; the first goes on to the end, undisturbed; run again
+    afterwards, the second finds nothing to change."""
+    served = start_sandbox(tmp_path / "sandbox", "--speed", "20")  # a cluster that takes a while to make
+    home = Home(tmp_path / "home")
+    args, env = endpoint_args(served.info)
+    cmd = [*args, "--answers", str(ANSWERS), "--yes", "--json"]
+    try:
+        first = start(home, "apply", *cmd, env=env)
+        wait_started(first, home, "cluster")
+        assert first.poll() is None, "the first run ended before the second could start"
+        code, doc, err = finish(start(home, "apply", *cmd, env=env))
+        assert code == 3 and "another apply of install" in err and f"(pid {first.pid})" in err, err[-2000:]
+        assert first.poll() is None, "the second run ended only after the first: the test proves nothing"
+        code, doc, err = finish(first)
+        assert code == 0 and "resuming" not in err, err[-3000:]
+        assert_converged(served, doc)
+        code, again, err = finish(start(home, "apply", *cmd, env=env))
+        assert code == 0 and {s["action"] for s in again["steps"].values()} == {"none"}, err[-3000:]
     finally:
         served.stop()
