@@ -8,11 +8,14 @@ worker is shown here, in one place, as the error's message and its next step (``
 from __future__ import annotations
 
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from wizard.errors import WizardError
 from wizard.flow import Wizard
@@ -56,6 +59,15 @@ class StudioMLApp(App[int]):
             from .subscription import SubscriptionScreen
 
             self.push_screen(SubscriptionScreen(self.wizard))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The palette (ctrl+p) offers what the screen's keys do (review, apply, secrets, status, stop, ...), then
+        Textual's own commands."""
+        for binding in screen.BINDINGS:
+            if isinstance(binding, Binding) and binding.show and binding.action != "dismiss":
+                yield SystemCommand(binding.description, binding.tooltip or binding.description,
+                                    partial(screen.run_action, binding.action))
+        yield from super().get_system_commands(screen)
 
     def action_help(self) -> None:
         """Show the help overlay (unless it is already up)."""

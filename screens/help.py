@@ -17,7 +17,7 @@ KEYS = [
     ("s", "progress: stop at the next safe point (run again to resume)"),
     ("?", "this help"),
     ("Esc", "back one screen / close this help"),
-    ("ctrl+p", "command palette"),
+    ("ctrl+p", "command palette: this screen's commands (review, apply, secrets, status, ...) and more"),
     ("q / ctrl+c", "quit"),
 ]
 

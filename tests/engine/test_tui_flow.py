@@ -11,6 +11,7 @@ from pathlib import Path
 import keyring
 import pytest
 import requests
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, RichLog, Static
 
@@ -238,3 +239,20 @@ async def test_device_code_sign_in_is_shown_on_screen(slow_sandbox: RunningSandb
         requests.post(f"{info['authority']}/devicelogin", data={"code": code}, verify=info["ca_bundle"], timeout=10)
         await _until(pilot, lambda: bool(app.screen.subs), "the subscriptions")
         assert "signed in as device code sign-in" in _text(app, "#subscription-status")
+
+
+async def test_the_palette_offers_the_screens_keys(wizard: Wizard, served: RunningSandbox) -> None:
+    """ctrl+p lists what the current screen's keys do; picking one does it (here: the secrets screen, by name)."""
+    app = StudioMLApp(CloudTarget("the sandbox", served.info["arm"], "test"), wizard)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await _to_sizing(pilot, app)
+        await pilot.press("ctrl+p")
+        await _until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+        await pilot.press(*"Secrets")
+        found = app.screen.query_one(CommandList)
+        await _until(pilot, lambda: found.option_count > 0 and "Secrets" in str(found.get_option_at_index(0).prompt),
+                     "the command")
+        found.highlighted = 0
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, SecretsScreen) and bool(app.screen.entries), "secrets")
+        assert not any(e.stored for e in app.screen.entries)  # nothing installed: every secret is missing
