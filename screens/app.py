@@ -67,7 +67,21 @@ class StudioMLApp(App[int]):
             if isinstance(binding, Binding) and binding.show and binding.action != "dismiss":
                 yield SystemCommand(binding.description, binding.tooltip or binding.description,
                                     partial(screen.run_action, binding.action))
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot" or not self.secret_on_screen():
+                yield command
+
+    def secret_on_screen(self) -> bool:
+        """Whether a secret's value is on screen now (the reveal overlay, anywhere in the stack)."""
+        return any(getattr(screen, "SHOWS_SECRET", False) for screen in self.screen_stack)
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Save an SVG of the screen, never while a secret's value is on it (a screenshot is a file)."""
+        if self.secret_on_screen():
+            self.notify("No screenshot while a secret is shown: Esc hides it first.", severity="warning")
+            return None
+        return super().deliver_screenshot(filename, path, time_format)
 
     def action_help(self) -> None:
         """Show the help overlay (unless it is already up)."""

@@ -72,6 +72,8 @@ class SecretsScreen(WizardScreen):
 class RevealScreen(ModalScreen[None]):
     """Typed confirmation, then the value; Esc closes and the value goes with the overlay."""
 
+    SHOWS_SECRET = True  # the app takes no screenshot while this is up
+
     BINDINGS = [Binding("escape", "dismiss", "Close", tooltip="Hide the value again", id="reveal-close")]
 
     def __init__(self, wizard: Wizard, key: str) -> None:

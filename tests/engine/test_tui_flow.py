@@ -128,7 +128,7 @@ async def test_a_refusal_is_shown_with_its_way_out(wizard: Wizard, served: Runni
 
 
 async def test_after_an_install_secrets_stay_hidden_and_status_reads_it(served: RunningSandbox, home: Home,
-                                                                        wizard: Wizard) -> None:
+                                                                        wizard: Wizard, tmp_path: Path) -> None:
     """After an install (the CLI's, same home): every secret named with its keyring address, values hidden; one is
     shown only after its exact name is typed, and Esc takes it off the screen. The status screen shows what the
     CLI's ``status`` reads: the region, its GPU pool, the runner ready, the kubeconfig and its 0600 mode."""
@@ -153,8 +153,15 @@ async def test_after_an_install_secrets_stay_hidden_and_status_reads_it(served: 
         app.screen.query_one(Input).value = ""
         await pilot.press(*"sp-password", "enter")
         assert _text(app, "#reveal-value") == password
+        shots = tmp_path / "shots"
+        shots.mkdir()
+        app.action_screenshot(path=str(shots))  # what the screenshot key and the palette's command do
+        await pilot.pause()
+        assert not list(shots.iterdir()), "a screenshot with the secret on it was saved"
+        assert "Screenshot" not in {c.title for c in app.get_system_commands(app.screen)}
         await pilot.press("escape")
         assert isinstance(app.screen, SecretsScreen) and password not in _all_text(app)
+        assert "Screenshot" in {c.title for c in app.get_system_commands(app.screen)}
         await pilot.press("escape", "t")
         await _until(pilot, lambda: isinstance(app.screen, StatusScreen) and app.screen.doc is not None, "status")
         code, cli, err = run(home, "status", *args, "--json", env=env)
