@@ -56,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
                                 "script"),
                        ("apply", "create or converge everything the answers describe"),
                        ("status", "show what is installed and whether the runner is ready"),
-                       ("regions", "list regions offering the answered GPU size, with quota headroom")):
+                       ("regions", "list regions offering the answered GPU size, with quota headroom"),
+                       ("rotate", "replace the registry's service principal password: a new one in the keyring, "
+                                  "every region's pull secret, then the old one removed")):
         cmd = sub.add_parser(name, parents=[common], help=text)
         cmd.add_argument("--answers", type=Path,
                          help="answers file (TOML); without one, a person at the terminal is asked, others get the "
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "sandbox":
         return _sandbox(args)
-    if args.command in ("plan", "apply", "status", "regions"):
+    if args.command in ("plan", "apply", "status", "regions", "rotate"):
         try:
             return _headless(args)
         except WizardError as err:

@@ -1,4 +1,4 @@
-"""The headless commands: ``plan``, ``apply`` and ``status``.
+"""The headless commands: ``plan``, ``apply``, ``status``, ``regions`` and ``rotate``.
 
 Human output goes to stderr as the engine's events arrive; with ``--json`` stdout carries exactly one JSON
 document. Exit codes: 0 done, 2 bad input, 3 refused by Azure, 4 interrupted (resumable), 1 anything else.
@@ -240,6 +240,10 @@ def run(command: str, session_factory: Any, answers: Answers | None, *, yes: boo
             return apply_command(session, answers, yes=yes, as_json=as_json, prompter=prompter, debug=debug)
         if command == "regions":
             return regions_command(session, answers, as_json=as_json)
+        if command == "rotate":
+            from .rotate import rotate_command
+
+            return rotate_command(session, answers, as_json=as_json)
         return status_command(session, answers, as_json=as_json)
     finally:
         if session.sandbox_dir is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import sys
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from .manifests import AMQP_SECRET, KEY_SECRET, PASSPHRASE_SECRET
 from .naming import NAMESPACE, PULL_SECRET, TAG
 from .session import Session, make_context
 from .steps.base import Context, get_or_none, lookup, rest
+from .steps.identity import find_app, our_credential
 
 RUNNER: dict[str, Any] = {"apiVersion": "apps/v1", "kind": "Deployment",
           "metadata": {"name": "studioml-go-runner-deployment", "namespace": NAMESPACE}}
@@ -64,7 +66,9 @@ def _home(ctx: Context) -> dict[str, Any]:
         vm = rest(get_or_none(partial(compute.virtual_machines.get, n.registry_rg, name), "reading the service VMs"))
         vms[role] = {"id": lookup(vm, "id"), "size": lookup(vm, "properties.hardwareProfile.vmSize"),
                      "provisioning": lookup(vm, "properties.provisioningState")} if vm else None
-    return {"region": n.home_region, "registry": {
+    app = find_app(ctx)
+    cred = our_credential(ctx, app) if app else None
+    return {"region": n.home_region, "sp_password_expires": cred.get("endDateTime") if cred else None, "registry": {
         "id": lookup(reg, "id"), "login_server": lookup(reg, "properties.loginServer"),
         "admin_user": lookup(reg, "properties.adminUserEnabled")} if reg else None,
         "service_principal": n.sp, "vms": vms,
@@ -89,13 +93,16 @@ def _runner(kubeconfig: Path) -> dict[str, Any]:
     return out
 
 
-def _regions(ctx: Context) -> list[dict[str, Any]]:
+def install_clusters(ctx: Context) -> list[dict[str, Any]]:
+    """The AKS clusters of this install (by its tag), every region."""
     with azure_call("listing clusters"):
         clusters = [rest(c) for c in ctx.clients.aks(ctx.subscription_id).managed_clusters.list()]
+    return [mc for mc in clusters if mc and (mc.get("tags") or {}).get(TAG) == ctx.names.uniq_id]
+
+
+def _regions(ctx: Context) -> list[dict[str, Any]]:
     out = []
-    for mc in clusters:
-        if not mc or (mc.get("tags") or {}).get(TAG) != ctx.names.uniq_id:
-            continue
+    for mc in install_clusters(ctx):
         region = str(mc["location"])
         kubeconfig = ctx.state.kubeconfig_path(ctx.names.uniq_id, region)
         mode = oct(stat.S_IMODE(kubeconfig.stat().st_mode)) if kubeconfig.exists() else None
@@ -125,12 +132,27 @@ def status_doc(session: Session, answers: Answers, *, say: bool = True) -> dict[
             "home": home, "regions": regions}
 
 
+ROTATE_DAYS = 30  # a password this close to its end is due for `studioml-azure rotate`
+
+
+def password_line(expires: str | None, now: datetime | None = None) -> str:
+    """The registry principal's password: until when, and whether to rotate it now."""
+    if not expires:
+        return "service principal password: none the keyring holds (apply makes one)"
+    end = datetime.fromisoformat(expires.replace("Z", "+00:00"))
+    days = (end - (now or datetime.now(UTC))).days
+    if days < 0:
+        return f"service principal password EXPIRED on {end:%Y-%m-%d}: the clusters cannot pull; run rotate"
+    due = ": rotate it now (studioml-azure rotate)" if days < ROTATE_DAYS else ""
+    return f"service principal password valid until {end:%Y-%m-%d} ({days} days){due}"
+
+
 def home_line(home: dict[str, Any]) -> str:
-    """The home part in one line: registry, service VMs, secrets in the keyring."""
+    """The home part in one line: registry, service VMs, secrets in the keyring, the password's end."""
     reg = home["registry"]
     return (f"home {home['region']}: registry {reg['login_server'] if reg else 'missing'}; "
             + "; ".join(f"{k} VM {'ok' if v else 'missing'}" for k, v in home["vms"].items())
-            + f"; {len(home['keyring'])} secret(s) in the keyring")
+            + f"; {len(home['keyring'])} secret(s) in the keyring; " + password_line(home["sp_password_expires"]))
 
 
 def gpu_pool(region: dict[str, Any]) -> str:

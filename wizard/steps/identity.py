@@ -23,7 +23,8 @@ CRED_NAME = "studioml-azure"
 REPLICATION_WAIT = 20.0
 
 
-def _find_app(ctx: Context) -> dict[str, Any] | None:
+def find_app(ctx: Context) -> dict[str, Any] | None:
+    """The install's Graph application (by the journaled object id, else by name and tag), if it exists."""
     graph = ctx.clients.graph()
     known = ctx.journal.fact("sp", "app_object_id")
     with azure_call("reading the Graph application"):
@@ -42,7 +43,7 @@ def _find_sp(ctx: Context, app_id: str) -> dict[str, Any] | None:
     return dict(listed["value"][0]) if listed["value"] else None
 
 
-def _our_credential(ctx: Context, app: dict[str, Any]) -> dict[str, Any] | None:
+def our_credential(ctx: Context, app: dict[str, Any]) -> dict[str, Any] | None:
     """The password credential whose secret the keyring holds (by the journaled keyId, else by its hint)."""
     password = ctx.secrets.get(SP_PASSWORD)
     if password is None:
@@ -56,6 +57,27 @@ def _our_credential(ctx: Context, app: dict[str, Any]) -> dict[str, Any] | None:
     return by_hint[0] if len(by_hint) == 1 else None
 
 
+def add_password(ctx: Context, app: dict[str, Any]) -> dict[str, Any]:
+    """A new password credential (a year), kept in the keyring (read back) before anything uses it, and its keyId
+    journaled as the one the keyring holds; removed again if the keyring cannot keep it. Returns the credential
+    without its secret."""
+    end = (datetime.now(UTC) + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    graph = ctx.clients.graph()
+    with azure_call("adding a password to the application"):
+        cred = graph.request("POST", f"/applications/{app['id']}/addPassword",
+                             json={"passwordCredential": {"displayName": CRED_NAME, "endDateTime": end}})
+    try:
+        ctx.secrets.put(SP_PASSWORD, cred["secretText"])
+    except SecretStoreError:
+        with azure_call("removing the password the keyring could not keep"):
+            graph.request("POST", f"/applications/{app['id']}/removePassword", json={"keyId": cred["keyId"]})
+        raise
+    finally:
+        cred["secretText"] = None
+    ctx.journal.record("sp", "fact", key_id=cred["keyId"])
+    return {k: v for k, v in cred.items() if k != "secretText"}
+
+
 class ServicePrincipal(Step):
     """``registry-acr-principal-<id>``: the identity the cluster pulls images with (the seed's SP, without the
     deprecated ``http://`` name)."""
@@ -66,14 +88,14 @@ class ServicePrincipal(Step):
         """Application, service principal, and a password the keyring holds."""
         res = [Resource("Entra ID application + service principal", ctx.names.sp),
                Resource("password credential", ctx.names.sp, str(ctx.secrets.ref(SP_PASSWORD)))]
-        app = _find_app(ctx)
+        app = find_app(ctx)
         if app is None:
             return Observation(CREATE, "application, service principal, password", res)
         ctx.facts["sp.app_id"] = app["appId"]
         sp = _find_sp(ctx, app["appId"])
         if sp is not None:
             ctx.facts["sp.object_id"] = sp["id"]
-        ours = _our_credential(ctx, app)
+        ours = our_credential(ctx, app)
         stale = [c for c in app.get("passwordCredentials") or [] if c.get("displayName") == CRED_NAME and c is not ours]
         missing = [w for w, ok in (("service principal", sp), ("password", ours)) if not ok]
         if stale:
@@ -99,7 +121,7 @@ class ServicePrincipal(Step):
                 graph.request("POST", f"/applications/{app['id']}/removePassword", json={"keyId": cred["keyId"]},
                               ok=(200, 204, 404))
         if obs.data.get("ours") is None:
-            self._add_password(ctx, app)
+            add_password(ctx, app)
 
     def _wait_visible(self, ctx: Context, find: Any) -> dict[str, Any]:
         deadline = time.monotonic() + REPLICATION_WAIT
@@ -117,7 +139,7 @@ class ServicePrincipal(Step):
             # the application may exist and not be listed yet (directory replication), so look for a while
             deadline = time.monotonic() + REPLICATION_WAIT
             while time.monotonic() < deadline:
-                found = _find_app(ctx)
+                found = find_app(ctx)
                 if found is not None:
                     return found
                 ctx.emit(StepProgress(self.key, "looking for an application an interrupted run made"))
@@ -130,22 +152,6 @@ class ServicePrincipal(Step):
                 "notes": "Pulls studio-go-runner images from the StudioML registry; made by studioml-azure."})
         ctx.journal.record(self.key, "fact", app_object_id=app["id"], app_id=app["appId"])
         return dict(app)
-
-    def _add_password(self, ctx: Context, app: dict[str, Any]) -> None:
-        end = (datetime.now(UTC) + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        graph = ctx.clients.graph()
-        with azure_call("adding a password to the application"):
-            cred = graph.request("POST", f"/applications/{app['id']}/addPassword",
-                                 json={"passwordCredential": {"displayName": CRED_NAME, "endDateTime": end}})
-        try:
-            ctx.secrets.put(SP_PASSWORD, cred["secretText"])
-        except SecretStoreError:
-            with azure_call("removing the password the keyring could not keep"):
-                graph.request("POST", f"/applications/{app['id']}/removePassword", json={"keyId": cred["keyId"]})
-            raise
-        finally:
-            cred["secretText"] = None
-        ctx.journal.record(self.key, "fact", key_id=cred["keyId"])
 
     def verify(self, ctx: Context) -> None:
         """The keyring holds the password."""
