@@ -3,6 +3,8 @@ after its name is typed, in an overlay that forgets it on Esc."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -23,11 +25,15 @@ class SecretsScreen(WizardScreen):
     STATUS = "secrets-status"
 
     BINDINGS = [Binding("v", "reveal", "Show value", tooltip="Show the selected secret (its name is asked first)",
-                        id="reveal")]
+                        id="reveal"),
+                Binding("o", "rotate", "Rotate password", tooltip="A new service principal password in the keyring "
+                        "and every region's pull secret, then the old one removed (press twice)", id="rotate")]
 
     def __init__(self, wizard: Wizard) -> None:
         super().__init__(wizard)
         self.entries: list[SecretEntry] = []
+        self.rotate_asked = False
+        self.rotation: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
         """Status and table."""
@@ -67,6 +73,36 @@ class SecretsScreen(WizardScreen):
             entry = self.entries[table.cursor_row]
             if entry.stored:
                 self.app.push_screen(RevealScreen(self.wizard, entry.key))
+
+
+    def action_rotate(self) -> None:
+        """First press: say what rotating does; second press: rotate."""
+        status = self.query_one("#secrets-status", Static)
+        if not self.rotate_asked:
+            self.rotate_asked = True
+            status.update("Rotate the service principal's password? A new one goes to the keyring and every "
+                          "region's pull secret, then the old one is removed. Press o again to rotate.")
+            return
+        self.rotate_asked = False
+        status.update("rotating ...")
+        self.rotate()
+
+    @work(thread=True, exclusive=True, group="secrets", exit_on_error=False)
+    def rotate(self) -> None:
+        """Rotate off the UI thread, each step on the status line, then read the keyring again."""
+        status = self.query_one("#secrets-status", Static)
+        doc = self.wizard.rotate(lambda line: self.app.call_from_thread(status.update, Text(line)))
+        entries = self.wizard.secret_entries()
+        self.app.call_from_thread(self._rotated, doc, entries)
+
+    def _rotated(self, doc: dict[str, Any], entries: list[SecretEntry]) -> None:
+        self.rotation = doc
+        self._show(entries)
+        done = "; ".join(f"{region}: {what}" for region, what in doc["regions"].items())
+        head = ("Rotated: the old password is removed." if doc["exit_code"] == 0 else
+                "Not finished: a region was out of reach and keeps the old, still valid, password; press o twice "
+                "again once it is back.")
+        self.query_one("#secrets-status", Static).update(Text(f"{head} {done}"))
 
 
 class RevealScreen(ModalScreen[None]):

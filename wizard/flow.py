@@ -159,14 +159,24 @@ class Wizard:
 
     def status(self) -> dict[str, Any]:
         """What is installed now, every region (``studioml-azure status --json``'s document)."""
-        if self.subscription is None:
-            raise InputError("no install is chosen yet.", "pick the subscription first")
+        self._chosen()
         return status_doc(self._session(), self.answers, say=False)
 
-    def _store(self) -> SecretStore:
+    def rotate(self, say: Callable[[str], None]) -> dict[str, Any]:
+        """A new registry principal password in the keyring and every region's pull secret, then the old one
+        removed (see :mod:`wizard.rotate`); ``exit_code`` 4 when a region could not be reached."""
+        from .rotate import rotate
+
+        self._chosen()
+        return rotate(self._session(), self.answers, say)
+
+    def _chosen(self) -> UniqId:
         if self.uniq is None:
             raise InputError("no install is chosen yet.", "pick the subscription first")
-        return SecretStore(self._session().login.tenant_id, self.uniq.value)
+        return self.uniq
+
+    def _store(self) -> SecretStore:
+        return SecretStore(self._session().login.tenant_id, self._chosen().value)
 
     def secret_entries(self) -> list[SecretEntry]:
         """Every secret the install keeps in the OS keyring, named and located, values left out."""

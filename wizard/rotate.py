@@ -71,13 +71,17 @@ def rotate_sp_password(ctx: Context, say: Callable[[str], None]) -> dict[str, An
             "removed": [] if missed else [c["keyId"] for c in retiring], "exit_code": 4 if missed else 0}
 
 
+def rotate(session: Session, answers: Answers, say: Callable[[str], None]) -> dict[str, Any]:
+    """Rotate the password of the install the answers pick (never beside an apply of it)."""
+    ctx, sub, uid = make_context(session, answers, lambda e: None, any_region=True)
+    say(f"rotating the registry's service principal password of install {uid.value} in {sub['name']} ...")
+    with ctx.state.apply_lock(uid.value):
+        return rotate_sp_password(ctx, say)
+
+
 def rotate_command(session: Session, answers: Answers, *, as_json: bool) -> int:
     """Rotate the registry principal's password (exit 0), or as far as the reachable regions allow (exit 4)."""
-    ctx, sub, uid = make_context(session, answers, lambda e: None, any_region=True)
-    print(f"rotating the registry's service principal password of install {uid.value} in {sub['name']} ...",
-          file=sys.stderr, flush=True)
-    with ctx.state.apply_lock(uid.value):  # not beside an apply of the same install
-        doc = rotate_sp_password(ctx, lambda line: print(f"  {line}", file=sys.stderr, flush=True))
+    doc = rotate(session, answers, lambda line: print(line, file=sys.stderr, flush=True))
     if doc["exit_code"]:
         print("not finished: the old password stays valid for the regions above that were not reached; run rotate "
               "again once they are", file=sys.stderr)

@@ -130,8 +130,9 @@ async def test_a_refusal_is_shown_with_its_way_out(wizard: Wizard, served: Runni
 async def test_after_an_install_secrets_stay_hidden_and_status_reads_it(served: RunningSandbox, home: Home,
                                                                         wizard: Wizard, tmp_path: Path) -> None:
     """After an install (the CLI's, same home): every secret named with its keyring address, values hidden; one is
-    shown only after its exact name is typed, and Esc takes it off the screen. The status screen shows what the
-    CLI's ``status`` reads: the region, its GPU pool, the runner ready, the kubeconfig and its 0600 mode."""
+    shown only after its exact name is typed, and Esc takes it off the screen; no screenshot while it is shown;
+    o twice rotates the service principal's password. The status screen shows what the CLI's ``status`` reads:
+    the region, its GPU pool, the runner ready, the kubeconfig and its 0600 mode, the password's end."""
     args, env = endpoint_args(served.info)
     code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
     assert code == 0, err[-3000:]
@@ -162,6 +163,13 @@ async def test_after_an_install_secrets_stay_hidden_and_status_reads_it(served: 
         await pilot.press("escape")
         assert isinstance(app.screen, SecretsScreen) and password not in _all_text(app)
         assert "Screenshot" in {c.title for c in app.get_system_commands(app.screen)}
+        await pilot.press("o")  # rotation: said first, done on the second press
+        assert "Press o again" in _text(app, "#secrets-status") and app.screen.rotation is None
+        await pilot.press("o")
+        await _until(pilot, lambda: app.screen.rotation is not None, "the rotation")
+        assert _text(app, "#secrets-status").startswith("Rotated: the old password is removed. eastus: pull secret")
+        rotated = keyring.get_password("studioml-azure", f"{doc['tenant']}/{doc['uniq_id']['value']}/sp-password")
+        assert rotated and rotated != password and rotated not in _all_text(app)
         await pilot.press("escape", "t")
         await _until(pilot, lambda: isinstance(app.screen, StatusScreen) and app.screen.doc is not None, "status")
         code, cli, err = run(home, "status", *args, "--json", env=env)
@@ -172,6 +180,7 @@ async def test_after_an_install_secrets_stay_hidden_and_status_reads_it(served: 
                        region["kubeconfig"], "0o600"], row
         assert _text(app, "#status-status").endswith("installed, every runner ready.")
         assert f"{len(cli['home']['keyring'])} secret(s) in the keyring" in _text(app, "#status-home")
+        assert f"password valid until {cli['home']['sp_password_expires'][:10]}" in _text(app, "#status-home")
 
 
 def _all_text(app: StudioMLApp) -> str:
