@@ -205,3 +205,16 @@ def test_journal_survives_a_torn_line_and_knows_requests_in_flight(tmp_path: Pat
     assert not journal.unanswered("sp", "app_create_started", "app_object_id")
     journal.record("sp", "done")
     assert journal.unfinished() == []
+
+
+def test_the_password_line_says_when_to_rotate() -> None:
+    from datetime import UTC, datetime
+
+    from wizard.status import password_line
+
+    now = datetime(2026, 11, 29, tzinfo=UTC)
+    assert password_line("2027-11-29T00:00:00Z", now) == \
+        "service principal password valid until 2027-11-29 (365 days)"
+    assert password_line("2026-12-09T00:00:00Z", now).endswith("(10 days): rotate it now (studioml-azure rotate)")
+    assert "EXPIRED on 2026-11-01" in password_line("2026-11-01T00:00:00Z", now)
+    assert "apply makes one" in password_line(None, now)

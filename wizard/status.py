@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from .manifests import AMQP_SECRET, KEY_SECRET, PASSPHRASE_SECRET
 from .naming import NAMESPACE, PULL_SECRET, TAG
 from .session import Session, make_context
 from .steps.base import Context, get_or_none, lookup, rest
-from .steps.identity import find_app, our_credential
+from .steps.identity import ROTATE_DAYS, days_left, find_app, our_credential
 
 RUNNER: dict[str, Any] = {"apiVersion": "apps/v1", "kind": "Deployment",
           "metadata": {"name": "studioml-go-runner-deployment", "namespace": NAMESPACE}}
@@ -132,19 +132,15 @@ def status_doc(session: Session, answers: Answers, *, say: bool = True) -> dict[
             "home": home, "regions": regions}
 
 
-ROTATE_DAYS = 30  # a password this close to its end is due for `studioml-azure rotate`
-
-
 def password_line(expires: str | None, now: datetime | None = None) -> str:
     """The registry principal's password: until when, and whether to rotate it now."""
     if not expires:
         return "service principal password: none the keyring holds (apply makes one)"
-    end = datetime.fromisoformat(expires.replace("Z", "+00:00"))
-    days = (end - (now or datetime.now(UTC))).days
+    days = days_left(expires, now)
     if days < 0:
-        return f"service principal password EXPIRED on {end:%Y-%m-%d}: the clusters cannot pull; run rotate"
+        return f"service principal password EXPIRED on {expires[:10]}: the clusters cannot pull; run rotate"
     due = ": rotate it now (studioml-azure rotate)" if days < ROTATE_DAYS else ""
-    return f"service principal password valid until {end:%Y-%m-%d} ({days} days){due}"
+    return f"service principal password valid until {expires[:10]} ({days} days){due}"
 
 
 def home_line(home: dict[str, Any]) -> str:

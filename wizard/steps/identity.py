@@ -13,7 +13,7 @@ import requests
 
 from ..azure.errors import azure_call
 from ..errors import SecretStoreError, TransientError
-from ..events import StepProgress
+from ..events import StepProgress, Warning
 from ..naming import TAG
 from ..secrets import SP_PASSWORD
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, rest
@@ -21,6 +21,13 @@ from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, re
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 CRED_NAME = "studioml-azure"
 REPLICATION_WAIT = 20.0
+ROTATE_DAYS = 30  # a password this close to its end is due for `studioml-azure rotate`
+
+
+def days_left(expires: str, now: datetime | None = None) -> int:
+    """Whole days until a Graph ``endDateTime`` (negative once it has passed)."""
+    end = datetime.fromisoformat(expires.replace("Z", "+00:00"))
+    return (end - (now or datetime.now(UTC))).days
 
 
 def find_app(ctx: Context) -> dict[str, Any] | None:
@@ -96,6 +103,9 @@ class ServicePrincipal(Step):
         if sp is not None:
             ctx.facts["sp.object_id"] = sp["id"]
         ours = our_credential(ctx, app)
+        if ours and ours.get("endDateTime") and days_left(ours["endDateTime"]) < ROTATE_DAYS:
+            ctx.emit(Warning(self.key, f"the service principal's password ends on {ours['endDateTime'][:10]}; the "
+                                       "clusters cannot pull after that: run `studioml-azure rotate`"))
         stale = [c for c in app.get("passwordCredentials") or [] if c.get("displayName") == CRED_NAME and c is not ours]
         missing = [w for w, ok in (("service principal", sp), ("password", ours)) if not ok]
         if stale:
