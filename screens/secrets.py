@@ -74,7 +74,6 @@ class SecretsScreen(WizardScreen):
             if entry.stored:
                 self.app.push_screen(RevealScreen(self.wizard, entry.key))
 
-
     def action_rotate(self) -> None:
         """First press: say what rotating does; second press: rotate."""
         status = self.query_one("#secrets-status", Static)

@@ -53,7 +53,7 @@ def rotate_sp_password(ctx: Context, say: Callable[[str], None]) -> dict[str, An
         if kube is None or not kube.reachable():
             regions[region] = "not reachable: its pull secret keeps the old password, which stays valid"
         elif kube.get(secret) is None:
-            regions[region] = "no pull secret (the cluster pulls with its own identity)"
+            regions[region] = "no pull secret there (the cluster pulls with its own identity, or apply makes it)"
         else:
             kube.converge(secret)
             regions[region] = f"pull secret {NAMESPACE}/{PULL_SECRET} replaced"
