@@ -62,9 +62,9 @@ class ReviewScreen(WizardScreen):
             table.add_row(p.action, p.title, p.detail[:60], money(cost, est.currency) if cost else "")
         self.query_one(EstimateView).show(est)
         changes = sum(p.action != "none" for p in steps)
-        self.query_one("#review-status", Static).update(
+        self.query_one("#review-status", Static).update(" ".join(filter(None, [self.wizard.adding_region(), (
             f"{changes} step(s) to change, {len(steps) - changes} unchanged. Press a to apply, Esc to change the "
-            "sizing." if changes else "Everything is as answered. Press a to check it again, Esc to go back.")
+            "sizing." if changes else "Everything is as answered. Press a to check it again, Esc to go back.")])))
         self.ready = True
 
     def action_apply(self) -> None:

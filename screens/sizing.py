@@ -72,7 +72,8 @@ class SizingScreen(WizardScreen):
         hourly, monthly = est.total()
         self.query_one("#sizing-status", Static).update(
             f"{a.gpu_nodes} x {a.gpu_sku} in {a.region}: {money(monthly, est.currency)} a month "
-            f"({money(hourly, est.currency)} an hour). Press r to review the plan.")
+            f"({money(hourly, est.currency)} an hour). " + " ".join(filter(None, [
+                self.wizard.adding_region(), "Press r to review the plan."])))
 
     def _fill(self, selector: str, options: list[Option], current: str) -> None:
         widget = self.query_one(selector, OptionList)

@@ -104,6 +104,13 @@ class Wizard:
         if self.home:
             self.answers = replace(self.answers, region=self.home)
 
+    def adding_region(self) -> str:
+        """A sentence when the answered region is not the install's home: what adding it makes and shares."""
+        if not self.home or self.uniq is None or self.answers.region == self.home:
+            return ""
+        return (f"{self.answers.region} is added to install {self.uniq.value} (home {self.home}): its own cluster and "
+                "VNet, peered with the home one; the registry, principal, RabbitMQ and Minio are shared.")
+
     def book(self) -> PriceBook:
         """The price book in the answered currency, kept for the run (its cache file is read once, not on every
         redraw of the sizing screen)."""

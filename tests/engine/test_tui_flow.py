@@ -13,7 +13,7 @@ import pytest
 import requests
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, RichLog, Static
+from textual.widgets import DataTable, Input, OptionList, RichLog, Static
 
 from screens.app import CloudTarget, StudioMLApp
 from screens.estimate import EstimateView
@@ -272,3 +272,40 @@ async def test_the_palette_offers_the_screens_keys(wizard: Wizard, served: Runni
         await pilot.press("enter")
         await _until(pilot, lambda: isinstance(app.screen, SecretsScreen) and bool(app.screen.entries), "secrets")
         assert not any(e.stored for e in app.screen.entries)  # nothing installed: every secret is missing
+
+
+async def test_a_region_is_added_from_the_tui(served: RunningSandbox, home: Home, wizard: Wizard) -> None:
+    """The guided re-run: after the first install (the CLI's), picking another region on the sizing screen says it
+    is added to the install; the review plans its own network, peering and cluster with the home part unchanged;
+    the install ends with a runner ready there, and the status screen lists both regions, home first."""
+    args, env = endpoint_args(served.info)
+    code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    assert code == 0, err[-3000:]
+    app = StudioMLApp(CloudTarget("the sandbox", served.info["arm"], "test"), wizard)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await _to_sizing(pilot, app)
+        assert wizard.home == "eastus" and "is added" not in _text(app, "#sizing-status")
+        regions = app.screen.query_one("#regions", OptionList)
+        ids = [regions.get_option_at_index(i).id for i in range(regions.option_count)]
+        regions.focus()
+        regions.highlighted = ids.index("westeurope")
+        await pilot.press("enter")
+        await _until(pilot, lambda: "westeurope is added to install" in _text(app, "#sizing-status"), "the region")
+        await pilot.press("r")
+        await _until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.ready, "the plan")
+        assert _text(app, "#review-status").startswith(f"westeurope is added to install {doc['uniq_id']['value']}")
+        plan = app.screen.query_one("#plan", DataTable)
+        actions = {str(plan.get_row_at(i)[1]): str(plan.get_row_at(i)[0]) for i in range(plan.row_count)}
+        assert actions["Region virtual network"] == actions["AKS cluster with a GPU pool"] == "create", actions
+        assert actions["Container registry"] == actions["Rabbitmq VM"] == "none", actions
+        await pilot.press("a")
+        await _until(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, "the install",
+                     timeout=120)
+        status = _text(app, "#progress-status")
+        assert status.startswith("Done.") and "westeurope.kubeconfig" in status, status
+        await pilot.press("escape", "escape", "t")
+        await _until(pilot, lambda: isinstance(app.screen, StatusScreen) and app.screen.doc is not None, "status")
+        table = app.screen.query_one("#status-regions", DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        n = wizard.answers.runner_replicas  # the TUI's own answers for the new region
+        assert [(r[0], r[4]) for r in rows] == [("eastus (home)", "2/2 ready"), ("westeurope", f"{n}/{n} ready")], rows
