@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import secrets as _random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import keyring
 import keyring.errors
 
 from .errors import SecretStoreError
+
+T = TypeVar("T")
+try:  # the Secret Service backend's "that item path is gone": the service renumbered its items under us
+    from secretstorage.exceptions import ItemNotFoundException as _Vanished
+except ImportError:  # pragma: no cover - no secretstorage on this platform
+    class _Vanished(Exception):  # type: ignore[no-redef]
+        """Never raised where secretstorage is absent."""
 
 SERVICE = "studioml-azure"
 _LOCK = threading.RLock()  # steps run on threads: one keyring call at a time, and no secret generated twice
@@ -44,6 +53,20 @@ PURPOSES: dict[str, str] = {
 }
 HINT = ("start a Secret Service (gnome-keyring or KeePassXC) and unlock it; on a headless host: "
         "dbus-run-session -- sh -c 'gnome-keyring-daemon --unlock --components=secrets; studioml-azure ...'")
+
+
+def _call(fn: Callable[[], T]) -> T:
+    """One keyring call, serialised. gnome-keyring, while other clients create and delete items, can answer a
+    search with an item path it then says does not exist: that call is made again (a fresh search)."""
+    for attempt in range(5):
+        try:
+            with _LOCK:
+                return fn()
+        except _Vanished:
+            if attempt == 4:
+                raise keyring.errors.KeyringError("the Secret Service kept losing the item") from None
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def random_password(length: int = 32) -> str:
@@ -75,16 +98,14 @@ class SecretStore:
     def get(self, key: str) -> str | None:
         """The secret, or ``None`` when it was never stored."""
         try:
-            with _LOCK:
-                return keyring.get_password(SERVICE, self.ref(key).username)
+            return _call(lambda: keyring.get_password(SERVICE, self.ref(key).username))
         except keyring.errors.KeyringError as err:
             raise SecretStoreError(f"the OS keyring cannot be read ({type(err).__name__}).", HINT) from None
 
     def put(self, key: str, value: str) -> str:
         """Store, read back and compare; returns the value as read back (the one to use)."""
         try:
-            with _LOCK:
-                keyring.set_password(SERVICE, self.ref(key).username, value)
+            _call(lambda: keyring.set_password(SERVICE, self.ref(key).username, value))
         except keyring.errors.KeyringError as err:
             raise SecretStoreError(f"the OS keyring refused to store {self.ref(key)} ({type(err).__name__}).",
                                    HINT) from None
@@ -102,8 +123,7 @@ class SecretStore:
     def delete(self, key: str) -> None:
         """Forget a secret (missing is fine)."""
         try:
-            with _LOCK:
-                keyring.delete_password(SERVICE, self.ref(key).username)
+            _call(lambda: keyring.delete_password(SERVICE, self.ref(key).username))
         except keyring.errors.PasswordDeleteError:
             pass
         except keyring.errors.KeyringError as err:
