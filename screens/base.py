@@ -26,6 +26,8 @@ class WizardScreen(Screen[None]):
         if event.state != WorkerState.ERROR or err is None:
             return
         if self.STATUS:
-            what = err.message if isinstance(err, WizardError) else "unexpected error"
-            self.query_one(f"#{self.STATUS}", Static).update(Text(f"Could not go on: {what} Esc goes back."))
+            what = err.message if isinstance(err, WizardError) else "unexpected error."
+            hint = err.hint if isinstance(err, WizardError) and err.hint else ""
+            self.query_one(f"#{self.STATUS}", Static).update(
+                Text(f"Could not go on: {what}" + (f" Next: {hint}." if hint else "") + " (Esc goes back.)"))
         self.app.report_failure(err)  # type: ignore[attr-defined]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -39,6 +40,8 @@ class SizingScreen(WizardScreen):
         yield Header()
         with Horizontal(classes="page"):
             with Vertical(id="choices"):
+                uid = self.wizard.uniq
+                yield Static(Text(f"Install {uid.value}: {uid.source}" if uid else ""), id="install-id")
                 yield Static("GPU size", classes="label")
                 yield OptionList(id="sizes")
                 yield Static("GPU nodes", classes="label")

@@ -8,9 +8,10 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from wizard.errors import InputError
 from wizard.flow import Wizard
 
 from .base import WizardScreen
@@ -32,6 +33,9 @@ class SubscriptionScreen(WizardScreen):
             yield Static("Subscription", classes="page-title")
             yield Static("signing in ...", id="subscription-status", classes="status")
             yield OptionList(id="subscriptions")
+            yield Static("Install id (uniq_id): auto finds this subscription's install, or derives a new id as the "
+                         "seed does; or type 8 hex characters (Tab to reach it)", classes="label")
+            yield Input(self.wizard.answers.uniq_id, id="uniq", placeholder="auto")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -64,7 +68,13 @@ class SubscriptionScreen(WizardScreen):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         """Settle the subscription and the install's identity, then size the cluster."""
         sub = next(s for s in self.subs if s["id"] == event.option.id)
-        self.query_one("#subscription-status", Static).update(Text(f"reading {sub['name']} ..."))
+        status = self.query_one("#subscription-status", Static)
+        try:
+            self.wizard.answer(uniq_id=self.query_one("#uniq", Input).value.strip() or "auto")  # checked by the core
+        except InputError as err:
+            status.update(Text(f"{err.message} {err.hint or ''}"))
+            return
+        status.update(Text(f"reading {sub['name']} ..."))
         self.choose(sub)
 
     @work(thread=True, exclusive=True, group="sign-in", exit_on_error=False)
@@ -74,3 +84,7 @@ class SubscriptionScreen(WizardScreen):
         from .sizing import SizingScreen
 
         self.app.call_from_thread(self.app.push_screen, SizingScreen(self.wizard))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """The install id is typed: back to the list to pick the subscription with it."""
+        self.query_one(OptionList).focus()

@@ -145,8 +145,8 @@ def resolve_uniq_id(session: Session, answers: Answers, subscription_id: str, st
     """The answer; else the one remembered for the subscription; else recovered from Azure's tags; else derived
     as the seed does, once, and remembered."""
     if answers.uniq_id != "auto":
-        state.remember_uniq_id(subscription_id, answers.uniq_id, "given in the answers")
-        return UniqId(answers.uniq_id, "given in the answers")
+        state.remember_uniq_id(subscription_id, answers.uniq_id, "given as uniq_id, not derived")
+        return UniqId(answers.uniq_id, "given as uniq_id, not derived")
     known = state.remembered_uniq_id(subscription_id)
     if known:
         return UniqId(known, "remembered from the first run on this host")
@@ -158,7 +158,7 @@ def resolve_uniq_id(session: Session, answers: Answers, subscription_id: str, st
         return UniqId(tagged[0], "recovered from the studioml-uniq-id tag in Azure")
     if len(tagged) > 1:
         raise InputError(f"this subscription holds installs with uniq_ids {', '.join(tagged)}.",
-                         "set uniq_id in the answers to the one to work on")
+                         "set uniq_id to the one to work on (in the answers file, or the wizard's install id)")
     derived = derive_uniq_id(subscription_id)
     state.remember_uniq_id(subscription_id, derived.uniq_id, derived.note)
     return UniqId(derived.uniq_id, derived.note)

@@ -11,6 +11,7 @@ from pathlib import Path
 import keyring
 import pytest
 import requests
+from azure.mgmt.resource.resources import ResourceManagementClient
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, OptionList, RichLog, Static
@@ -23,7 +24,7 @@ from screens.secrets import RevealScreen, SecretsScreen
 from screens.sizing import SizingScreen
 from screens.status import StatusScreen
 from screens.subscription import SubscriptionScreen
-from tests.conftest import RunningSandbox
+from tests.conftest import RunningSandbox, admin_credential
 from tests.engine.helpers import ANSWERS, Home, endpoint_args, kubectl_deployment, run
 from wizard.flow import Wizard
 from wizard.session import Options, open_session
@@ -73,6 +74,7 @@ def test_sizing_snapshot_prices_from_the_dated_snapshot(served: RunningSandbox, 
     """The sizing screen with the Retail Prices API unreachable: the bundled snapshot's prices, labelled with its
     date (and so the same picture every time)."""
     wizard = _wizard(served, home, monkeypatch, prices="https://127.0.0.1:9/api/retail/prices")
+    wizard.answer(uniq_id="5a0d5a0d")  # the derived one hashes the sandbox's (random) subscription id
     app = StudioMLApp(CloudTarget("the sandbox", "https://127.0.0.1:1", "test"), wizard)
 
     async def to_sizing(pilot: Pilot[int]) -> None:
@@ -309,3 +311,33 @@ async def test_a_region_is_added_from_the_tui(served: RunningSandbox, home: Home
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         n = wizard.answers.runner_replicas  # the TUI's own answers for the new region
         assert [(r[0], r[4]) for r in rows] == [("eastus (home)", "2/2 ready"), ("westeurope", f"{n}/{n} ready")], rows
+
+
+async def test_the_install_id_is_typed_when_the_subscription_holds_several(wizard: Wizard,
+                                                                          served: RunningSandbox) -> None:
+    """Two installs in the subscription (two tagged resource groups): picking it says which ids it holds; a bad id
+    typed is refused by the core with what is allowed; one of the two typed, the sizing screen works on it."""
+    info = served.info
+    groups = ResourceManagementClient(admin_credential(info), info["subscriptions"][0], base_url=info["arm"],
+                                      connection_verify=info["ca_bundle"]).resource_groups
+    for uid in ("0000aaaa", "0000bbbb"):
+        groups.create_or_update(f"studioml-{uid}", {"location": "eastus", "tags": {"studioml-uniq-id": uid}})
+    app = StudioMLApp(CloudTarget("the sandbox", info["arm"], "test"), wizard)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, SubscriptionScreen) and bool(app.screen.subs),
+                     "the subscriptions")
+        await pilot.press("enter")
+        await _until(pilot, lambda: "0000aaaa, 0000bbbb" in _text(app, "#subscription-status"), "the two ids")
+        assert "install id" in _text(app, "#subscription-status")
+        app.screen.query_one("#uniq", Input).value = "not-hex"
+        app.screen.query_one("#subscriptions", OptionList).focus()
+        await pilot.press("enter")
+        assert "8 lowercase hex characters" in _text(app, "#subscription-status")
+        app.screen.query_one("#uniq", Input).value = "0000bbbb"
+        app.screen.query_one("#subscriptions", OptionList).focus()
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, SizingScreen) and "a month" in _text(app, "#sizing-status"),
+                     "the estimate")
+        assert _text(app, "#install-id") == "Install 0000bbbb: given as uniq_id, not derived"
+        assert wizard.uniq is not None and wizard.uniq.value == "0000bbbb"
