@@ -167,7 +167,7 @@ class Wizard:
     def status(self) -> dict[str, Any]:
         """What is installed now, every region (``studioml-azure status --json``'s document)."""
         self._chosen()
-        return status_doc(self._session(), self.answers, say=False)
+        return status_doc(self._session(), self.answers)
 
     def rotate(self, say: Callable[[str], None]) -> dict[str, Any]:
         """A new registry principal password in the keyring and every region's pull secret, then the old one

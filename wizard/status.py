@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -118,12 +119,12 @@ def _regions(ctx: Context) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (not r["home"], r["region"]))
 
 
-def status_doc(session: Session, answers: Answers, *, say: bool = True) -> dict[str, Any]:
+def status_doc(session: Session, answers: Answers, say: Callable[[str], None] = lambda _line: None) -> dict[str, Any]:
     """What is installed, read from Azure and the clusters: the home part, every region, and whether every
-    runner is ready. Read-only; the answers only pick the subscription."""
+    runner is ready (``say`` hears which install is being read). Read-only; the answers only pick the
+    subscription."""
     ctx, sub, uid = make_context(session, answers, lambda e: None, any_region=True)
-    if say:
-        print(f"reading install {uid.value} in {sub['name']} ...", file=sys.stderr, flush=True)
+    say(f"reading install {uid.value} in {sub['name']} ...")
     home, regions = _home(ctx), _regions(ctx)
     ready = bool(regions) and all(r["runner"]["ready"] is not None and r["runner"]["ready"] == r["runner"]["replicas"]
                                   for r in regions)
@@ -159,7 +160,7 @@ def gpu_pool(region: dict[str, Any]) -> str:
 
 def status_command(session: Session, answers: Answers, *, as_json: bool) -> int:
     """Report the install (exit 0 whether or not it is complete)."""
-    doc = status_doc(session, answers)
+    doc = status_doc(session, answers, lambda line: print(line, file=sys.stderr, flush=True))
     if as_json:
         print(json.dumps(doc, indent=2))
         return 0
