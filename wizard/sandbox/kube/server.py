@@ -139,9 +139,7 @@ async def verb(request: web.Request, cluster: Cluster, kind: Kind, namespace: st
                 o = cluster.objects[other]
                 cluster.delete(BY_PLURAL[_kind_key(o)], name, o["metadata"]["name"])
         _save(cluster)
-        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                      "details": {"name": name, "group": kind.group, "kind": kind.plural,
-                                  "uid": obj["metadata"]["uid"]}})
+        return _json(obj)  # as the apiserver's generic store does: the object deleted (a Status only when none)
     body = await _body(request)
     manager = q.get("fieldManager", "")
     if request.method == "POST" and name is None:
