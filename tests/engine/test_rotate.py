@@ -12,13 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import keyring
-import pytest
 import requests
 
 from tests.conftest import RunningSandbox, admin_credential
 from tests.engine.helpers import ANSWERS, Home, endpoint_args, kubectl_deployment, run
-
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 
 
 def _credentials(served: RunningSandbox, uid: str) -> list[dict[str, Any]]:
@@ -37,11 +34,31 @@ def _pulls(served: RunningSandbox, host: str, user: str, password: str) -> int:
 
 
 def _pull_auth(kubeconfig: str) -> dict[str, str]:
-    """The username and password the cluster's pull secret holds (read with kubectl)."""
-    out = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "get", "secret", "-n", "gpu-resources",
-                          "studioml-go-docker-key", "-o", "json"], capture_output=True, text=True, check=True)
-    config = json.loads(base64.b64decode(json.loads(out.stdout)["data"][".dockerconfigjson"]))
-    return dict(next(iter(config["auths"].values())))
+    """The username and password the cluster's pull secret holds (the machine's kubectl; the official client
+    where no kubectl is installed)."""
+    if shutil.which("kubectl") is None:
+        from kubernetes import client, config
+
+        api = client.CoreV1Api(config.new_client_from_config(kubeconfig))
+        data = api.read_namespaced_secret("studioml-go-docker-key", "gpu-resources").data
+    else:
+        out = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "get", "secret", "-n", "gpu-resources",
+                              "studioml-go-docker-key", "-o", "json"], capture_output=True, text=True, check=True)
+        data = json.loads(out.stdout)["data"]
+    config_json = json.loads(base64.b64decode(data[".dockerconfigjson"]))
+    return dict(next(iter(config_json["auths"].values())))
+
+
+def _delete_runner_pods(kubeconfig: str) -> None:
+    if shutil.which("kubectl") is None:
+        from kubernetes import client, config
+
+        api = client.CoreV1Api(config.new_client_from_config(kubeconfig))
+        for pod in api.list_namespaced_pod("gpu-resources", label_selector="app=studioml-go-runner").items:
+            api.delete_namespaced_pod(pod.metadata.name, "gpu-resources")  # as kubectl does: one DELETE each
+        return
+    subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "delete", "pod", "-n", "gpu-resources", "-l",
+                    "app=studioml-go-runner", "--wait=false"], capture_output=True, text=True, check=True)
 
 
 def test_rotation_replaces_the_password_everywhere_then_removes_the_old(served: RunningSandbox, home: Home,
@@ -77,8 +94,7 @@ def test_rotation_replaces_the_password_everywhere_then_removes_the_old(served: 
     assert _pulls(served, host, user, old) == 401 and _pulls(served, host, user, new) == 200
 
     # New runner pods pull with the new password (the kubelet checks it against the directory).
-    subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "delete", "pod", "-n", "gpu-resources", "-l",
-                    "app=studioml-go-runner", "--wait=false"], capture_output=True, text=True, check=True)
+    _delete_runner_pods(kubeconfig)
     deadline = time.monotonic() + 60
     while kubectl_deployment(kubeconfig)["status"].get("readyReplicas") != 2:
         assert time.monotonic() < deadline, kubectl_deployment(kubeconfig)["status"]
