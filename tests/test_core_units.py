@@ -207,6 +207,21 @@ def test_journal_survives_a_torn_line_and_knows_requests_in_flight(tmp_path: Pat
     assert journal.unfinished() == []
 
 
+def test_a_safe_stop_leaves_the_steps_it_did_not_begin_unfinished(tmp_path: Path) -> None:
+    """A stop between steps journals the steps not begun as failed with code 4 and no start: still to finish."""
+    from wizard.state import Journal
+
+    journal = Journal(tmp_path / "journal.jsonl")
+    journal.record("registry", "started")
+    journal.record("registry", "done")
+    journal.record("cluster", "failed", message="stopped", code=4)
+    journal.record("kubeconfig", "failed", message="boom", code=1)
+    assert journal.unfinished() == ["cluster"]
+    journal.record("cluster", "started")
+    journal.record("cluster", "done")
+    assert journal.unfinished() == []
+
+
 def test_the_password_line_says_when_to_rotate() -> None:
     from datetime import UTC, datetime
 

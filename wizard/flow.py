@@ -160,7 +160,7 @@ class Wizard:
         with ctx.state.apply_lock(ctx.names.uniq_id):  # one apply of an install at a time on this host
             left = ctx.journal.unfinished()
             if left:
-                emit(Warning("resume", f"the last run stopped during {', '.join(left)}; what it finished is kept"))
+                emit(Warning("resume", f"the last run stopped before finishing {', '.join(left)}; what it finished is kept"))
             ctx.secrets.check_usable()
             return asyncio.run(Engine(build_steps(ctx), ctx).run()), ctx
 

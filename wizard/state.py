@@ -180,11 +180,12 @@ class Journal:
         return last == asked
 
     def unfinished(self) -> list[str]:
-        """Steps started and neither finished nor failed for good (what an interruption left)."""
+        """Steps an interruption left: started, or stopped before starting (a safe stop journals the steps it did
+        not begin as failed with code 4), and neither finished nor failed for good since."""
         open_steps: dict[str, bool] = {}
         for entry in self.entries():
-            if entry["event"] == "started":
+            if entry["event"] == "started" or entry["event"] == "failed" and entry.get("code") == 4:
                 open_steps[entry["step"]] = True
-            elif entry["event"] == "done" or entry["event"] == "failed" and entry.get("code") != 4:
-                open_steps.pop(entry["step"], None)  # a step interrupted (code 4) is still to finish
+            elif entry["event"] in ("done", "failed"):
+                open_steps.pop(entry["step"], None)
         return list(open_steps)

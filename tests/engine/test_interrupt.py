@@ -104,7 +104,7 @@ def test_interrupted_runs_resume_to_the_same_end_state(tmp_path: Path, sig: sign
         code, doc, err = finish(start(home, "apply", *cmd, env=env))
         assert code == 0, err[-4000:]
         assert 0 not in codes, f"a run was not interrupted: {codes}"
-        assert "resuming: the last run stopped during" in err
+        assert "resuming: the last run stopped before finishing" in err
         assert_converged(served, doc)
         code, again, err = finish(start(home, "apply", *cmd, env=env))
         assert code == 0 and {s["action"] for s in again["steps"].values()} == {"none"}
