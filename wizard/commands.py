@@ -133,9 +133,9 @@ def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: boo
     ctx, sub, uid = make_context(session, answers, printer)
     _intro(ctx, sub, uid, session, sys.stderr)
     with ctx.state.apply_lock(uid.value):  # one apply of an install at a time on this host
-        left = ctx.journal.unfinished()
-        if left:
-            print(f"resuming: the last run stopped before finishing {', '.join(left)}; what it finished is kept", file=sys.stderr)
+        notice = ctx.journal.resume_notice()
+        if notice:
+            print(f"resuming: {notice}", file=sys.stderr)
         ctx.secrets.check_usable()
         est = estimate(_book(session, answers), answers, home=ctx.names.home_region)
         preflight_for(ctx)

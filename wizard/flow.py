@@ -158,9 +158,9 @@ class Wizard:
         ctx = self._context(emit)
         ctx.stop = stop
         with ctx.state.apply_lock(ctx.names.uniq_id):  # one apply of an install at a time on this host
-            left = ctx.journal.unfinished()
-            if left:
-                emit(Warning("resume", f"the last run stopped before finishing {', '.join(left)}; what it finished is kept"))
+            notice = ctx.journal.resume_notice()
+            if notice:
+                emit(Warning("resume", notice))
             ctx.secrets.check_usable()
             return asyncio.run(Engine(build_steps(ctx), ctx).run()), ctx
 

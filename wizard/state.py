@@ -179,6 +179,11 @@ class Journal:
                 last = asked if asked in entry else answered if answered in entry else last
         return last == asked
 
+    def resume_notice(self) -> str | None:
+        """What to tell the person when the last run left steps unfinished, else None."""
+        left = self.unfinished()
+        return f"the last run stopped before finishing {', '.join(left)}; what it finished is kept" if left else None
+
     def unfinished(self) -> list[str]:
         """Steps an interruption left: started, or stopped before starting (a safe stop journals the steps it did
         not begin as failed with code 4), and neither finished nor failed for good since."""
