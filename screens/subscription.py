@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 
 from wizard.errors import InputError
 from wizard.flow import Wizard
+from wizard.naming import network_interfaces
 
 from .base import WizardScreen
 
@@ -36,6 +37,10 @@ class SubscriptionScreen(WizardScreen):
             yield Static("Install id (uniq_id): auto finds this subscription's install, or derives a new id as the "
                          "seed does; or type 8 hex characters (Tab to reach it)", classes="label")
             yield Input(self.wizard.answers.uniq_id, id="uniq", placeholder="auto")
+            yield Static(f"Interface whose multicast memberships a new id hashes (the seed's eth0; this host has "
+                         f"{', '.join(network_interfaces()) or 'none'}); another one derives a new id over it",
+                         classes="label")
+            yield Input(self.wizard.answers.interface, id="interface", placeholder="eth0")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -70,7 +75,8 @@ class SubscriptionScreen(WizardScreen):
         sub = next(s for s in self.subs if s["id"] == event.option.id)
         status = self.query_one("#subscription-status", Static)
         try:
-            self.wizard.answer(uniq_id=self.query_one("#uniq", Input).value.strip() or "auto")  # checked by the core
+            self.wizard.answer(uniq_id=self.query_one("#uniq", Input).value.strip() or "auto",  # checked by the core
+                               interface=self.query_one("#interface", Input).value.strip() or "eth0")
         except InputError as err:
             status.update(Text(f"{err.message} {err.hint or ''}"))
             return

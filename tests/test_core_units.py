@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
     ({"runner_image": "leafai/studio-go-runner"}, "runner_image", "with a tag"),
     ({"runner_replicas": 3, "gpu_nodes": 1}, "runner_replicas", "GPUs the pool has"),
     ({"currency": "XYZ"}, "currency", "EUR"),
+    ({"interface": "eth0; rm -rf /"}, "interface", "network interface name"),
 ])
 def test_bad_answers_name_the_key_and_what_is_allowed(raw: dict[str, Any], key: str, allowed: str) -> None:
     with pytest.raises(InputError) as err:

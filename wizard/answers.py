@@ -21,6 +21,7 @@ UNIQ_ID_RE = re.compile(r"^[0-9a-f]{8}$")
 REGION_RE = re.compile(r"^[a-z][a-z0-9]{2,30}$")
 IMAGE_RE = re.compile(r"^(?:(?P<host>[a-z0-9.-]+\.[a-z]{2,}(?::\d+)?)/)?(?P<repo>[a-z0-9]+(?:[._/-][a-z0-9]+)*)"
                       r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
+INTERFACE_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,15}$")  # a Linux interface name (IFNAMSIZ - 1)
 SUBSCRIPTION_ID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CAD", "AUD", "INR", "CHF", "BRL", "DKK", "KRW", "NOK", "NZD", "SEK",
               "TWD")
@@ -40,6 +41,7 @@ class Answers:
     admin_user: bool = False
     pull_auth: str = "secret"
     currency: str = "USD"
+    interface: str = "eth0"
 
     def as_dict(self) -> dict[str, Any]:
         """The answers as plain data (they hold no secrets)."""
@@ -64,6 +66,8 @@ ALLOWED: dict[str, str] = {
     "admin_user": "true or false",
     "pull_auth": "\"secret\" (a Kubernetes pull secret, the seed's way) or \"attach\" (AcrPull for the cluster)",
     "currency": ", ".join(CURRENCIES),
+    "interface": "a network interface name such as \"eth0\" (whose multicast memberships a new uniq_id hashes, "
+                 "as the seed's `ip maddress show eth0`)",
 }
 
 
@@ -86,7 +90,8 @@ def validate(raw: dict[str, Any]) -> Answers:
             raise InputError(f"unknown key {key!r} in the answers.", "allowed keys: " + ", ".join(sorted(known)))
     base = Answers()
     values = {**base.as_dict(), **raw}
-    for key in ("subscription", "region", "uniq_id", "gpu_sku", "runner_image", "pull_auth", "currency"):
+    for key in ("subscription", "region", "uniq_id", "gpu_sku", "runner_image", "pull_auth", "currency",
+                "interface"):
         if not isinstance(values[key], str):
             raise _bad(key, values[key], "it must be a string")
     sub = values["subscription"].strip()
@@ -113,10 +118,12 @@ def validate(raw: dict[str, Any]) -> Answers:
         raise _bad("pull_auth", values["pull_auth"])
     if values["currency"].upper() not in CURRENCIES:
         raise _bad("currency", values["currency"])
+    if not INTERFACE_RE.match(values["interface"]):
+        raise _bad("interface", values["interface"])
     return Answers(subscription=sub, region=values["region"], uniq_id=values["uniq_id"], gpu_sku=size.name,
                    gpu_nodes=nodes, runner_image=values["runner_image"], runner_replicas=replicas,
                    admin_user=values["admin_user"], pull_auth=values["pull_auth"],
-                   currency=values["currency"].upper())
+                   currency=values["currency"].upper(), interface=values["interface"])
 
 
 def load_answers(path: Path | None) -> Answers:

@@ -11,6 +11,7 @@ import hashlib
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 TAG = "studioml-uniq-id"
 NAMESPACE = "gpu-resources"
@@ -47,13 +48,21 @@ def uniq_id_from(subscription_id: str, words: list[str] | None) -> str:
     return hashlib.md5(line.encode(), usedforsecurity=False).hexdigest()[:8]
 
 
+def network_interfaces() -> list[str]:
+    """This host's network interfaces, sorted (what ``interface`` may name)."""
+    try:
+        return sorted(p.name for p in Path("/sys/class/net").iterdir())
+    except OSError:
+        return []
+
+
 def derive_uniq_id(subscription_id: str, interface: str = "eth0") -> Derivation:
     """Derive the uniq_id as the seed does on this host."""
     words = multicast_words(interface)
     if words is None:
         return Derivation(uniq_id_from(subscription_id, None), None,
-                          f"no {interface} here: derived from the subscription id alone, as the seed's command "
-                          "does without it")
+                          f"no multicast list for {interface} here: derived from the subscription id alone, as the "
+                          "seed's command does then")
     return Derivation(uniq_id_from(subscription_id, words), interface,
                       f"derived from the subscription id and the multicast memberships of {interface}")
 

@@ -15,7 +15,7 @@ from .azure.cloud import Cloud, Login, cloud_from_options, login, sandbox_login
 from .azure.errors import azure_call
 from .errors import InputError, RefusedError
 from .events import Event
-from .naming import TAG, Names, derive_uniq_id
+from .naming import TAG, Names, derive_uniq_id, network_interfaces
 from .secrets import SecretStore
 from .state import TenantState
 from .steps.base import Context, get_or_none
@@ -147,6 +147,8 @@ def resolve_uniq_id(session: Session, answers: Answers, subscription_id: str, st
     if answers.uniq_id != "auto":
         state.remember_uniq_id(subscription_id, answers.uniq_id, "given as uniq_id, not derived")
         return UniqId(answers.uniq_id, "given as uniq_id, not derived")
+    if answers.interface != "eth0":  # asked for: a derivation over another interface, like a given id
+        return _derived(subscription_id, answers.interface, state)
     known = state.remembered_uniq_id(subscription_id)
     if known:
         return UniqId(known, "remembered from the first run on this host")
@@ -159,7 +161,17 @@ def resolve_uniq_id(session: Session, answers: Answers, subscription_id: str, st
     if len(tagged) > 1:
         raise InputError(f"this subscription holds installs with uniq_ids {', '.join(tagged)}.",
                          "set uniq_id to the one to work on (in the answers file, or the wizard's install id)")
-    derived = derive_uniq_id(subscription_id)
+    return _derived(subscription_id, "eth0", state)
+
+
+def _derived(subscription_id: str, interface: str, state: TenantState) -> UniqId:
+    """Derive as the seed does over ``interface`` (one this host lacks is refused unless it is the seed's eth0,
+    whose absence the seed's command survives) and remember it."""
+    present = network_interfaces()
+    if interface != "eth0" and interface not in present:
+        raise InputError(f"this host has no network interface {interface}.",
+                         f"set interface to one of: {', '.join(present) or '(none found)'}, or type an install id")
+    derived = derive_uniq_id(subscription_id, interface)
     state.remember_uniq_id(subscription_id, derived.uniq_id, derived.note)
     return UniqId(derived.uniq_id, derived.note)
 

@@ -23,6 +23,7 @@ from tests.engine.helpers import (
     sandbox_writes,
     start,
 )
+from wizard.naming import multicast_words, uniq_id_from
 from wizard.sandbox import control
 
 SECRETS = {"sp-password", "rabbitmq-admin-password", "rabbitmq-runner-password", "minio-root-user",
@@ -211,3 +212,23 @@ def test_no_subscription_answered_with_several_lists_them(tmp_path: Path, served
     assert code == 2, err[-2000:]
     assert "name no subscription" in doc["error"]
     assert "Pay-As-You-Go (" in doc["hint"] and ", Warned)" in doc["hint"] and ", Enabled)" in doc["hint"]
+
+
+def test_the_interface_a_new_uniq_id_hashes_can_be_picked(tmp_path: Path, served: RunningSandbox, home: Home) -> None:
+    """ARCHITECTURE: where eth0 is not the interface to hash, the person picks another; one this host lacks is
+    refused with the ones it has."""
+    args, env = endpoint_args(served.info)
+    code, first, err = run(home, "plan", *args, "--answers", str(ANSWERS), "--json", env=env)
+    assert code == 0, err[-2000:]
+    sub = first["subscription"]["id"]
+    code, doc, err = run(home, "plan", *args, "--answers", str(answers_with(tmp_path, interface="lo")), "--json",
+                         env=env)
+    assert code == 0, err[-2000:]
+    assert doc["uniq_id"]["value"] == uniq_id_from(sub, multicast_words("lo"))
+    assert "lo" in doc["uniq_id"]["source"].split()  # asked for: it wins over the remembered one
+    code, again, err = run(home, "plan", *args, "--answers", str(ANSWERS), "--json", env=env)
+    assert again["uniq_id"]["value"] == doc["uniq_id"]["value"]  # and is the one remembered from then on
+    code, doc, err = run(home, "plan", *args, "--answers", str(answers_with(tmp_path, interface="nope0")), "--json",
+                         env=env)
+    assert code == 2 and "no network interface nope0" in doc["error"], err[-2000:]
+    assert "set interface to one of:" in doc["hint"] and "lo" in doc["hint"]

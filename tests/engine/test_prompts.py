@@ -58,7 +58,7 @@ def test_plan_without_answers_asks_and_checks_each_answer(served: RunningSandbox
     assert doc["answers"] | {"subscription": ""} == {
         "subscription": "", "region": "eastus", "uniq_id": "auto", "gpu_sku": "Standard_NC8as_T4_v3", "gpu_nodes": 2,
         "runner_image": "docker.io/leafai/studio-go-runner:0.9.21", "runner_replicas": 2, "admin_user": False,
-        "pull_auth": "attach", "currency": "USD"}
+        "pull_auth": "attach", "currency": "USD", "interface": "eth0"}
     assert doc["subscription"]["name"] == "Visual Studio Ultimate with MSDN"
     assert sandbox_writes(served) == []
 

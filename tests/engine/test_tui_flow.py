@@ -341,3 +341,27 @@ async def test_the_install_id_is_typed_when_the_subscription_holds_several(wizar
                      "the estimate")
         assert _text(app, "#install-id") == "Install 0000bbbb: given as uniq_id, not derived"
         assert wizard.uniq is not None and wizard.uniq.value == "0000bbbb"
+
+
+async def test_the_interface_a_new_id_hashes_is_picked_on_the_subscription_screen(wizard: Wizard,
+                                                                                  served: RunningSandbox) -> None:
+    """The subscription screen names this host's interfaces; one it lacks is refused by the core with that list;
+    lo picked, the sizing screen names the id derived over it."""
+    app = StudioMLApp(CloudTarget("the sandbox", served.info["arm"], "test"), wizard)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, SubscriptionScreen) and bool(app.screen.subs),
+                     "the subscriptions")
+        assert "lo" in str(app.screen.query(".label").last().render())
+        app.screen.query_one("#interface", Input).value = "nope0"
+        app.screen.query_one("#subscriptions", OptionList).focus()
+        await pilot.press("enter")
+        await _until(pilot, lambda: "no network interface nope0" in _text(app, "#subscription-status"), "the refusal")
+        assert "set interface to one of:" in _text(app, "#subscription-status")
+        app.screen.query_one("#interface", Input).value = "lo"
+        app.screen.query_one("#subscriptions", OptionList).focus()
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, SizingScreen) and "a month" in _text(app, "#sizing-status"),
+                     "the estimate")
+        assert _text(app, "#install-id").endswith(" lo") or " lo here" in _text(app, "#install-id")
+        assert wizard.answers.interface == "lo"
