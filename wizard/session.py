@@ -147,8 +147,8 @@ def resolve_uniq_id(session: Session, answers: Answers, subscription_id: str, st
     if answers.uniq_id != "auto":
         state.remember_uniq_id(subscription_id, answers.uniq_id, "given as uniq_id, not derived")
         return UniqId(answers.uniq_id, "given as uniq_id, not derived")
-    if answers.interface != "eth0":  # asked for: a derivation over another interface, like a given id
-        return _derived(subscription_id, answers.interface, state)
+    if answers.interface != "eth0" and state.remembered_interface(subscription_id) != answers.interface:
+        return _derived(subscription_id, answers.interface, state)  # asked for: derived over it once, remembered
     known = state.remembered_uniq_id(subscription_id)
     if known:
         return UniqId(known, "remembered from the first run on this host")
@@ -172,7 +172,7 @@ def _derived(subscription_id: str, interface: str, state: TenantState) -> UniqId
         raise InputError(f"this host has no network interface {interface}.",
                          f"set interface to one of: {', '.join(present) or '(none found)'}, or type an install id")
     derived = derive_uniq_id(subscription_id, interface)
-    state.remember_uniq_id(subscription_id, derived.uniq_id, derived.note)
+    state.remember_uniq_id(subscription_id, derived.uniq_id, derived.note, derived.interface)
     return UniqId(derived.uniq_id, derived.note)
 
 

@@ -73,6 +73,14 @@ class TenantState:
         entry = data.get(subscription_id)
         return str(entry["uniq_id"]) if entry else None
 
+    def remembered_interface(self, subscription_id: str) -> str | None:
+        """The interface the remembered uniq_id was derived over, when it was derived over one."""
+        try:
+            entry = json.loads(self._ids.read_text()).get(subscription_id) or {}
+        except (OSError, ValueError, AttributeError):
+            return None
+        return str(entry["interface"]) if entry.get("interface") else None
+
     def remembered_subscriptions(self) -> list[str]:
         """Subscriptions this host has a uniq_id for."""
         try:
@@ -80,17 +88,20 @@ class TenantState:
         except (OSError, ValueError):
             return []
 
-    def remember_uniq_id(self, subscription_id: str, uniq_id: str, note: str) -> None:
-        """Keep the uniq_id of a subscription so it never drifts."""
+    def remember_uniq_id(self, subscription_id: str, uniq_id: str, note: str, interface: str | None = None) -> None:
+        """Keep the uniq_id of a subscription so it never drifts (``interface``: the one it was derived over)."""
         _private_dir(self.dir)
         try:
             data = json.loads(self._ids.read_text())
         except (OSError, ValueError):
             data = {}
-        if (data.get(subscription_id) or {}).get("uniq_id") == uniq_id:
+        entry = data.get(subscription_id) or {}
+        if entry.get("uniq_id") == uniq_id and entry.get("interface") == interface:
             return  # already remembered: keep its first note and time
         data[subscription_id] = {"uniq_id": uniq_id, "note": note, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                                        time.gmtime())}
+        if interface:
+            data[subscription_id]["interface"] = interface
         tmp = self._ids.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2))
         os.replace(tmp, self._ids)

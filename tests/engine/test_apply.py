@@ -228,6 +228,11 @@ def test_the_interface_a_new_uniq_id_hashes_can_be_picked(tmp_path: Path, served
     assert "lo" in doc["uniq_id"]["source"].split()  # asked for: it wins over the remembered one
     code, again, err = run(home, "plan", *args, "--answers", str(ANSWERS), "--json", env=env)
     assert again["uniq_id"]["value"] == doc["uniq_id"]["value"]  # and is the one remembered from then on
+    ids = next((home.root / "state").rglob("uniq-ids.json"))
+    ids.write_text(ids.read_text().replace(doc["uniq_id"]["value"], "0ddba11a"))  # as if lo's memberships drifted
+    code, again, err = run(home, "plan", *args, "--answers", str(answers_with(tmp_path, interface="lo")), "--json",
+                           env=env)
+    assert again["uniq_id"]["value"] == "0ddba11a", err[-2000:]  # derived over lo once: never again
     code, doc, err = run(home, "plan", *args, "--answers", str(answers_with(tmp_path, interface="nope0")), "--json",
                          env=env)
     assert code == 2 and "no network interface nope0" in doc["error"], err[-2000:]
