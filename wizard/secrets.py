@@ -55,7 +55,7 @@ HINT = ("start a Secret Service (gnome-keyring or KeePassXC) and unlock it; on a
         "dbus-run-session -- sh -c 'gnome-keyring-daemon --unlock --components=secrets; studioml-azure ...'")
 
 
-def _call(fn: Callable[[], T]) -> T:
+def keyring_call(fn: Callable[[], T]) -> T:
     """One keyring call, serialised. gnome-keyring, while other clients create and delete items, can answer a
     search with an item path it then says does not exist: that call is made again (a fresh search)."""
     for attempt in range(5):
@@ -98,14 +98,14 @@ class SecretStore:
     def get(self, key: str) -> str | None:
         """The secret, or ``None`` when it was never stored."""
         try:
-            return _call(lambda: keyring.get_password(SERVICE, self.ref(key).username))
+            return keyring_call(lambda: keyring.get_password(SERVICE, self.ref(key).username))
         except keyring.errors.KeyringError as err:
             raise SecretStoreError(f"the OS keyring cannot be read ({type(err).__name__}).", HINT) from None
 
     def put(self, key: str, value: str) -> str:
         """Store, read back and compare; returns the value as read back (the one to use)."""
         try:
-            _call(lambda: keyring.set_password(SERVICE, self.ref(key).username, value))
+            keyring_call(lambda: keyring.set_password(SERVICE, self.ref(key).username, value))
         except keyring.errors.KeyringError as err:
             raise SecretStoreError(f"the OS keyring refused to store {self.ref(key)} ({type(err).__name__}).",
                                    HINT) from None
@@ -123,7 +123,7 @@ class SecretStore:
     def delete(self, key: str) -> None:
         """Forget a secret (missing is fine)."""
         try:
-            _call(lambda: keyring.delete_password(SERVICE, self.ref(key).username))
+            keyring_call(lambda: keyring.delete_password(SERVICE, self.ref(key).username))
         except keyring.errors.PasswordDeleteError:
             pass
         except keyring.errors.KeyringError as err:

@@ -18,6 +18,7 @@ import keyring
 import requests
 
 from tests.conftest import ROOT, RunningSandbox
+from wizard.secrets import keyring_call
 
 ANSWERS = ROOT / "tests" / "data" / "answers.toml"
 READ_ACTIONS = ("/listclusterusercredential", "/listclusteradmincredential", "/listcredentials",
@@ -118,12 +119,18 @@ def wait_started(proc: subprocess.Popen[str], home: Home, step: str) -> None:
         time.sleep(0.02)
 
 
+def stored(service: str, user: str) -> str | None:
+    """``keyring.get_password`` through the wizard's retry over gnome-keyring losing an item while other test
+    processes write beside it (the race the wizard itself meets)."""
+    return keyring_call(lambda: keyring.get_password(service, user))
+
+
 def keyring_values(doc: dict[str, Any]) -> dict[str, str]:
     """The secrets the run names in its JSON, read from the keyring (the test shares its Secret Service)."""
     out = {}
     for ref in doc["regions"][0]["secrets"]["keyring"]:
         service, _, user = ref.removeprefix("keyring:").partition("/")
-        value = keyring.get_password(service, user)
+        value = stored(service, user)
         assert value, f"{ref} is not in the keyring"
         out[user.rsplit("/", 1)[-1]] = value
     return out

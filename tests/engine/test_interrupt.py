@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import keyring
 import pytest
 import requests
 from azure.identity import ClientSecretCredential
@@ -27,6 +26,7 @@ from tests.engine.helpers import (
     interrupt_at,
     kubectl_deployment,
     start,
+    stored,
     wait_started,
 )
 
@@ -65,7 +65,7 @@ def assert_converged(served: RunningSandbox, doc: dict[str, Any], added_regions:
     assert len(list(NetworkManagementClient(cred, sub, **kw).network_interfaces.list(f"studioml-{uid}"))) == 2
     assert len(list(ContainerServiceClient(cred, sub, **kw).managed_clusters.list_by_resource_group(
         f"leafai-{uid}"))) == 1
-    password = keyring.get_password("studioml-azure", f"{doc['tenant']}/{uid}/sp-password")
+    password = stored("studioml-azure", f"{doc['tenant']}/{uid}/sp-password")
     assert password
     catalog = requests.get(f"{info['registry']}/{region['registry_login_server']}/v2/_catalog", timeout=10,
                            auth=(app["appId"], password), verify=info["ca_bundle"])

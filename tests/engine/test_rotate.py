@@ -11,11 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import keyring
 import requests
 
 from tests.conftest import RunningSandbox, admin_credential
-from tests.engine.helpers import ANSWERS, Home, endpoint_args, kubectl_deployment, run
+from tests.engine.helpers import ANSWERS, Home, endpoint_args, kubectl_deployment, run, stored
 
 
 def _credentials(served: RunningSandbox, uid: str) -> list[dict[str, Any]]:
@@ -69,7 +68,7 @@ def test_rotation_replaces_the_password_everywhere_then_removes_the_old(served: 
     uid, tenant = doc["uniq_id"]["value"], doc["tenant"]
     region = doc["regions"][0]
     kubeconfig, host = region["kubeconfig"], region["registry_login_server"]
-    old = keyring.get_password("studioml-azure", f"{tenant}/{uid}/sp-password")
+    old = stored("studioml-azure", f"{tenant}/{uid}/sp-password")
     user = _pull_auth(kubeconfig)["username"]
     assert old and _pull_auth(kubeconfig)["password"] == old and len(_credentials(served, uid)) == 1
 
@@ -78,7 +77,7 @@ def test_rotation_replaces_the_password_everywhere_then_removes_the_old(served: 
     shutil.move(kubeconfig, aside)
     code, first, err = run(home, "rotate", *args, "--json", env=env)
     assert code == 4 and "not reachable" in first["regions"]["eastus"] and first["removed"] == [], err[-3000:]
-    new = keyring.get_password("studioml-azure", f"{tenant}/{uid}/sp-password")
+    new = stored("studioml-azure", f"{tenant}/{uid}/sp-password")
     assert new and new != old
     assert {c["keyId"] for c in _credentials(served, uid)} >= {first["key_id"]} and len(_credentials(served, uid)) == 2
     assert _pulls(served, host, user, old) == 200 and _pulls(served, host, user, new) == 200
@@ -89,7 +88,7 @@ def test_rotation_replaces_the_password_everywhere_then_removes_the_old(served: 
     assert code == 0 and second["key_id"] == first["key_id"], err[-3000:]
     assert "replaced" in second["regions"]["eastus"] and len(second["removed"]) == 1
     assert [c["keyId"] for c in _credentials(served, uid)] == [first["key_id"]]
-    assert keyring.get_password("studioml-azure", f"{tenant}/{uid}/sp-password") == new
+    assert stored("studioml-azure", f"{tenant}/{uid}/sp-password") == new
     assert _pull_auth(kubeconfig)["password"] == new
     assert _pulls(served, host, user, old) == 401 and _pulls(served, host, user, new) == 200
 

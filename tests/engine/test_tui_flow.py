@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import keyring
 import pytest
 import requests
 from azure.mgmt.resource.resources import ResourceManagementClient
@@ -25,7 +24,7 @@ from screens.sizing import SizingScreen
 from screens.status import StatusScreen
 from screens.subscription import SubscriptionScreen
 from tests.conftest import RunningSandbox, admin_credential
-from tests.engine.helpers import ANSWERS, Home, endpoint_args, kubectl_deployment, run
+from tests.engine.helpers import ANSWERS, Home, endpoint_args, kubectl_deployment, run, stored
 from wizard.flow import Wizard
 from wizard.session import Options, open_session
 
@@ -138,7 +137,7 @@ async def test_after_an_install_secrets_stay_hidden_and_status_reads_it(served: 
     args, env = endpoint_args(served.info)
     code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
     assert code == 0, err[-3000:]
-    password = keyring.get_password("studioml-azure", f"{doc['tenant']}/{doc['uniq_id']['value']}/sp-password")
+    password = stored("studioml-azure", f"{doc['tenant']}/{doc['uniq_id']['value']}/sp-password")
     assert password
     app = StudioMLApp(CloudTarget("the sandbox", served.info["arm"], "test"), wizard)
     async with app.run_test(size=(160, 50)) as pilot:
@@ -170,7 +169,7 @@ async def test_after_an_install_secrets_stay_hidden_and_status_reads_it(served: 
         await pilot.press("o")
         await _until(pilot, lambda: app.screen.rotation is not None, "the rotation")
         assert _text(app, "#secrets-status").startswith("Rotated: the old password is removed. eastus: pull secret")
-        rotated = keyring.get_password("studioml-azure", f"{doc['tenant']}/{doc['uniq_id']['value']}/sp-password")
+        rotated = stored("studioml-azure", f"{doc['tenant']}/{doc['uniq_id']['value']}/sp-password")
         assert rotated and rotated != password and rotated not in _all_text(app)
         await pilot.press("escape", "t")
         await _until(pilot, lambda: isinstance(app.screen, StatusScreen) and app.screen.doc is not None, "status")
