@@ -135,9 +135,11 @@ def test_stop_ends_a_background_serve(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0 and "Sandbox stopped" in out.stdout
     assert running.proc.wait(timeout=10) == 0 and not pid_file.exists()
-    again = subprocess.run([sys.executable, "-m", "wizard.cli", "sandbox", "stop", "--dir", str(tmp_path / "sb")],
-                           capture_output=True, text=True, timeout=60, check=False)
-    assert again.returncode == 0 and "No sandbox is serving" in again.stdout
+    for flags in (["sandbox", "stop", "--sandbox-dir", str(tmp_path / "sb")],  # apply's flag, after or before
+                  ["--sandbox-dir", str(tmp_path / "sb"), "sandbox", "stop"]):
+        again = subprocess.run([sys.executable, "-m", "wizard.cli", *flags], capture_output=True, text=True,
+                               timeout=60, check=False)
+        assert again.returncode == 0 and f"No sandbox is serving {tmp_path / 'sb'}." in again.stdout, again.stdout
 
 
 def test_stop_never_signals_a_process_a_stale_pid_file_names(tmp_path: Path) -> None:
@@ -167,6 +169,7 @@ def test_a_busy_servers_command_line_is_matched_by_its_folder(tmp_path: Path) ->
     serve = [sys.executable, "-m", "wizard.cli", "sandbox", "serve", "--dir", "sb", "--speed", "5"]
     assert _serves(serve, tmp_path, tmp_path / "sb")
     assert _serves([*serve[:6], f"--dir={tmp_path / 'sb'}"], Path("/"), tmp_path / "sb")
+    assert _serves([*serve[:6], "--sandbox-dir", "sb"], tmp_path, tmp_path / "sb")
     assert not _serves(serve, tmp_path, tmp_path / "other")
     assert not _serves(["sleep", "--dir", "sb"], tmp_path, tmp_path / "sb")
     assert not _serves(serve[:6], tmp_path, tmp_path / "sb")  # no --dir: not provably this folder

@@ -17,6 +17,7 @@ from . import __version__
 from .errors import WizardError
 
 S = argparse.SUPPRESS
+SANDBOX_DIR_HELP = "state folder (default: in the user data dir; --sandbox-dir, as apply takes it, is the same)"
 DEFAULTS: dict[str, Any] = {"sandbox": False, "sandbox_dir": None, "speed": 10.0, "debug": False,
                             "cloud": "AzureCloud", "arm_endpoint": None, "authority": None, "graph_endpoint": None,
                             "prices_endpoint": None, "registry_endpoint": None, "ca_bundle": None}
@@ -69,14 +70,14 @@ def _parser() -> argparse.ArgumentParser:
     sb = sub.add_parser("sandbox", help="run or reset the local sandbox cloud on its own")
     sbsub = sb.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
     serve = sbsub.add_parser("serve", help="serve the sandbox until SIGTERM/SIGINT; prints one JSON line when ready")
-    serve.add_argument("--dir", type=Path, help="state folder (default: in the user data dir)")
+    serve.add_argument("--dir", "--sandbox-dir", dest="dir", type=Path, help=SANDBOX_DIR_HELP)
     serve.add_argument("--speed", type=float, default=1.0, help="divide real Azure durations by this factor")
     serve.add_argument("--faults", default="", help="fault rates, e.g. 429=0.05,500=0.02,reset=0.01,seed=7")
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: the last one, or any)")
     stop = sbsub.add_parser("stop", help="stop the sandbox serving in the background (what --sandbox starts)")
-    stop.add_argument("--dir", type=Path, help="state folder (default: in the user data dir)")
+    stop.add_argument("--dir", "--sandbox-dir", dest="dir", type=Path, help=SANDBOX_DIR_HELP)
     reset = sbsub.add_parser("reset", help="wipe the sandbox's state")
-    reset.add_argument("--dir", type=Path, help="state folder (default: in the user data dir)")
+    reset.add_argument("--dir", "--sandbox-dir", dest="dir", type=Path, help=SANDBOX_DIR_HELP)
     return parser
 
 
@@ -94,7 +95,7 @@ def default_sandbox_dir() -> Path:
 def _sandbox(args: argparse.Namespace) -> int:
     from .sandbox import control
 
-    directory = args.dir or default_sandbox_dir()
+    directory = args.dir or _opt(args, "sandbox_dir") or default_sandbox_dir()  # --dir, or the global flag
     if args.sandbox_command == "serve":
         return control.serve_command(directory, speed=args.speed, faults=args.faults, port=args.port)
     if args.sandbox_command == "stop":

@@ -67,10 +67,10 @@ def _serves(argv: list[str], cwd: Path, directory: Path) -> bool:
         return False
     given = None
     for i, arg in enumerate(argv):
-        if arg == "--dir" and i + 1 < len(argv):
+        if arg in ("--dir", "--sandbox-dir") and i + 1 < len(argv):
             given = argv[i + 1]
-        elif arg.startswith("--dir="):
-            given = arg.removeprefix("--dir=")
+        elif arg.startswith(("--dir=", "--sandbox-dir=")):
+            given = arg.partition("=")[2]
     return given is not None and (cwd / given).resolve() == directory.resolve()
 
 
