@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,7 +18,7 @@ from wizard.catalog import gpu_size
 from wizard.engine import Engine
 from wizard.errors import InputError, RefusedError, TransientError
 from wizard.events import Event, StepRetrying, StepSkipped
-from wizard.manifests import device_plugin, runner_objects
+from wizard.manifests import device_plugin, pull_secret, runner_objects
 from wizard.naming import derive_uniq_id, multicast_words, uniq_id_from
 from wizard.render import TemplateError, expand_env, render
 from wizard.steps.base import CREATE, Context, Observation, Step
@@ -92,6 +94,22 @@ def test_uniq_id_is_what_the_seeds_shell_line_computes() -> None:
         ["bash", "-c", f"md5sum <(echo {sub}) | cut -c1-8"], capture_output=True, text=True, check=True).stdout.strip()
     assert multicast_words("no-such-interface0") is None
     assert "subscription id alone" in derive_uniq_id(sub, "no-such-interface0").note
+
+
+def test_another_clouds_registry_host_reaches_the_image_and_the_pull_secret() -> None:
+    """The runner's template names <registry>.azurecr.io; in Azure China the login server is .azurecr.cn."""
+    from wizard.azure.cloud import CLOUDS
+
+    login = f"leafai1234abcd.{CLOUDS['AzureChinaCloud'].acr_suffix}"
+    assert login == "leafai1234abcd.azurecr.cn" and CLOUDS["AzureUSGovernment"].acr_suffix == "azurecr.us"
+    objs = runner_objects(registry="leafai1234abcd", image="docker.io/leafai/studio-go-runner:0.9.21", replicas=1,
+                          amqp_host="10.20.16.4", size=gpu_size("Standard_NC4as_T4_v3"), pull_auth="secret",
+                          login_server=login)
+    dep = next(o for o in objs if o["kind"] == "Deployment")
+    image = dep["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == f"{login}/leafai1234abcd/studio-go-runner:0.9.21"
+    config = json.loads(base64.b64decode(pull_secret(login, "app", "pw")["data"][".dockerconfigjson"]))
+    assert list(config["auths"]) == [login]
 
 
 def test_runner_manifests_are_modernised() -> None:

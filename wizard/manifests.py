@@ -70,8 +70,9 @@ def runner_requests(size: GpuSize) -> tuple[str, str]:
 
 
 def runner_objects(*, registry: str, image: str, replicas: int, amqp_host: str, size: GpuSize,
-                   pull_auth: str) -> list[dict[str, Any]]:
-    """The runner's ConfigMap, ServiceAccount, signing Secret, RBAC and Deployment from its template."""
+                   pull_auth: str, login_server: str = "") -> list[dict[str, Any]]:
+    """The runner's ConfigMap, ServiceAccount, signing Secret, RBAC and Deployment from its template (whose image
+    names ``<registry>.azurecr.io``: another cloud's ``login_server`` replaces that host)."""
     _host, repo, tag = image_parts(image)
     cpu, memory = runner_requests(size)
     env = {"azure_registry_name": registry, "namespace": NAMESPACE, "amqp_host": amqp_host,
@@ -84,6 +85,8 @@ def runner_objects(*, registry: str, image: str, replicas: int, amqp_host: str, 
             obj.pop("imagePullSecrets", None)
         if obj["kind"] == "Deployment":
             for container in obj["spec"]["template"]["spec"]["containers"]:
+                if login_server and container["image"].startswith(f"{registry}.azurecr.io/"):
+                    container["image"] = login_server + container["image"].removeprefix(f"{registry}.azurecr.io")
                 for part in ("requests", "limits"):
                     res = container["resources"][part]
                     container["resources"][part] = {k: str(v) for k, v in res.items()}

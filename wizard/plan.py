@@ -132,7 +132,7 @@ def script(ctx: Context, plan: list[PlannedStep]) -> list[str]:
         "k8s-base": [f"kubectl --kubeconfig {kc} create namespace {NAMESPACE}",
                      f"kubectl --kubeconfig {kc} apply -f assets/manifests/nvidia-device-plugin.yaml"],
         "k8s-secrets": [f"kubectl --kubeconfig {kc} -n {NAMESPACE} create secret docker-registry {PULL_SECRET} "
-                        f"--docker-server={n.registry}.azurecr.io --docker-username=<appId> "
+                        f"--docker-server={ctx.login_server} --docker-username=<appId> "
                         f"--docker-password=\"$({ring}/sp-password)\"",
                         f"kubectl --kubeconfig {kc} -n {NAMESPACE} create secret generic studioml-runner-key-secret "
                         f"--from-file=ssh-privatekey=<({ring}/runner-private-key) "

@@ -44,7 +44,7 @@ def rotate_sp_password(ctx: Context, say: Callable[[str], None]) -> dict[str, An
     retiring = [c for c in old if c.get("keyId") != new["keyId"]]
     password = ctx.secrets.get(SP_PASSWORD)
     assert password is not None  # add_password read it back
-    secret = manifests.pull_secret(f"{ctx.names.registry}.azurecr.io", str(app["appId"]), password)
+    secret = manifests.pull_secret(ctx.login_server, str(app["appId"]), password)
     regions: dict[str, str] = {}
     for mc in install_clusters(ctx):
         region = str(mc["location"])

@@ -46,7 +46,7 @@ def region_doc(ctx: Context, region: str | None = None) -> dict[str, Any]:
             "rabbitmq_vm": f"{rg_base}/{n.registry_rg}/providers/Microsoft.Compute/virtualMachines/"
                            f"{n.vm('rabbitmq')}",
             "minio_vm": f"{rg_base}/{n.registry_rg}/providers/Microsoft.Compute/virtualMachines/{n.vm('minio')}"},
-        "service_principal": n.sp, "registry_login_server": f"{n.registry}.azurecr.io",
+        "service_principal": n.sp, "registry_login_server": ctx.login_server,
         "secrets": {"keyring": [str(ctx.secrets.ref(k)) for k in SECRET_KEYS if ctx.secrets.get(k) is not None],
                     "kubernetes": [f"{NAMESPACE}/{s}" for s in
                                    [*k8s_secrets, AMQP_SECRET, KEY_SECRET, PASSPHRASE_SECRET]]},

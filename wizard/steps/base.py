@@ -66,6 +66,11 @@ class Context:
         return self.answers.region
 
     @property
+    def login_server(self) -> str:
+        """The registry's login server in this cloud (``<name>.azurecr.io`` in the public one)."""
+        return f"{self.names.registry}.{self.clients.cloud.acr_suffix}"
+
+    @property
     def tags(self) -> dict[str, str]:
         """The tags on everything the wizard makes."""
         return {TAG: self.names.uniq_id, "managed-by": "studioml-azure"}

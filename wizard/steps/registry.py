@@ -182,7 +182,7 @@ class Image(Step):
         except (RefusedError, WizardError) as err:
             if isinstance(err, (TransientError, InterruptedRun)):
                 raise
-            login = f"{ctx.names.registry}.azurecr.io"
+            login = ctx.login_server
             raise type(err)(err.message, f"the server-side import failed; the seed's way works from a host with "
                             f"docker: az acr login -n {ctx.names.registry} && docker pull {host}/{source} && docker "
                             f"tag {host}/{source} {login}/{repo}:{tag} && docker push {login}/{repo}:{tag}; then run "

@@ -88,7 +88,7 @@ class RunnerSecrets(Objects):
         """Built from keyring values only."""
         objs = []
         if ctx.answers.pull_auth == "secret":
-            objs.append(manifests.pull_secret(f"{ctx.names.registry}.azurecr.io", str(ctx.facts["sp.app_id"]),
+            objs.append(manifests.pull_secret(ctx.login_server, str(ctx.facts["sp.app_id"]),
                                               self._need(ctx, keys.SP_PASSWORD)))
         objs.append(manifests.secret(manifests.AMQP_SECRET, {"password": self._need(ctx, keys.RABBITMQ_USER)}))
         passphrase = ctx.secrets.ensure(keys.RUNNER_PASSPHRASE, lambda: keys.random_password(40))
@@ -139,7 +139,8 @@ class Runner(Objects):
     def objects(self, ctx: Context) -> list[dict[str, Any]]:
         """Rendered with this install's registry, image, replicas and RabbitMQ address."""
         return manifests.runner_objects(
-            registry=ctx.names.registry, image=ctx.answers.runner_image, replicas=ctx.answers.runner_replicas,
+            registry=ctx.names.registry, login_server=ctx.login_server, image=ctx.answers.runner_image,
+            replicas=ctx.answers.runner_replicas,
             amqp_host=str(ctx.facts.get("rabbitmq.ip", "")), size=gpu_size(ctx.answers.gpu_sku),
             pull_auth=ctx.answers.pull_auth)
 
