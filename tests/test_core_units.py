@@ -285,3 +285,17 @@ def test_a_keyring_item_lost_under_a_search_is_looked_up_again() -> None:
         assert SecretStore("t", "u").get("sp-password") == "value" and Renumbering.calls == 3
     finally:
         keyring.set_keyring(before)
+
+
+def test_the_price_source_is_said_once_per_kind() -> None:
+    """Prices fetched over two seconds are one fetch span, not a list of every query's time."""
+    from wizard.report import price_source
+    from wizard.sizing import CostLine, Estimate
+
+    def line(source: str, at: str) -> CostLine:
+        return CostLine("eastus", "x", "s", 1, 1.0, "1 Hour", 1.0, 730.0, source, at)
+
+    est = Estimate("USD", [line("live", "2026-11-30T01:34:53Z"), line("live", "2026-11-30T01:34:52Z"),
+                           line("live", "2026-11-30T01:34:53Z"), line("cache", "2026-11-29T22:00:00Z")])
+    assert price_source(est) == ("prices: Azure Retail Prices API, Linux pay-as-you-go (fetched 2026-11-30T01:34:52Z "
+                                 "to 2026-11-30T01:34:53Z; cached 2026-11-29T22:00:00Z)")

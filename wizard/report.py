@@ -38,7 +38,12 @@ def price_source(est: Estimate) -> str:
         dates = sorted({x.as_of for x in est.lines if x.source == "snapshot"})
         return (f"prices: bundled snapshot dated {', '.join(dates)} (the Retail Prices API could not be reached); "
                 "real prices may differ")
-    return "prices: Azure Retail Prices API, Linux pay-as-you-go (" + "; ".join(est.sources) + ")"
+    said = []
+    for kind, word in (("live", "fetched"), ("cache", "cached")):  # one time or a span per kind, not one per query
+        times = sorted({x.as_of for x in est.lines if x.source == kind and x.unit_price is not None})
+        if times:
+            said.append(f"{word} {times[0]}" + (f" to {times[-1]}" if len(times) > 1 else ""))
+    return "prices: Azure Retail Prices API, Linux pay-as-you-go (" + "; ".join(said) + ")"
 
 
 def estimate_text(est: Estimate) -> list[str]:
