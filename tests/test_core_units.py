@@ -96,7 +96,7 @@ def test_uniq_id_is_what_the_seeds_shell_line_computes() -> None:
     assert "subscription id alone" in derive_uniq_id(sub, "no-such-interface0").note
 
 
-def test_another_clouds_registry_host_reaches_the_image_and_the_pull_secret() -> None:
+def test_another_clouds_registry_host_and_portal_reach_what_names_them() -> None:
     """The runner's template names <registry>.azurecr.io; in Azure China the login server is .azurecr.cn."""
     from wizard.azure.cloud import CLOUDS
 
@@ -110,6 +110,11 @@ def test_another_clouds_registry_host_reaches_the_image_and_the_pull_secret() ->
     assert image == f"{login}/leafai1234abcd/studio-go-runner:0.9.21"
     config = json.loads(base64.b64decode(pull_secret(login, "app", "pw")["data"][".dockerconfigjson"]))
     assert list(config["auths"]) == [login]
+    from wizard.sizing import Shortfall, refuse_shortfall
+
+    err = refuse_shortfall([Shortfall("standardNCASv3_T4Family", "T4", 8, 0, 0)], "sub", "chinanorth3",
+                           CLOUDS["AzureChinaCloud"].portal)
+    assert "https://portal.azure.cn/#view/Microsoft_Azure_Capacity/QuotaMenuBlade" in (err.hint or "")
 
 
 def test_runner_manifests_are_modernised() -> None:

@@ -18,7 +18,7 @@ from .steps.base import Context, get_or_none, lookup, rest
 AKS_NODE_OS_DISK = "P10 LRS"  # 128 GiB managed OS disk per node
 VM_OS_DISK = "P4 LRS"  # 30 GiB image -> the 32 GiB tier
 MINIO_DATA_DISK = "P15 LRS"  # 256 GiB
-QUOTA_PORTAL = "https://portal.azure.com/#view/Microsoft_Azure_Capacity/QuotaMenuBlade/~/myQuotas"
+QUOTA_BLADE = "/#view/Microsoft_Azure_Capacity/QuotaMenuBlade/~/myQuotas"  # after the cloud's portal
 
 
 @dataclass
@@ -167,7 +167,8 @@ def check_quota(clients: Clients, sub: str, region: str, needs: dict[str, int],
     return short
 
 
-def refuse_shortfall(short: list[Shortfall], sub: str, region: str) -> RefusedError:
+def refuse_shortfall(short: list[Shortfall], sub: str, region: str,
+                     portal: str = "https://portal.azure.com") -> RefusedError:
     """The error that names each shortfall and the two ways to raise it."""
     parts = [f"{s.label} ({s.family}): needs {s.needed} more vCPUs, limit {s.limit}, in use {s.in_use}"
              for s in short]
@@ -176,7 +177,7 @@ def refuse_shortfall(short: list[Shortfall], sub: str, region: str) -> RefusedEr
     return RefusedError(
         f"not enough compute quota in {region}: " + "; ".join(parts) + " (the GPU pool counts one extra "
         "node that AKS adds during upgrades).",
-        f"raise it in the portal ({QUOTA_PORTAL}, filter Compute and {region}) or run: az quota update "
+        f"raise it in the portal ({portal}{QUOTA_BLADE}, filter Compute and {region}) or run: az quota update "
         f"--scope /subscriptions/{sub}/providers/Microsoft.Compute/locations/{region} --resource-name "
         f"\"{first.family}\" --limit-object value={new_limit} limit-object-type=LimitValue --resource-type "
         "dedicated; or choose another region or size", "QuotaExceeded")
@@ -227,7 +228,7 @@ def preflight(clients: Clients, sub: str, answers: Answers, cluster_rg: str, clu
                             "reading the service VMs") is not None
     short = check_quota(clients, sub, region, quota_needs(answers, existing, vms_exist, home), families)
     if short:
-        raise refuse_shortfall(short, sub, region)
+        raise refuse_shortfall(short, sub, region, clients.cloud.portal)
 
 
 def preflight_for(ctx: Context) -> None:

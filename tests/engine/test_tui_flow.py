@@ -42,10 +42,25 @@ def _text(app: StudioMLApp, selector: str) -> str:
 
 async def _to_sizing(pilot: Pilot[int], app: StudioMLApp) -> None:
     """Welcome -> the first subscription (the sandbox has no az default) -> sizing with its estimate."""
+    await _to_subscriptions(pilot, app)
+    await pilot.press("enter")
+    await _at_sizing(pilot, app)
+
+
+async def _to_subscriptions(pilot: Pilot[int], app: StudioMLApp) -> None:
     await pilot.press("enter")
     await _until(pilot, lambda: isinstance(app.screen, SubscriptionScreen) and bool(app.screen.subs),
                  "the subscriptions")
+
+
+async def _pick_with(pilot: Pilot[int], app: StudioMLApp, field: str, value: str) -> None:
+    """Type ``value`` into the subscription screen's ``field`` and pick the highlighted subscription."""
+    app.screen.query_one(field, Input).value = value
+    app.screen.query_one("#subscriptions", OptionList).focus()
     await pilot.press("enter")
+
+
+async def _at_sizing(pilot: Pilot[int], app: StudioMLApp) -> None:
     await _until(pilot, lambda: isinstance(app.screen, SizingScreen) and "a month" in _text(app, "#sizing-status"),
                  "the estimate")
 
@@ -323,21 +338,14 @@ async def test_the_install_id_is_typed_when_the_subscription_holds_several(wizar
         groups.create_or_update(f"studioml-{uid}", {"location": "eastus", "tags": {"studioml-uniq-id": uid}})
     app = StudioMLApp(CloudTarget("the sandbox", info["arm"], "test"), wizard)
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.press("enter")
-        await _until(pilot, lambda: isinstance(app.screen, SubscriptionScreen) and bool(app.screen.subs),
-                     "the subscriptions")
+        await _to_subscriptions(pilot, app)
         await pilot.press("enter")
         await _until(pilot, lambda: "0000aaaa, 0000bbbb" in _text(app, "#subscription-status"), "the two ids")
         assert "install id" in _text(app, "#subscription-status")
-        app.screen.query_one("#uniq", Input).value = "not-hex"
-        app.screen.query_one("#subscriptions", OptionList).focus()
-        await pilot.press("enter")
+        await _pick_with(pilot, app, "#uniq", "not-hex")
         assert "8 lowercase hex characters" in _text(app, "#subscription-status")
-        app.screen.query_one("#uniq", Input).value = "0000bbbb"
-        app.screen.query_one("#subscriptions", OptionList).focus()
-        await pilot.press("enter")
-        await _until(pilot, lambda: isinstance(app.screen, SizingScreen) and "a month" in _text(app, "#sizing-status"),
-                     "the estimate")
+        await _pick_with(pilot, app, "#uniq", "0000bbbb")
+        await _at_sizing(pilot, app)
         assert _text(app, "#install-id") == "Install 0000bbbb: given as uniq_id, not derived"
         assert wizard.uniq is not None and wizard.uniq.value == "0000bbbb"
 
@@ -348,19 +356,12 @@ async def test_the_interface_a_new_id_hashes_is_picked_on_the_subscription_scree
     lo picked, the sizing screen names the id derived over it."""
     app = StudioMLApp(CloudTarget("the sandbox", served.info["arm"], "test"), wizard)
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.press("enter")
-        await _until(pilot, lambda: isinstance(app.screen, SubscriptionScreen) and bool(app.screen.subs),
-                     "the subscriptions")
+        await _to_subscriptions(pilot, app)
         assert "lo" in str(app.screen.query(".label").last().render())
-        app.screen.query_one("#interface", Input).value = "nope0"
-        app.screen.query_one("#subscriptions", OptionList).focus()
-        await pilot.press("enter")
+        await _pick_with(pilot, app, "#interface", "nope0")
         await _until(pilot, lambda: "no network interface nope0" in _text(app, "#subscription-status"), "the refusal")
         assert "set interface to one of:" in _text(app, "#subscription-status")
-        app.screen.query_one("#interface", Input).value = "lo"
-        app.screen.query_one("#subscriptions", OptionList).focus()
-        await pilot.press("enter")
-        await _until(pilot, lambda: isinstance(app.screen, SizingScreen) and "a month" in _text(app, "#sizing-status"),
-                     "the estimate")
+        await _pick_with(pilot, app, "#interface", "lo")
+        await _at_sizing(pilot, app)
         assert _text(app, "#install-id").endswith(" lo") or " lo here" in _text(app, "#install-id")
         assert wizard.answers.interface == "lo"

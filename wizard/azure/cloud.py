@@ -39,6 +39,7 @@ class Cloud:
     arm_audience: str = "https://management.azure.com"
     graph_audience: str = "https://graph.microsoft.com"
     custom: bool = False
+    portal: str = "https://portal.azure.com"
     acr_suffix: str = "azurecr.io"  # registries' login server is <name>.<suffix> (azurecr.cn, azurecr.us elsewhere)
 
     @property
@@ -62,11 +63,13 @@ CLOUDS = {
     "AzureChinaCloud": Cloud("AzureChinaCloud", "https://management.chinacloudapi.cn", "https://login.chinacloudapi.cn",
                              "https://microsoftgraph.chinacloudapi.cn", "https://prices.azure.com/api/retail/prices",
                              arm_audience="https://management.chinacloudapi.cn",
-                             graph_audience="https://microsoftgraph.chinacloudapi.cn", acr_suffix="azurecr.cn"),
+                             graph_audience="https://microsoftgraph.chinacloudapi.cn", acr_suffix="azurecr.cn",
+                             portal="https://portal.azure.cn"),
     "AzureUSGovernment": Cloud("AzureUSGovernment", "https://management.usgovcloudapi.net",
                                "https://login.microsoftonline.us", "https://graph.microsoft.us",
                                "https://prices.azure.com/api/retail/prices", arm_audience="https://management.usgovcloudapi.net",
-                               graph_audience="https://graph.microsoft.us", acr_suffix="azurecr.us"),
+                               graph_audience="https://graph.microsoft.us", acr_suffix="azurecr.us",
+                               portal="https://portal.azure.us"),
 }
 
 
