@@ -68,7 +68,7 @@ class ProgressScreen(WizardScreen):
             if event.step not in {str(k.value) for k in table.rows}:
                 table.add_row(event.step, state, key=event.step)
             else:
-                table.update_cell(event.step, table.ordered_columns[1].key, state)
+                table.update_cell(event.step, table.ordered_columns[1].key, state, update_width=True)
         self.query_one(RichLog).write(f"{event.step:>20}: {describe(event)}")
 
     def _done(self, result: RunResult, ctx: Context) -> None:

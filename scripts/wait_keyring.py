@@ -3,7 +3,8 @@
 The test bus starts gnome-keyring on the first keyring call (test.sh), and the daemon serves the unlocked login
 collection a moment after it owns its bus name; a test that reaches the keyring in that moment makes the keyring
 library try to create a collection, which needs a prompt nobody can answer ("Prompt dismissed"). test.sh runs
-this (which also makes that first call) before pytest.
+this (which also makes that first call) before pytest; run.sh runs it after starting gnome-keyring for a terminal
+that has no D-Bus session (``wait_keyring.py SECONDS MESSAGE``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import secretstorage
 DEFAULT = "/org/freedesktop/secrets/aliases/default"
 
 
-def main(timeout: float = 30.0) -> int:
-    """0 once the collection answers and is unlocked; 1 after ``timeout`` seconds."""
+def main(timeout: float = 30.0, failure: str = "the test keyring (gnome-keyring) did not come up") -> int:
+    """0 once the collection answers and is unlocked; 1 after ``timeout`` seconds, saying ``failure``."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -27,10 +28,10 @@ def main(timeout: float = 30.0) -> int:
         except Exception:  # not there yet (no service, no collection, no alias)
             pass
         if time.monotonic() > deadline:
-            print("the test keyring (gnome-keyring) did not come up", file=sys.stderr)
+            print(failure, file=sys.stderr)
             return 1
         time.sleep(0.1)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(float(sys.argv[1]), sys.argv[2]) if len(sys.argv) > 2 else main())

@@ -39,3 +39,47 @@ def test_sandbox_wizard_opens_sizes_and_quits(tmp_path: Path) -> None:
     finally:
         term.close()
         control.stop_command(sandbox_dir)
+
+
+@pytest.mark.skipif(shutil.which("dbus-run-session") is None or shutil.which("gnome-keyring-daemon") is None,
+                    reason="needs dbus and gnome-keyring (test.sh installs them)")
+def test_quick_start_in_a_terminal_without_a_session_bus_installs(tmp_path: Path) -> None:
+    """The README's first command on a server (no D-Bus session, so no OS keyring): run.sh starts gnome-keyring for
+    the run over the person's keyring folder, unlocked with the password typed (never echoed); the TUI installs;
+    a later run unlocks the same keyring with the same password and finds the secrets; a wrong one is refused."""
+    sandbox_dir, run_dir = tmp_path / "sbx", tmp_path / "run"
+    run_dir.mkdir(mode=0o700)
+    env = {k: v for k, v in Home(tmp_path / "home").env().items() if k.startswith("XDG_")}
+    env["XDG_RUNTIME_DIR"] = str(run_dir)
+    start = (f"env -u DBUS_SESSION_BUS_ADDRESS ./run.sh --sandbox --sandbox-dir {shlex.quote(str(sandbox_dir))} "
+             "--speed 200")
+    try:
+        for n, (args, password) in enumerate([("", "hunter2"), ("status", "hunter2"), ("status", "wrong")]):
+            term, marker = Tmux(ROOT, 160, 48), tmp_path / f"exit-{n}"
+            try:
+                term.run(f"{start} {args}", marker, env)
+                term.wait_for("Password of your login keyring", timeout=180)  # run.sh may set up its venv first
+                term.send(password, "Enter")
+                if n == 0:
+                    term.wait_for("Welcome to studioml-azure")
+                    assert "hunter2" not in term.pane()
+                    term.send("Enter")
+                    term.wait_for("pick the subscription")
+                    term.send("Enter")
+                    term.wait_for("a month")
+                    term.send("r")
+                    term.wait_for("Press a to apply")  # the review: the keyring answered its check
+                    term.send("a")
+                    term.wait_for("Done. Kubeconfig:", timeout=180)
+                    term.send("q")
+                code = term.exit_code(marker, timeout=120)
+                screen = term.pane()
+                if n == 1:
+                    assert code == 0 and "9 secret(s) in the keyring" in screen and "runner 1/1 ready" in screen, screen
+                if n == 2:
+                    assert code == 1 and "did not unlock with that password" in screen, screen
+                assert password not in screen
+            finally:
+                term.close()
+    finally:
+        control.stop_command(sandbox_dir)
