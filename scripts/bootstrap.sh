@@ -32,6 +32,10 @@ fi
 venv="$here/.venv"
 stamp="$venv/.installed-$extras"
 want=$(cat "$here/pyproject.toml" "$here/constraints.txt" | cksum)
+# the test install (extras "dev") holds everything the app needs too
+if [ -z "$extras" ] && [ "$(cat "$venv/.installed-dev" 2>/dev/null)" = "$want" ]; then
+  stamp="$venv/.installed-dev"
+fi
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "Setting up $venv (first run or changed dependencies)..." >&2
   [ -x "$venv/bin/python" ] || "$PY" -m venv "$venv"
