@@ -64,21 +64,21 @@ class TenantState:
         self.dir = (root or state_root()) / tenant_id
         self._ids = self.dir / "uniq-ids.json"
 
+    def _remembered(self, subscription_id: str) -> dict[str, Any]:
+        try:
+            entry = json.loads(self._ids.read_text()).get(subscription_id)
+        except (OSError, ValueError, AttributeError):
+            return {}
+        return entry if isinstance(entry, dict) else {}
+
     def remembered_uniq_id(self, subscription_id: str) -> str | None:
         """The uniq_id derived earlier for this subscription, if any."""
-        try:
-            data = json.loads(self._ids.read_text())
-        except (OSError, ValueError):
-            return None
-        entry = data.get(subscription_id)
-        return str(entry["uniq_id"]) if entry else None
+        entry = self._remembered(subscription_id)
+        return str(entry["uniq_id"]) if entry.get("uniq_id") else None
 
     def remembered_interface(self, subscription_id: str) -> str | None:
         """The interface the remembered uniq_id was derived over, when it was derived over one."""
-        try:
-            entry = json.loads(self._ids.read_text()).get(subscription_id) or {}
-        except (OSError, ValueError, AttributeError):
-            return None
+        entry = self._remembered(subscription_id)
         return str(entry["interface"]) if entry.get("interface") else None
 
     def remembered_subscriptions(self) -> list[str]:
@@ -95,7 +95,7 @@ class TenantState:
             data = json.loads(self._ids.read_text())
         except (OSError, ValueError):
             data = {}
-        entry = data.get(subscription_id) or {}
+        entry = self._remembered(subscription_id)
         if entry.get("uniq_id") == uniq_id and entry.get("interface") == interface:
             return  # already remembered: keep its first note and time
         data[subscription_id] = {"uniq_id": uniq_id, "note": note, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
