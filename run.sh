@@ -22,7 +22,7 @@ if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ] && [ ! -S "$bus_socket" ] && [ -t 0 ] 
   IFS= read -r password || password=""
   stty echo 2>/dev/null || true
   echo >&2
-  printf '%s' "$password" | dbus-run-session -- sh -c '
+  printf '%s' "$password" | dbus-run-session --dbus-daemon="$PWD/scripts/quiet_dbus_daemon.sh" -- sh -c '
     gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 1
     .venv/bin/python scripts/wait_keyring.py 10 \
       "the login keyring did not unlock with that password (it keeps the password it was made with)" || exit 1
