@@ -22,6 +22,10 @@ if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ] && [ ! -S "$bus_socket" ] && [ -t 0 ] 
   IFS= read -r password || password=""
   stty echo 2>/dev/null || true
   echo >&2
+  if [ -z "$password" ]; then  # gnome-keyring keeps a keyring with an empty password unencrypted on disk
+    echo "An empty password would leave the keyring unencrypted on disk: run again and type one." >&2
+    exit 2
+  fi
   printf '%s' "$password" | dbus-run-session --dbus-daemon="$PWD/scripts/quiet_dbus_daemon.sh" -- sh -c '
     gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 1
     .venv/bin/python scripts/wait_keyring.py 10 \

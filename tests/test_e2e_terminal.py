@@ -46,7 +46,8 @@ def test_sandbox_wizard_opens_sizes_and_quits(tmp_path: Path) -> None:
 def test_quick_start_in_a_terminal_without_a_session_bus_installs(tmp_path: Path) -> None:
     """The README's first command on a server (no D-Bus session, so no OS keyring): run.sh starts gnome-keyring for
     the run over the person's keyring folder, unlocked with the password typed (never echoed); the TUI installs;
-    a later run unlocks the same keyring with the same password and finds the secrets; a wrong one is refused."""
+    a later run unlocks the same keyring with the same password and finds the secrets; a wrong one is refused, and an
+    empty one too (gnome-keyring would keep that keyring unencrypted on disk)."""
     sandbox_dir, run_dir = tmp_path / "sbx", tmp_path / "run"
     run_dir.mkdir(mode=0o700)
     env = {k: v for k, v in Home(tmp_path / "home").env().items() if k.startswith("XDG_")}
@@ -54,13 +55,14 @@ def test_quick_start_in_a_terminal_without_a_session_bus_installs(tmp_path: Path
     start = (f"env -u DBUS_SESSION_BUS_ADDRESS ./run.sh --sandbox --sandbox-dir {shlex.quote(str(sandbox_dir))} "
              "--speed 200")
     try:
-        for n, (args, password) in enumerate([("", "hunter2"), ("status", "hunter2"), ("status", "wrong")]):
+        for n, (args, password) in enumerate([("status", ""), ("", "hunter2"), ("status", "hunter2"),
+                                              ("status", "wrong")]):
             term, marker = Tmux(ROOT, 160, 48), tmp_path / f"exit-{n}"
             try:
                 term.run(f"{start} {args}", marker, env)
                 term.wait_for("Password of your login keyring", timeout=180)  # run.sh may set up its venv first
-                term.send(password, "Enter")
-                if n == 0:
+                term.send(*([password] if password else []), "Enter")
+                if n == 1:
                     term.wait_for("Welcome to studioml-azure")
                     assert "hunter2" not in term.pane()
                     term.send("Enter")
@@ -74,11 +76,14 @@ def test_quick_start_in_a_terminal_without_a_session_bus_installs(tmp_path: Path
                     term.send("q")
                 code = term.exit_code(marker, timeout=120)
                 screen = term.pane()
-                if n == 1:
-                    assert code == 0 and "9 secret(s) in the keyring" in screen and "runner 1/1 ready" in screen, screen
+                if n == 0:  # gnome-keyring would keep it unencrypted
+                    assert code == 2 and "empty password would leave the keyring unencrypted" in screen, screen
                 if n == 2:
+                    assert code == 0 and "9 secret(s) in the keyring" in screen and "runner 1/1 ready" in screen, screen
+                if n == 3:
                     assert code == 1 and "did not unlock with that password" in screen, screen
-                assert password not in screen and "dbus-daemon[" not in screen  # the bus's log is not theirs
+                assert not password or password not in screen  # never echoed
+                assert "dbus-daemon[" not in screen  # the bus's log is not the person's
             finally:
                 term.close()
     finally:
