@@ -81,6 +81,10 @@ def test_rotation_replaces_the_password_everywhere_then_removes_the_old(served: 
     assert new and new != old
     assert {c["keyId"] for c in _credentials(served, uid)} >= {first["key_id"]} and len(_credentials(served, uid)) == 2
     assert _pulls(served, host, user, old) == 200 and _pulls(served, host, user, new) == 200
+    # Meanwhile an apply's principal step leaves the old password alone (a region may still pull with it).
+    code, plan, err = run(home, "plan", *args, "--answers", str(ANSWERS), "--json", env=env)
+    assert code == 0 and next(s for s in plan["steps"] if s["key"] == "sp")["action"] == "none", err[-3000:]
+    assert "password rotation is unfinished" in err
 
     # Back in reach: the second run uses the same new password (no third one), updates the cluster, removes the old.
     shutil.move(aside, kubeconfig)

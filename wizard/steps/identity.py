@@ -107,6 +107,12 @@ class ServicePrincipal(Step):
             ctx.emit(Warning(self.key, f"the service principal's password ends on {ours['endDateTime'][:10]}; the "
                                        "clusters cannot pull after that: run `studioml-azure rotate`"))
         stale = [c for c in app.get("passwordCredentials") or [] if c.get("displayName") == CRED_NAME and c is not ours]
+        if stale and ours is not None and ctx.journal.fact("rotate", "pending") == ours.get("keyId"):
+            # A rotation stopped at a region out of reach, whose pull secret still holds the old password: that one
+            # stays valid until `rotate` has reached every region and removes it itself.
+            ctx.emit(Warning(self.key, "a password rotation is unfinished: the old password stays valid until "
+                                       "`studioml-azure rotate` has reached every region"))
+            stale = []
         missing = [w for w, ok in (("service principal", sp), ("password", ours)) if not ok]
         if stale:
             missing.append(f"remove {len(stale)} unused password(s)")
