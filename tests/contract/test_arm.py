@@ -217,6 +217,28 @@ def test_vnet_peering(arm: Any, recorder: Any, sub: str) -> None:
         net.virtual_network_peerings.begin_create_or_update("rg-peer", "home", "to-clash", {
             "properties": {"remoteVirtualNetwork": {"id": clash.id}}})
     assert overlap.value.error.code == "VnetAddressSpacesOverlap"
+    got = net.virtual_networks.get("rg-peer", "home")  # the VNet lists its peerings inline, as they are now
+    assert [(p.name, p.peering_state) for p in got.virtual_network_peerings] == [("to-west", "Connected")]
+    check_all(recorder.seen)
+
+
+def test_a_vnet_put_holds_the_whole_subnet_list(arm: Any, recorder: Any, sub: str) -> None:
+    """A VNet's GET shows its subnets as they are now; a PUT's subnet list is the whole list (one left out is
+    deleted), and its peerings, child resources of their own, stay."""
+    arm(ResourceManagementClient, sub).resource_groups.create_or_update("rg-sub", {"location": "eastus"})
+    net = arm(NetworkManagementClient, sub)
+
+    def put(subnets: list[str]) -> Any:
+        return net.virtual_networks.begin_create_or_update("rg-sub", "v", {"location": "eastus", "properties": {
+            "addressSpace": {"addressPrefixes": ["10.5.0.0/16"]},
+            "subnets": [{"name": n, "properties": {"addressPrefix": f"10.5.{i}.0/24"}} for i, n in enumerate(subnets)]
+        }}).result()
+
+    put(["a", "b"])
+    net.subnets.begin_create_or_update("rg-sub", "v", "c", {"properties": {"addressPrefix": "10.5.9.0/24"}}).result()
+    assert [s.name for s in net.virtual_networks.get("rg-sub", "v").subnets] == ["a", "b", "c"]
+    assert [s.name for s in put(["a"]).subnets] == ["a"]
+    assert [s.name for s in net.subnets.list("rg-sub", "v")] == ["a"]
     check_all(recorder.seen)
 
 

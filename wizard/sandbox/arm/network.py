@@ -59,7 +59,11 @@ class VirtualNetworks(_Net):
         return out
 
     def after_put(self, call: Call, ref: Ref, rec: dict[str, Any], created: bool) -> None:
-        """Keep subnets as child resources."""
+        """Keep subnets as child resources; a PUT's subnet list is the whole list (one left out is deleted)."""
+        named = {s["id"].lower() for s in rec["body"]["properties"]["subnets"]}
+        for old in call.sbx.children(ref.id, "subnets"):
+            if old["id"].lower() not in named:
+                call.sbx.remove_resource(old["id"])
         for sub in rec["body"]["properties"]["subnets"]:
             rid = sub["id"]
             call.sbx.store.resources[rid.lower()] = {
@@ -67,6 +71,15 @@ class VirtualNetworks(_Net):
                 "failed": False, "transition": rec.get("transition"), "busy_until": rec.get("busy_until", 0),
                 "body": {"id": rid, "name": sub["name"], "type": f"{NAMESPACE}/virtualNetworks/subnets",
                          "properties": sub["properties"]}}
+
+
+    def view(self, call: Call, rec: dict[str, Any]) -> dict[str, Any]:
+        """Subnets and peerings inline as they are now (each is also a child resource of its own), as the REST
+        contract's VirtualNetworkPropertiesFormat lists them."""
+        body = call.sbx.rendered(rec)
+        for prop, child in (("subnets", "subnets"), ("virtualNetworkPeerings", "virtualNetworkPeerings")):
+            body["properties"][prop] = [call.sbx.rendered(c) for c in call.sbx.children(rec["id"], child)]
+        return body
 
 
 class Subnets(_Net):

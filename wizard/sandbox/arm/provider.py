@@ -103,6 +103,10 @@ class ResourceType:
     def after_put(self, call: Call, ref: Ref, rec: dict[str, Any], created: bool) -> None:
         """Side effects of a create or update (e.g. child resources)."""
 
+    def view(self, call: Call, rec: dict[str, Any]) -> dict[str, Any]:
+        """The resource as GET, list and PUT answer it (a parent may show its children inline)."""
+        return call.sbx.rendered(rec)
+
     def before_delete(self, call: Call, ref: Ref, rec: dict[str, Any]) -> None:
         """Refuse or prepare a delete (raise ArmError to refuse)."""
 
@@ -113,11 +117,11 @@ class ResourceType:
         rec = call.sbx.get_resource(ref.id)
         if rec is None:
             raise not_found(ref.type_name, ref.name, ref.rg)
-        return json_response(call.sbx.rendered(rec))
+        return json_response(self.view(call, rec))
 
     def list(self, call: Call, records: list[dict[str, Any]]) -> web.Response:
         """A list answer."""
-        return json_response({"value": [call.sbx.rendered(r) for r in records]})
+        return json_response({"value": [self.view(call, r) for r in records]})
 
     def put(self, call: Call, ref: Ref) -> web.Response:
         """Create or update; long-running when the type takes time."""
@@ -152,7 +156,7 @@ class ResourceType:
         sbx.store.resources[ref.id.lower()] = rec
         self.after_put(call, ref, rec, existing is None)
         sbx.store.save()
-        return json_response(sbx.rendered(rec), status=201 if existing is None else 200, headers=headers)
+        return json_response(self.view(call, rec), status=201 if existing is None else 200, headers=headers)
 
     def patch(self, call: Call, ref: Ref) -> web.Response:
         """PATCH: merge tags and properties, then behave as an update."""
