@@ -15,7 +15,7 @@ from .azure.cloud import Cloud, Login, cloud_from_options, login, sandbox_login
 from .azure.errors import azure_call
 from .errors import InputError, RefusedError
 from .events import Event
-from .naming import TAG, Names, derive_uniq_id, network_interfaces
+from .naming import TAG, Derivation, Names, derive_uniq_id, network_interfaces
 from .secrets import SecretStore
 from .state import TenantState
 from .steps.base import Context, get_or_none
@@ -147,31 +147,45 @@ def resolve_uniq_id(session: Session, answers: Answers, subscription_id: str, st
     if answers.uniq_id != "auto":
         state.remember_uniq_id(subscription_id, answers.uniq_id, "given as uniq_id, not derived")
         return UniqId(answers.uniq_id, "given as uniq_id, not derived")
-    if answers.interface != "eth0" and state.remembered_interface(subscription_id) != answers.interface:
-        return _derived(subscription_id, answers.interface, state)  # asked for: derived over it once, remembered
     known = state.remembered_uniq_id(subscription_id)
+    if answers.interface != "eth0" and state.remembered_interface(subscription_id) != answers.interface:
+        derived = _derive(subscription_id, answers.interface)  # asked for: derived over it once, remembered
+        if known and known != derived.uniq_id and known in _installs(session, subscription_id):
+            raise InputError(f"install {known} exists in this subscription; deriving over {answers.interface} gives "
+                             f"{derived.uniq_id}, a second install.",
+                             f"to keep working on {known}, leave interface at eth0; to start a second install, "
+                             f"set uniq_id = \"{derived.uniq_id}\"")
+        return _remember(state, subscription_id, derived)
     if known:
         return UniqId(known, "remembered from the first run on this host")
-    with azure_call("looking for an earlier install's tags"):
-        groups = session.clients.resources(subscription_id).resource_groups.list(filter=f"tagName eq '{TAG}'")
-        tagged = sorted({(g.tags or {}).get(TAG, "") for g in groups} - {""})
+    tagged = _installs(session, subscription_id)
     if len(tagged) == 1:
         state.remember_uniq_id(subscription_id, tagged[0], "recovered from the studioml-uniq-id tag in Azure")
         return UniqId(tagged[0], "recovered from the studioml-uniq-id tag in Azure")
     if len(tagged) > 1:
         raise InputError(f"this subscription holds installs with uniq_ids {', '.join(tagged)}.",
                          "set uniq_id to the one to work on (in the answers file, or the wizard's install id)")
-    return _derived(subscription_id, "eth0", state)
+    return _remember(state, subscription_id, _derive(subscription_id, "eth0"))
 
 
-def _derived(subscription_id: str, interface: str, state: TenantState) -> UniqId:
+def _installs(session: Session, subscription_id: str) -> list[str]:
+    """The uniq_ids the subscription's tagged resource groups carry."""
+    with azure_call("looking for an earlier install's tags"):
+        groups = session.clients.resources(subscription_id).resource_groups.list(filter=f"tagName eq '{TAG}'")
+        return sorted({(g.tags or {}).get(TAG, "") for g in groups} - {""})
+
+
+def _derive(subscription_id: str, interface: str) -> Derivation:
     """Derive as the seed does over ``interface`` (one this host lacks is refused unless it is the seed's eth0,
-    whose absence the seed's command survives) and remember it."""
+    whose absence the seed's command survives)."""
     present = network_interfaces()
     if interface != "eth0" and interface not in present:
         raise InputError(f"this host has no network interface {interface}.",
                          f"set interface to one of: {', '.join(present) or '(none found)'}, or type an install id")
-    derived = derive_uniq_id(subscription_id, interface)
+    return derive_uniq_id(subscription_id, interface)
+
+
+def _remember(state: TenantState, subscription_id: str, derived: Derivation) -> UniqId:
     state.remember_uniq_id(subscription_id, derived.uniq_id, derived.note, derived.interface)
     return UniqId(derived.uniq_id, derived.note)
 

@@ -8,7 +8,9 @@ import stat
 import subprocess
 from pathlib import Path
 
-from tests.conftest import RunningSandbox
+from azure.mgmt.resource.resources import ResourceManagementClient
+
+from tests.conftest import RunningSandbox, admin_credential
 from tests.engine.helpers import (
     ANSWERS,
     Home,
@@ -237,3 +239,24 @@ def test_the_interface_a_new_uniq_id_hashes_can_be_picked(tmp_path: Path, served
                          env=env)
     assert code == 2 and "no network interface nope0" in doc["error"], err[-2000:]
     assert "set interface to one of:" in doc["hint"] and "lo" in doc["hint"]
+
+
+def test_an_interface_answer_never_starts_a_second_install_silently(tmp_path: Path, served: RunningSandbox,
+                                                                   home: Home) -> None:
+    """The remembered install exists in Azure: deriving over another interface would start a second one, so the
+    core refuses and names both ids and how to get either."""
+    args, env = endpoint_args(served.info)
+    code, first, err = run(home, "plan", *args, "--answers", str(ANSWERS), "--json", env=env)
+    assert code == 0, err[-2000:]
+    uid, sub = first["uniq_id"]["value"], first["subscription"]["id"]
+    info = served.info
+    ResourceManagementClient(admin_credential(info), sub, base_url=info["arm"], connection_verify=info["ca_bundle"]
+                             ).resource_groups.create_or_update(f"studioml-{uid}", {
+                                 "location": "eastus", "tags": {"studioml-uniq-id": uid}})
+    code, doc, err = run(home, "plan", *args, "--answers", str(answers_with(tmp_path, interface="lo")), "--json",
+                         env=env)
+    lo_id = uniq_id_from(sub, multicast_words("lo"))
+    assert code == 2 and f"install {uid} exists" in doc["error"] and lo_id in doc["error"], err[-2000:]
+    assert f'set uniq_id = "{lo_id}"' in doc["hint"]
+    code, again, err = run(home, "plan", *args, "--answers", str(ANSWERS), "--json", env=env)
+    assert again["uniq_id"]["value"] == uid  # nothing was remembered by the refused run
