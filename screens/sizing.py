@@ -41,7 +41,8 @@ class SizingScreen(WizardScreen):
         with Horizontal(classes="page"):
             with Vertical(id="choices"):
                 uid = self.wizard.uniq
-                yield Static(Text(f"Install {uid.value}: {uid.source}" if uid else ""), id="install-id")
+                yield Static(Text(f"Install {uid.value}: {uid.source}" + (f" ({uid.hint})" if uid.hint else "")
+                                  if uid else ""), id="install-id")
                 yield Static("GPU size", classes="label")
                 yield OptionList(id="sizes")
                 yield Static("GPU nodes", classes="label")

@@ -304,3 +304,16 @@ def test_the_price_source_is_said_once_per_kind() -> None:
                            line("live", "2026-11-30T01:34:53Z"), line("cache", "2026-11-29T22:00:00Z")])
     assert price_source(est) == ("prices: Azure Retail Prices API, Linux pay-as-you-go (fetched 2026-11-30T01:34:52Z "
                                  "to 2026-11-30T01:34:53Z; cached 2026-11-29T22:00:00Z)")
+
+
+def test_an_id_derived_without_an_interface_says_how_to_pick_one(tmp_path: Path) -> None:
+    """ARCHITECTURE: without eth0, say so and let the person pick another interface or type an id."""
+    from wizard.session import remember_derived
+    from wizard.state import TenantState
+
+    state = TenantState("tenant", tmp_path)
+    alone = remember_derived(state, "sub", derive_uniq_id("sub", "no-such-interface0"))
+    assert "subscription id alone" in alone.source and "set interface or uniq_id" in alone.hint
+    assert state.remembered_uniq_id("sub") == alone.value and state.remembered_interface("sub") is None
+    over_lo = remember_derived(state, "sub", derive_uniq_id("sub", "lo"))
+    assert over_lo.hint == "" or multicast_words("lo") is None

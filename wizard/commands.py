@@ -75,6 +75,8 @@ def _intro(ctx: Context, sub: dict[str, Any], uid: UniqId, session: Session, out
     print(f"cloud: {session.cloud.name} ({session.cloud.arm}), signed in as {session.login.how}", file=out)
     print(f"subscription: {sub['name']} ({sub['id']})", file=out)
     print(f"uniq_id: {uid.value} ({uid.source})", file=out)
+    if uid.hint:
+        print(f"  {uid.hint}", file=out)
     if ctx.region != ctx.names.home_region:
         print(f"region {ctx.region} is added to install {uid.value}: its own cluster and VNet, peered with the home "
               f"VNet in {ctx.names.home_region} (registry, RabbitMQ and Minio stay there)", file=out)

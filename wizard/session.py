@@ -139,6 +139,7 @@ class UniqId:
 
     value: str
     source: str
+    hint: str = ""  # set when the derivation had no interface to hash: how to pick one or type an id
 
 
 def resolve_uniq_id(session: Session, answers: Answers, subscription_id: str, state: TenantState) -> UniqId:
@@ -155,7 +156,7 @@ def resolve_uniq_id(session: Session, answers: Answers, subscription_id: str, st
                              f"{derived.uniq_id}, a second install.",
                              f"to keep working on {known}, leave interface at eth0; to start a second install, "
                              f"set uniq_id = \"{derived.uniq_id}\"")
-        return _remember(state, subscription_id, derived)
+        return remember_derived(state, subscription_id, derived)
     if known:
         return UniqId(known, "remembered from the first run on this host")
     tagged = _installs(session, subscription_id)
@@ -165,7 +166,7 @@ def resolve_uniq_id(session: Session, answers: Answers, subscription_id: str, st
     if len(tagged) > 1:
         raise InputError(f"this subscription holds installs with uniq_ids {', '.join(tagged)}.",
                          "set uniq_id to the one to work on (in the answers file, or the wizard's install id)")
-    return _remember(state, subscription_id, _derive(subscription_id, "eth0"))
+    return remember_derived(state, subscription_id, _derive(subscription_id, "eth0"))
 
 
 def _installs(session: Session, subscription_id: str) -> list[str]:
@@ -185,9 +186,12 @@ def _derive(subscription_id: str, interface: str) -> Derivation:
     return derive_uniq_id(subscription_id, interface)
 
 
-def _remember(state: TenantState, subscription_id: str, derived: Derivation) -> UniqId:
+def remember_derived(state: TenantState, subscription_id: str, derived: Derivation) -> UniqId:
+    """Keep a derivation as the subscription's uniq_id; with no interface hashed, say how to pick one."""
     state.remember_uniq_id(subscription_id, derived.uniq_id, derived.note, derived.interface)
-    return UniqId(derived.uniq_id, derived.note)
+    hint = "" if derived.interface else ("to hash another interface or use an id of your own, set interface or "
+                                         "uniq_id (in the wizard: Esc, then the interface or install id field)")
+    return UniqId(derived.uniq_id, derived.note, hint)
 
 
 def make_context(session: Session, answers: Answers, emit: Callable[[Event], None],
