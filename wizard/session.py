@@ -143,8 +143,9 @@ class UniqId:
 
 
 def resolve_uniq_id(session: Session, answers: Answers, subscription_id: str, state: TenantState) -> UniqId:
-    """The answer; else the one remembered for the subscription; else recovered from Azure's tags; else derived
-    as the seed does, once, and remembered."""
+    """The answer; else, when the answers name an interface other than the one the remembered id was derived over,
+    a derivation over it (refused while the remembered install exists in Azure); else the one remembered for the
+    subscription; else recovered from Azure's tags; else derived as the seed does, once, and remembered."""
     if answers.uniq_id != "auto":
         state.remember_uniq_id(subscription_id, answers.uniq_id, "given as uniq_id, not derived")
         return UniqId(answers.uniq_id, "given as uniq_id, not derived")
