@@ -16,7 +16,6 @@ from typing import Any
 
 from . import manifests
 from .answers import Answers
-from .azure.errors import azure_call
 from .errors import InputError
 from .kube import Kube
 from .naming import NAMESPACE, PULL_SECRET
@@ -24,7 +23,7 @@ from .secrets import SP_PASSWORD
 from .session import Session, make_context
 from .status import install_clusters
 from .steps.base import Context
-from .steps.identity import CRED_NAME, add_password, find_app, our_credential
+from .steps.identity import CRED_NAME, add_password, find_app, our_credential, remove_password, rotation_pending
 
 
 def rotate_sp_password(ctx: Context, say: Callable[[str], None]) -> dict[str, Any]:
@@ -36,7 +35,7 @@ def rotate_sp_password(ctx: Context, say: Callable[[str], None]) -> dict[str, An
     ours = our_credential(ctx, app)
     old = [c for c in app.get("passwordCredentials") or [] if c.get("displayName") == CRED_NAME]
     # An earlier rotation stopped after its new password reached the keyring: that one is kept, not replaced.
-    new = ours if ours is not None and ctx.journal.fact("rotate", "pending") == ours.get("keyId") else None
+    new = ours if rotation_pending(ctx, ours) else None
     if new is None:
         new = add_password(ctx, app)
         ctx.journal.record("rotate", "fact", pending=new["keyId"])
@@ -61,9 +60,7 @@ def rotate_sp_password(ctx: Context, say: Callable[[str], None]) -> dict[str, An
     missed = [r for r, what in regions.items() if what.startswith("not reachable")]
     if not missed:
         for cred in retiring:
-            with azure_call("removing the old password credential"):
-                ctx.clients.graph().request("POST", f"/applications/{app['id']}/removePassword",
-                                            json={"keyId": cred["keyId"]}, ok=(200, 204, 404))
+            remove_password(ctx, app, cred["keyId"], "the old password credential")
             say(f"old password {str(cred['keyId'])[:8]}... removed")
         ctx.journal.record("rotate", "fact", pending=None)
     return {"service_principal": ctx.names.sp, "key_id": new["keyId"], "valid_until": new["endDateTime"],

@@ -95,7 +95,7 @@ class TenantState:
             data = json.loads(self._ids.read_text())
         except (OSError, ValueError):
             data = {}
-        entry = self._remembered(subscription_id)
+        entry = data.get(subscription_id) or {}
         if entry.get("uniq_id") == uniq_id and entry.get("interface") == interface:
             return  # already remembered: keep its first note and time
         data[subscription_id] = {"uniq_id": uniq_id, "note": note, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ",

@@ -64,6 +64,19 @@ def our_credential(ctx: Context, app: dict[str, Any]) -> dict[str, Any] | None:
     return by_hint[0] if len(by_hint) == 1 else None
 
 
+def remove_password(ctx: Context, app: dict[str, Any], key_id: str, what: str) -> None:
+    """Remove one password credential of the application (one already gone is fine)."""
+    with azure_call(f"removing {what}"):
+        ctx.clients.graph().request("POST", f"/applications/{app['id']}/removePassword", json={"keyId": key_id},
+                                    ok=(200, 204, 404))
+
+
+def rotation_pending(ctx: Context, cred: dict[str, Any] | None) -> bool:
+    """Whether ``cred`` is the new password of a rotation that has not reached every region yet (``rotate``
+    journals it as pending until then)."""
+    return cred is not None and ctx.journal.fact("rotate", "pending") == cred.get("keyId")
+
+
 def add_password(ctx: Context, app: dict[str, Any]) -> dict[str, Any]:
     """A new password credential (a year), kept in the keyring (read back) before anything uses it, and its keyId
     journaled as the one the keyring holds; removed again if the keyring cannot keep it. Returns the credential
@@ -76,8 +89,7 @@ def add_password(ctx: Context, app: dict[str, Any]) -> dict[str, Any]:
     try:
         ctx.secrets.put(SP_PASSWORD, cred["secretText"])
     except SecretStoreError:
-        with azure_call("removing the password the keyring could not keep"):
-            graph.request("POST", f"/applications/{app['id']}/removePassword", json={"keyId": cred["keyId"]})
+        remove_password(ctx, app, cred["keyId"], "the password the keyring could not keep")
         raise
     finally:
         cred["secretText"] = None
@@ -107,7 +119,7 @@ class ServicePrincipal(Step):
             ctx.emit(Warning(self.key, f"the service principal's password ends on {ours['endDateTime'][:10]}; the "
                                        "clusters cannot pull after that: run `studioml-azure rotate`"))
         stale = [c for c in app.get("passwordCredentials") or [] if c.get("displayName") == CRED_NAME and c is not ours]
-        if stale and ours is not None and ctx.journal.fact("rotate", "pending") == ours.get("keyId"):
+        if stale and rotation_pending(ctx, ours):
             # A rotation stopped at a region out of reach, whose pull secret still holds the old password: that one
             # stays valid until `rotate` has reached every region and removes it itself.
             ctx.emit(Warning(self.key, "a password rotation is unfinished: the old password stays valid until "
@@ -133,9 +145,7 @@ class ServicePrincipal(Step):
                 sp = self._wait_visible(ctx, lambda: _find_sp(ctx, app["appId"]))
         ctx.facts["sp.object_id"] = sp["id"]
         for cred in obs.data.get("stale", []):
-            with azure_call("removing an unused password credential"):
-                graph.request("POST", f"/applications/{app['id']}/removePassword", json={"keyId": cred["keyId"]},
-                              ok=(200, 204, 404))
+            remove_password(ctx, app, cred["keyId"], "an unused password credential")
         if obs.data.get("ours") is None:
             add_password(ctx, app)
 

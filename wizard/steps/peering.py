@@ -11,6 +11,7 @@ from azure.mgmt.network.models import VirtualNetwork, VirtualNetworkPeering
 
 from ..azure.errors import azure_call
 from ..errors import RefusedError
+from ..naming import TAG
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest, tags_missing
 from .cluster import POD_CIDR, SERVICE_CIDR
 from .network import ADDRESS_SPACE, AKS_SUBNET
@@ -31,7 +32,7 @@ def _free_space(ctx: Context) -> str:
     happen to share a starting point."""
     with azure_call("listing virtual networks"):
         taken = [ipaddress.IPv4Network(p) for v in ctx.clients.network(ctx.subscription_id).virtual_networks.list_all()
-                 if (v.tags or {}).get("studioml-uniq-id") == ctx.names.uniq_id
+                 if (v.tags or {}).get(TAG) == ctx.names.uniq_id
                  for p in (v.address_space.address_prefixes if v.address_space else None) or []]
     taken += [ipaddress.IPv4Network(n) for n in (ADDRESS_SPACE, POD_CIDR, SERVICE_CIDR)]
     start = zlib.crc32(ctx.region.encode()) % OCTETS
