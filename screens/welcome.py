@@ -13,7 +13,7 @@ STEPS = [
     "Derive this host's uniq_id (as the install guide does) and remember it",
     "Create the container registry and its pull-only service principal",
     "Size the GPU cluster: availability, quota and the monthly cost, before anything is made",
-    "Create the AKS cluster, RabbitMQ and Minio, and write a KUBECONFIG per region",
+    "Create the AKS cluster, RabbitMQ and the file server (S3), and write a KUBECONFIG per region",
     "Deploy the NVIDIA device plugin and the runner, and follow the rollout",
 ]
 

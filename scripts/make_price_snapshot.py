@@ -63,6 +63,8 @@ OTHERS = [
     ("Storage", "Storage", "Premium SSD Managed Disks", "P20 LRS", "P20 LRS Disk", "1/Month", 73.22),
     ("Storage", "Storage", "Standard SSD Managed Disks", "E10 LRS", "E10 LRS Disk", "1/Month", 9.60),
     ("Virtual Network", "Networking", "IP Addresses", "Standard", "Standard IPv4 Static Public IP", "1 Hour", 0.005),
+    ("NAT Gateway", "Networking", "NAT Gateway", "Standard", "Standard Gateway", "1 Hour", 0.045),
+    ("NAT Gateway", "Networking", "NAT Gateway", "Standard", "Standard Data Processed", "1 GB", 0.045),
     ("Azure Kubernetes Service", "Containers", "Azure Kubernetes Service", "Standard", "Standard Uptime SLA",
      "1 Hour", 0.10),
 ]
@@ -77,7 +79,9 @@ def _ids(*key: str) -> tuple[str, str, str]:
 
 def _item(region: str, service: str, family: str, product: str, sku: str, meter: str, unit: str, price: float,
           arm_sku: str, kind: str = "Consumption", term: str | None = None) -> dict[str, object]:
-    meter_id, product_id, sku_id = _ids(region, product, sku, kind, term or "")
+    # meters that share a product and SKU (a NAT gateway's hours and its data) need the meter in their ids
+    extra = [meter] if service == "NAT Gateway" else []
+    meter_id, product_id, sku_id = _ids(region, product, sku, kind, term or "", *extra)
     item: dict[str, object] = {
         "currencyCode": "USD", "tierMinimumUnits": 0.0, "retailPrice": round(price, 6), "unitPrice": round(price, 6),
         "armRegionName": region, "location": LOCATION[region], "effectiveStartDate": "2025-10-01T00:00:00Z",

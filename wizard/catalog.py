@@ -37,7 +37,7 @@ def current_sizes() -> dict[str, GpuSize]:
 
 
 def service_sizes() -> dict[str, Any]:
-    """VM sizes of the system pool, RabbitMQ and Minio, and Minio's data disk size."""
+    """VM sizes of the system pool, RabbitMQ and the file server, and the file server's data disk size."""
     services: dict[str, Any] = _data()["services"]
     return services
 

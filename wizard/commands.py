@@ -79,7 +79,7 @@ def _intro(ctx: Context, sub: dict[str, Any], uid: UniqId, session: Session, out
         print(f"  {uid.hint}", file=out)
     if ctx.region != ctx.names.home_region:
         print(f"region {ctx.region} is added to install {uid.value}: its own cluster and VNet, peered with the home "
-              f"VNet in {ctx.names.home_region} (registry, RabbitMQ and Minio stay there)", file=out)
+              f"VNet in {ctx.names.home_region} (registry, RabbitMQ and the file server stay there)", file=out)
 
 
 def _header(ctx: Context, sub: dict[str, Any], uid: UniqId) -> dict[str, Any]:

@@ -109,7 +109,7 @@ class Wizard:
         if not self.home or self.uniq is None or self.answers.region == self.home:
             return ""
         return (f"{self.answers.region} is added to install {self.uniq.value} (home {self.home}): its own cluster and "
-                "VNet, peered with the home one; the registry, principal, RabbitMQ and Minio are shared.")
+                "VNet, peered with the home one; the registry, principal, RabbitMQ and file server are shared.")
 
     def book(self) -> PriceBook:
         """The price book in the answered currency, kept for the run (its cache file is read once, not on every

@@ -18,6 +18,7 @@ from .naming import NAMESPACE, PULL_SECRET
 from .render import render
 
 AMQP_SECRET = "studioml-amqp"
+S3_SECRET = "studioml-s3"
 KEY_SECRET = "studioml-runner-key-secret"
 PASSPHRASE_SECRET = "studioml-runner-passphrase-secret"
 
@@ -50,6 +51,13 @@ def pull_secret(login_server: str, username: str, password: str) -> dict[str, An
     config = {"auths": {login_server: {"username": username, "password": password, "auth": auth}}}
     return secret(PULL_SECRET, {".dockerconfigjson": json.dumps(config, sort_keys=True, separators=(",", ":"))},
                   "kubernetes.io/dockerconfigjson")
+
+
+def s3_secret(endpoint: str, bucket: str, access: str, secret_key: str) -> dict[str, Any]:
+    """``studioml-s3``: the file server's endpoint, the runners' bucket and their keys, as the runner's environment
+    (``AWS_*`` as S3 clients read them)."""
+    return secret(S3_SECRET, {"S3_ENDPOINT": endpoint, "S3_BUCKET": bucket, "AWS_ACCESS_KEY_ID": access,
+                              "AWS_SECRET_ACCESS_KEY": secret_key, "AWS_DEFAULT_REGION": "us-east-1"})
 
 
 def runner_key_pair(passphrase: str) -> tuple[str, str]:

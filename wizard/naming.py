@@ -113,5 +113,15 @@ class Names:
         return f"studioml-services-nsg-{self.uniq_id}"
 
     def vm(self, role: str) -> str:
-        """A service VM's name (``rabbitmq`` or ``minio``)."""
+        """A service VM's name (``rabbitmq``, ``files``; ``minio`` was the file server of earlier versions)."""
         return f"studioml-{role}-{self.uniq_id}"
+
+    @property
+    def nat(self) -> str:
+        """The services subnet's NAT gateway."""
+        return f"studioml-nat-{self.uniq_id}"
+
+    @property
+    def nat_ip(self) -> str:
+        """The NAT gateway's public IP."""
+        return f"studioml-nat-ip-{self.uniq_id}"

@@ -7,14 +7,19 @@ from typing import Any
 
 from .events import StepProgress
 from .naming import NAMESPACE, PULL_SECRET
+from .steps.access import ServiceAccess
 from .steps.base import Context, Observation, Step
 from .steps.cluster import Cluster, Kubeconfig
 from .steps.identity import RoleAssignment, ServicePrincipal
 from .steps.network import Network
+from .steps.outbound import Outbound
 from .steps.peering import Peering, RegionNetwork
+from .steps.probe import Probe
 from .steps.registry import Image, Providers, Registry, ResourceGroup
 from .steps.services import ServiceVm
 from .steps.workloads import NamespaceAndPlugin, Runner, RunnerSecrets
+from .vmconfig import boot_digest as boot
+from .vmconfig import versions
 
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
@@ -31,9 +36,11 @@ def build_steps(ctx: Context) -> list[Step]:
         RoleAssignment("sp-role", role=ACR_PULL, role_name="AcrPull", scope_fact="registry.id",
                        principal_fact="sp.object_id", needs=("sp", "registry"), who=names.sp),
         Image(),
+        Outbound(),
         Network(),
+        ServiceAccess(("network",) if region == names.home_region else ("network", "region-network")),
         ServiceVm("rabbitmq"),
-        ServiceVm("minio"),
+        ServiceVm("files"),
         ResourceGroup("cluster-group", names.cluster_rg(region), region),
         Cluster(),
         RoleAssignment("cluster-network-role", role=NETWORK_CONTRIBUTOR, role_name="Network Contributor",
@@ -56,6 +63,8 @@ def build_steps(ctx: Context) -> list[Step]:
                                     who=f"{names.cluster} kubelet identity"))
         runner.needs = (*runner.needs, "acr-attach")
     steps.append(runner)
+    steps.append(Probe(("runner", "service-access", "rabbitmq", "files")
+                       + (("peering",) if region != names.home_region else ())))
     return steps
 
 
@@ -88,12 +97,18 @@ def planned(observed: list[tuple[Step, Observation]]) -> list[PlannedStep]:
                          for r in o.resources]) for s, o in observed]
 
 
+def probe_image() -> str:
+    """The image the probe pod runs (Python, from MCR: no pull limit)."""
+    return str(versions()["probe_image"])
+
+
 def script(ctx: Context, plan: list[PlannedStep]) -> list[str]:
     """The az/kubectl commands equivalent to the plan's changes (secrets read from the keyring, never shown)."""
     n, region, a = ctx.names, ctx.region, ctx.answers
     kc = ctx.state.kubeconfig_path(n.uniq_id, region)
     ring = f"keyring get studioml-azure {ctx.secrets.prefix}"
     sub = f"--subscription {ctx.subscription_id}"
+    sources = " ".join(ctx.facts.get("service-access.sources") or ["10.20.0.0/20"])
     commands: dict[str, list[str]] = {
         "providers": [f"az provider register {sub} --namespace {ns} --wait" for ns in (
             "Microsoft.ContainerRegistry", "Microsoft.ContainerService", "Microsoft.Compute", "Microsoft.Network")],
@@ -108,17 +123,40 @@ def script(ctx: Context, plan: list[PlannedStep]) -> list[str]:
                     f"ServicePrincipal --role AcrPull --scope $(az acr show -n {n.registry} --query id -o tsv)"],
         "image": [f"az acr import -n {n.registry} --source {a.runner_image} -t {n.registry}/"
                   f"{a.runner_image.rsplit('/', 1)[-1]}"],
-        "network": [f"az network nsg create -g {n.registry_rg} -n {n.nsg}  # + rules 5672/15672/9000/22 from "
-                    "VirtualNetwork", f"az network vnet create -g {n.registry_rg} -n {n.vnet} --address-prefixes "
-                    "10.20.0.0/16 --subnet-name aks --subnet-prefixes 10.20.0.0/20",
-                    f"az network vnet subnet create -g {n.registry_rg} --vnet-name {n.vnet} -n services "
-                    f"--address-prefixes 10.20.16.0/24 --network-security-group {n.nsg}"],
-        "rabbitmq": [f"az vm create -g {n.registry_rg} -n {n.vm('rabbitmq')} --image Ubuntu2404 --size "
+        "outbound": [f"az network public-ip create {sub} -g {n.registry_rg} -n {n.nat_ip} --sku Standard "
+                     "--allocation-method Static",
+                     f"az network nat gateway create {sub} -g {n.registry_rg} -n {n.nat} --public-ip-addresses "
+                     f"{n.nat_ip} --idle-timeout 4"],
+        "network": [f"az network nsg create {sub} -g {n.registry_rg} -n {n.nsg}",
+                    f"az network vnet create {sub} -g {n.registry_rg} -n {n.vnet} --address-prefixes 10.20.0.0/16",
+                    f"az network vnet subnet create {sub} -g {n.registry_rg} --vnet-name {n.vnet} -n aks "
+                    "--address-prefixes 10.20.0.0/20 --default-outbound-access false",
+                    f"az network vnet subnet create {sub} -g {n.registry_rg} --vnet-name {n.vnet} -n services "
+                    f"--address-prefixes 10.20.16.0/24 --network-security-group {n.nsg} --nat-gateway {n.nat} "
+                    "--default-outbound-access false"],
+        "service-access": [
+            f"az network nsg rule create {sub} -g {n.registry_rg} --nsg-name {n.nsg} -n allow-amqp-from-clusters "
+            f"--priority 200 --protocol Tcp --source-address-prefixes {sources} --destination-address-prefixes "
+            "10.20.16.4/32 --destination-port-ranges 5672",
+            f"az network nsg rule create {sub} -g {n.registry_rg} --nsg-name {n.nsg} -n allow-s3-from-clusters "
+            f"--priority 210 --protocol Tcp --source-address-prefixes {sources} --destination-address-prefixes "
+            "10.20.16.5/32 --destination-port-ranges 8333",
+            f"az network nsg rule create {sub} -g {n.registry_rg} --nsg-name {n.nsg} -n deny-other-vnet-inbound "
+            "--priority 4000 --access Deny --protocol '*' --source-address-prefixes VirtualNetwork "
+            "--destination-address-prefixes '*' --destination-port-ranges '*'"],
+        "rabbitmq": [f"az vm create {sub} -g {n.registry_rg} -n {n.vm('rabbitmq')} --image Ubuntu2404 --size "
                      "Standard_DS12_v2 --subnet <services subnet id> --private-ip-address 10.20.16.4 "
-                     "--public-ip-address '' --custom-data <cloud-init/rabbitmq.yaml with keyring secrets>"],
-        "minio": [f"az vm create -g {n.registry_rg} -n {n.vm('minio')} --image Ubuntu2404 --size Standard_D4s_v3 "
+                     "--public-ip-address '' --custom-data <cloud-config of wizard/vmconfig.py, secrets from the "
+                     "keyring> --tags studioml-boot=" + boot("rabbitmq"),
+                     f"az vm run-command invoke {sub} -g {n.registry_rg} -n {n.vm('rabbitmq')} --command-id "
+                     "RunShellScript --scripts 'timeout 900 cloud-init status --wait; python3 "
+                     "/usr/local/lib/studioml/check.py amqp'"],
+        "files": [f"az vm create {sub} -g {n.registry_rg} -n {n.vm('files')} --image Ubuntu2404 --size Standard_D4s_v3 "
                   "--subnet <services subnet id> --private-ip-address 10.20.16.5 --public-ip-address '' "
-                  "--data-disk-sizes-gb 256 --custom-data <cloud-init/minio.yaml with keyring secrets>"],
+                  "--data-disk-sizes-gb 256 --custom-data <cloud-config of wizard/vmconfig.py, secrets from the "
+                  "keyring> --tags studioml-boot=" + boot("files"),
+                  f"az vm run-command invoke {sub} -g {n.registry_rg} -n {n.vm('files')} --command-id RunShellScript "
+                  "--scripts 'timeout 900 cloud-init status --wait; python3 /usr/local/lib/studioml/check.py s3'"],
         "cluster-group": [f"az group create {sub} -n {n.cluster_rg(region)} -l {region}"],
         "cluster": [f"az aks create -g {n.cluster_rg(region)} -n {n.cluster} --nodepool-name system --node-count 1 "
                     f"--vnet-subnet-id <aks subnet id> --network-plugin azure --network-plugin-mode overlay",
@@ -139,6 +177,11 @@ def script(ctx: Context, plan: list[PlannedStep]) -> list[str]:
                         f"--from-file=ssh-publickey=<({ring}/runner-public-key)",
                         f"kubectl --kubeconfig {kc} -n {NAMESPACE} create secret generic "
                         f"studioml-runner-passphrase-secret --from-file=ssh-passphrase=<({ring}/runner-passphrase)"],
+        "probe": [f"kubectl --kubeconfig {kc} -n {NAMESPACE} create configmap studioml-check "
+                  "--from-file=assets/services/check.py",
+                  f"kubectl --kubeconfig {kc} -n {NAMESPACE} run studioml-probe --rm -i --restart=Never "
+                  f"--image={probe_image()} -- python3 /check/check.py probe --amqp 10.20.16.4:5672 --s3 "
+                  "http://10.20.16.5:8333  # with the check ConfigMap mounted and the runner's secrets as env"],
         "runner": [f"kubectl --kubeconfig {kc} apply -f <(stencil < assets/runner/deployment.yaml)",
                    f"kubectl --kubeconfig {kc} -n {NAMESPACE} rollout status deploy/studioml-go-runner-deployment"],
     }

@@ -163,6 +163,16 @@ class PriceBook:
         return self._pick({"serviceName": "Storage", "armRegionName": region, "skuName": sku,
                            "meterName": f"{sku} Disk", "priceType": "Consumption"}, sku)
 
+    def nat_gateway(self, region: str) -> Price | None:
+        """A Standard NAT gateway's hourly price (the gateway alone; data processed is metered apart)."""
+        return self._pick({"serviceName": "NAT Gateway", "armRegionName": region, "meterName": "Standard Gateway",
+                           "priceType": "Consumption"}, "NAT gateway")
+
+    def nat_data(self, region: str) -> Price | None:
+        """What a Standard NAT gateway charges per GB it processes (``unit`` ``1 GB``)."""
+        return self._pick({"serviceName": "NAT Gateway", "armRegionName": region,
+                           "meterName": "Standard Data Processed", "priceType": "Consumption"}, "NAT data processed")
+
     def public_ip(self, region: str) -> Price | None:
         """A Standard static public IPv4 address, hourly."""
         return self._pick({"serviceName": "Virtual Network", "armRegionName": region,

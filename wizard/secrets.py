@@ -33,8 +33,10 @@ _LOCK = threading.RLock()  # steps run on threads: one keyring call at a time, a
 SP_PASSWORD = "sp-password"
 RABBITMQ_ADMIN = "rabbitmq-admin-password"
 RABBITMQ_USER = "rabbitmq-runner-password"
-MINIO_USER = "minio-root-user"
-MINIO_PASSWORD = "minio-root-password"
+S3_ADMIN_KEY = "s3-admin-access-key"
+S3_ADMIN_SECRET = "s3-admin-secret-key"
+S3_RUNNER_KEY = "s3-runner-access-key"
+S3_RUNNER_SECRET = "s3-runner-secret-key"
 RUNNER_PRIVATE_KEY = "runner-private-key"
 RUNNER_PUBLIC_KEY = "runner-public-key"
 RUNNER_PASSPHRASE = "runner-passphrase"
@@ -42,15 +44,20 @@ SSH_PRIVATE_KEY = "admin-ssh-private-key"
 # Every secret an install keeps, and what it is for (the order the secrets screen and status show them).
 PURPOSES: dict[str, str] = {
     SP_PASSWORD: "password of the registry's service principal (image pulls)",
-    RABBITMQ_ADMIN: "RabbitMQ administrator (management UI on 15672)",
+    RABBITMQ_ADMIN: "RabbitMQ administrator (user admin)",
     RABBITMQ_USER: "RabbitMQ user of the runners (AMQP_URL)",
-    MINIO_USER: "Minio root user",
-    MINIO_PASSWORD: "Minio root password",
+    S3_ADMIN_KEY: "file server (S3) administrator's access key",
+    S3_ADMIN_SECRET: "file server (S3) administrator's secret key",
+    S3_RUNNER_KEY: "file server (S3) access key of the runners (their buckets only)",
+    S3_RUNNER_SECRET: "file server (S3) secret key of the runners",
     RUNNER_PRIVATE_KEY: "runners' message-decryption key (RSA 4096, encrypted with the passphrase)",
     RUNNER_PUBLIC_KEY: "runners' public key (for the people who send experiments)",
     RUNNER_PASSPHRASE: "passphrase of the runners' private key",
     SSH_PRIVATE_KEY: "SSH key of the service VMs (made only when this host had none)",
 }
+# Secrets of earlier versions: the MinIO VM's root user and password (MinIO is archived; its VM is replaced by the
+# file server, and these go with it).
+LEGACY = ("minio-root-user", "minio-root-password")
 HINT = ("start a Secret Service (gnome-keyring or KeePassXC) and unlock it; on a headless host: "
         "dbus-run-session -- sh -c 'gnome-keyring-daemon --unlock --components=secrets; studioml-azure ...'")
 
@@ -72,6 +79,12 @@ def keyring_call(fn: Callable[[], T]) -> T:
 def random_password(length: int = 32) -> str:
     """A URL-safe random password (safe inside amqp:// URLs and shell-free configs)."""
     return _random.token_urlsafe(length)[:length]
+
+
+def access_key() -> str:
+    """An S3 access key id: 20 upper-case letters and digits, as S3 tools expect them."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    return "".join(_random.choice(alphabet) for _ in range(20))
 
 
 @dataclass(frozen=True)

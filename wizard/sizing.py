@@ -17,7 +17,10 @@ from .steps.base import Context, get_or_none, lookup, rest
 
 AKS_NODE_OS_DISK = "P10 LRS"  # 128 GiB managed OS disk per node
 VM_OS_DISK = "P4 LRS"  # 30 GiB image -> the 32 GiB tier
-MINIO_DATA_DISK = "P15 LRS"  # 256 GiB
+FILES_DATA_DISK = "P15 LRS"  # 256 GiB
+# The NAT gateway also bills each GB it processes: the service VMs move little through it (apt, the file server's
+# download, updates); this much a month is assumed and said so.
+NAT_DATA_GB = 20
 QUOTA_BLADE = "/#view/Microsoft_Azure_Capacity/QuotaMenuBlade/~/myQuotas"  # after the cloud's portal
 
 
@@ -73,6 +76,10 @@ class Estimate:
 def _line(region: str, item: str, sku: str, quantity: int, price: Price | None) -> CostLine:
     if price is None:
         return CostLine(region, item, sku, quantity, None, "", None, None, "unpriced", "")
+    if price.unit == "1 GB":  # usage: ``quantity`` GB a month
+        monthly = price.unit_price * quantity
+        return CostLine(region, item, sku, quantity, price.unit_price, price.unit, monthly / HOURS_PER_MONTH, monthly,
+                        price.source, price.as_of)
     hourly = price.hourly * quantity
     return CostLine(region, item, sku, quantity, price.unit_price, price.unit, hourly, hourly * HOURS_PER_MONTH,
                     price.source, price.as_of)
@@ -81,8 +88,9 @@ def _line(region: str, item: str, sku: str, quantity: int, price: Price | None) 
 def estimate(book: PriceBook, answers: Answers, regions: list[str] | None = None, home: str | None = None
              ) -> Estimate:
     """Price every part: per region (the answered one by default) the GPU pool x nodes, system pool, node OS disks
-    and the load balancer's public IP; once, in the home region (the answered one unless given), RabbitMQ, Minio
-    and its data disk, their OS disks, and the registry, which every region's runners use."""
+    and the load balancer's public IP; once, in the home region (the answered one unless given), RabbitMQ, the file
+    server and its data disk, their OS disks, their NAT gateway with its public IP and an assumed amount of data
+    processed, and the registry, which every region's runners use."""
     services = service_sizes()
     est = Estimate(book.currency)
     home = home or answers.region
@@ -97,11 +105,15 @@ def estimate(book: PriceBook, answers: Answers, regions: list[str] | None = None
         ]
     est.lines += [
         _line(home, "RabbitMQ VM", services["rabbitmq"], 1, book.vm(services["rabbitmq"], home)),
-        _line(home, "Minio VM", services["minio"], 1, book.vm(services["minio"], home)),
+        _line(home, "file server VM", services["files"], 1, book.vm(services["files"], home)),
         _line(home, "RabbitMQ OS disk (30 GiB)", VM_OS_DISK, 1, book.disk(VM_OS_DISK, home)),
-        _line(home, "Minio OS disk (30 GiB)", VM_OS_DISK, 1, book.disk(VM_OS_DISK, home)),
-        _line(home, f"Minio data disk ({services['minio_data_disk_gb']} GiB)", MINIO_DATA_DISK, 1,
-              book.disk(MINIO_DATA_DISK, home)),
+        _line(home, "file server OS disk (30 GiB)", VM_OS_DISK, 1, book.disk(VM_OS_DISK, home)),
+        _line(home, f"file server data disk ({services['files_data_disk_gb']} GiB)", FILES_DATA_DISK, 1,
+              book.disk(FILES_DATA_DISK, home)),
+        _line(home, "NAT gateway", "Standard", 1, book.nat_gateway(home)),
+        _line(home, "NAT gateway public IP", "Standard IPv4 static", 1, book.public_ip(home)),
+        _line(home, "NAT gateway data processed", f"{NAT_DATA_GB} GB a month (assumed)", NAT_DATA_GB,
+              book.nat_data(home)),
         _line(home, "container registry (Basic)", "Basic", 1, book.registry("Basic", home)),
     ]
     return est
@@ -144,7 +156,7 @@ def quota_needs(answers: Answers, existing_gpu_nodes: int, vms_exist: bool, home
         needs[services["system_pool"]] = needs.get(services["system_pool"], 0) + 2 * 2  # 1 node + 1 surge, 2 vCPUs
     if home and not vms_exist:
         needs[services["rabbitmq"]] = needs.get(services["rabbitmq"], 0) + 4
-        needs[services["minio"]] = needs.get(services["minio"], 0) + 4
+        needs[services["files"]] = needs.get(services["files"], 0) + 4
     return {k: v for k, v in needs.items() if v}
 
 
@@ -211,7 +223,7 @@ def preflight(clients: Clients, sub: str, answers: Answers, cluster_rg: str, clu
               vm_name: str, home: bool = True) -> None:
     """Refuse, before anything is made, a size that is not offered here or a deployment the quota cannot hold."""
     region = answers.region
-    sizes = {answers.gpu_sku, *(str(service_sizes()[k]) for k in ("system_pool", "rabbitmq", "minio")
+    sizes = {answers.gpu_sku, *(str(service_sizes()[k]) for k in ("system_pool", "rabbitmq", "files")
                                 if home or k == "system_pool")}  # the service VMs live in the home region only
     families: dict[str, str] = {}
     for size in sorted(sizes):

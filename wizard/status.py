@@ -15,8 +15,9 @@ from . import secrets as keys
 from .answers import Answers
 from .azure.errors import azure_call
 from .errors import WizardError
+from .health import book
 from .kube import Kube
-from .manifests import AMQP_SECRET, KEY_SECRET, PASSPHRASE_SECRET
+from .manifests import AMQP_SECRET, KEY_SECRET, PASSPHRASE_SECRET, S3_SECRET
 from .naming import NAMESPACE, PULL_SECRET, TAG
 from .session import Session, make_context
 from .steps.base import Context, get_or_none, lookup, rest
@@ -34,6 +35,7 @@ def region_doc(ctx: Context, region: str | None = None) -> dict[str, Any]:
     rg_base = f"/subscriptions/{sub}/resourceGroups"
     kubeconfig = ctx.state.kubeconfig_path(n.uniq_id, region)
     k8s_secrets = [PULL_SECRET] if ctx.answers.pull_auth == "secret" else []
+    k8s_secrets.append(S3_SECRET)
     doc: dict[str, Any] = {
         "region": region, "home": region == n.home_region, "cluster": n.cluster,
         "cluster_id": f"{rg_base}/{n.cluster_rg(region)}/providers/Microsoft.ContainerService/managedClusters/"
@@ -45,7 +47,8 @@ def region_doc(ctx: Context, region: str | None = None) -> dict[str, Any]:
             "vnet": f"{rg_base}/{n.registry_rg}/providers/Microsoft.Network/virtualNetworks/{n.vnet}",
             "rabbitmq_vm": f"{rg_base}/{n.registry_rg}/providers/Microsoft.Compute/virtualMachines/"
                            f"{n.vm('rabbitmq')}",
-            "minio_vm": f"{rg_base}/{n.registry_rg}/providers/Microsoft.Compute/virtualMachines/{n.vm('minio')}"},
+            "files_vm": f"{rg_base}/{n.registry_rg}/providers/Microsoft.Compute/virtualMachines/{n.vm('files')}",
+            "nat_gateway": f"{rg_base}/{n.registry_rg}/providers/Microsoft.Network/natGateways/{n.nat}"},
         "service_principal": n.sp, "registry_login_server": ctx.login_server,
         "secrets": {"keyring": [str(ctx.secrets.ref(k)) for k in SECRET_KEYS if ctx.secrets.get(k) is not None],
                     "kubernetes": [f"{NAMESPACE}/{s}" for s in
@@ -60,13 +63,20 @@ def region_doc(ctx: Context, region: str | None = None) -> dict[str, Any]:
 def _home(ctx: Context) -> dict[str, Any]:
     n, sub = ctx.names, ctx.subscription_id
     reg = rest(get_or_none(lambda: ctx.clients.acr(sub).registries.get(n.registry_rg, n.registry), "reading registry"))
-    vms = {}
+    vms: dict[str, Any] = {}
     compute = ctx.clients.compute(sub)
-    for role in ("rabbitmq", "minio"):
+    checks = book(ctx.state, n.uniq_id)
+    for role in ("rabbitmq", "files", "minio"):
         name = n.vm(role)
         vm = rest(get_or_none(partial(compute.virtual_machines.get, n.registry_rg, name), "reading the service VMs"))
-        vms[role] = {"id": lookup(vm, "id"), "size": lookup(vm, "properties.hardwareProfile.vmSize"),
-                     "provisioning": lookup(vm, "properties.provisioningState")} if vm else None
+        if vm is None and role == "minio":
+            continue  # only an install made by an earlier version has one (apply replaces it)
+        last = checks.get(f"vm:{name}") or {}
+        current = bool(last) and last.get("vm_id") == lookup(vm, "properties.vmId")
+        vms[role] = {"name": name, "id": lookup(vm, "id"), "size": lookup(vm, "properties.hardwareProfile.vmSize"),
+                     "provisioning": lookup(vm, "properties.provisioningState"),
+                     "health": {k: last.get(k) for k in ("ok", "cloud_init", "step", "service", "protocol",
+                                                         "checked_at")} if current else None} if vm else None
     app = find_app(ctx)
     cred = our_credential(ctx, app) if app else None
     return {"region": n.home_region, "sp_password_expires": cred.get("endDateTime") if cred else None, "registry": {
@@ -113,7 +123,8 @@ def _regions(ctx: Context) -> list[dict[str, Any]]:
             "kubernetes_version": lookup(mc, "properties.kubernetesVersion"),
             "pools": [{"name": p["name"], "size": p.get("vmSize"), "count": p.get("count"),
                        "taints": p.get("nodeTaints") or []} for p in lookup(mc, "properties.agentPoolProfiles", [])],
-            "kubeconfig_mode": mode, "runner": _runner(kubeconfig)})
+            "kubeconfig_mode": mode, "runner": _runner(kubeconfig),
+            "services": book(ctx.state, ctx.names.uniq_id).get(f"probe:{region}")})
         if out[-1]["runner"]["reachable"]:  # what the cluster holds, rather than what the answers imply
             out[-1]["secrets"]["kubernetes"] = out[-1]["runner"]["kubernetes_secrets"]
     return sorted(out, key=lambda r: (not r["home"], r["region"]))
@@ -144,12 +155,34 @@ def password_line(expires: str | None, now: datetime | None = None) -> str:
     return f"service principal password valid until {expires[:10]} ({days} days){due}"
 
 
+def vm_line(role: str, vm: dict[str, Any] | None) -> str:
+    """One service VM: made or not, and what its last check found, when."""
+    label = {"rabbitmq": "RabbitMQ", "files": "file server (S3)", "minio": "MinIO (earlier version: apply replaces "
+             "it)"}[role]
+    if vm is None:
+        return f"{label} VM missing"
+    health = vm.get("health")
+    if not health:
+        return f"{label} VM {vm['provisioning']}, not checked from this host yet"
+    if health.get("ok"):
+        return f"{label} VM {vm['provisioning']}: {health.get('protocol')} (checked {health.get('checked_at')})"
+    return (f"{label} VM {vm['provisioning']}: NOT serving (cloud-init {health.get('cloud_init')}, boot "
+            f"{health.get('step')}, service {health.get('service')}; checked {health.get('checked_at')})")
+
+
+def services_line(probe: dict[str, Any] | None) -> str:
+    """What a pod of the region reached, when."""
+    if not probe:
+        return "services not probed from here yet"
+    return f"services from here: {probe.get('amqp')}; {probe.get('s3')} (checked {probe.get('checked_at')})"
+
+
 def home_line(home: dict[str, Any]) -> str:
-    """The home part in one line: registry, service VMs, secrets in the keyring, the password's end."""
+    """The home part: registry, secrets in the keyring, the password's end; then each service VM."""
     reg = home["registry"]
     return (f"home {home['region']}: registry {reg['login_server'] if reg else 'missing'}; "
-            + "; ".join(f"{k} VM {'ok' if v else 'missing'}" for k, v in home["vms"].items())
-            + f"; {len(home['keyring'])} secret(s) in the keyring; " + password_line(home["sp_password_expires"]))
+            f"{len(home['keyring'])} secret(s) in the keyring; " + password_line(home["sp_password_expires"])
+            + "".join(f"\n  {vm_line(k, v)}" for k, v in home["vms"].items()))
 
 
 def gpu_pool(region: dict[str, Any]) -> str:
@@ -171,6 +204,7 @@ def status_command(session: Session, answers: Answers, *, as_json: bool) -> int:
         run = r["runner"]
         print(f"{r['region']}: cluster {r['cluster']} {r['provisioning']}, GPU pool {gpu_pool(r)}, runner "
               f"{run['ready']}/{run['replicas']} ready, kubeconfig {r['kubeconfig']}", file=out)
+        print(f"  {services_line(r.get('services'))}", file=out)
     if not doc["regions"]:
         print("no cluster yet: run `studioml-azure apply`", file=out)
     return 0

@@ -183,3 +183,30 @@ def kubectl_deployment(kubeconfig: str) -> dict[str, Any]:
     assert proc.returncode == 0, proc.stderr
     items = json.loads(proc.stdout)["items"]
     return next(d for d in items if d["metadata"]["name"] == "studioml-go-runner-deployment")
+
+
+def vm_shell(info: dict[str, Any], sub: str, rg: str, vm: str, *lines: str) -> tuple[bool, str, str]:
+    """Run a script in a sandbox VM through the official compute client's Run Command (RunShellScript), as an admin
+    would from the portal: (whether it exited 0, stdout, stderr)."""
+    from azure.mgmt.compute import ComputeManagementClient
+
+    from tests.conftest import admin_credential
+
+    compute = ComputeManagementClient(admin_credential(info), sub, base_url=info["arm"],
+                                      connection_verify=info["ca_bundle"], polling_interval=0.05)
+    result = compute.virtual_machines.begin_run_command(rg, vm, {"commandId": "RunShellScript",
+                                                                 "script": list(lines)}).result()
+    message = result.value[0].message
+    out, _, err = message.partition("\n[stdout]\n")[2].partition("\n[stderr]\n")
+    return message.startswith("Enable succeeded"), out, err
+
+
+def service_vms(info: dict[str, Any], sub: str, rg: str) -> list[str]:
+    """The names of the VMs in a resource group (the install's service VMs live in its registry group)."""
+    from azure.mgmt.compute import ComputeManagementClient
+
+    from tests.conftest import admin_credential
+
+    compute = ComputeManagementClient(admin_credential(info), sub, base_url=info["arm"],
+                                      connection_verify=info["ca_bundle"])
+    return sorted(str(vm.name) for vm in compute.virtual_machines.list(rg))

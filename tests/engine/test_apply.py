@@ -28,8 +28,9 @@ from tests.engine.helpers import (
 from wizard.naming import multicast_words, uniq_id_from
 from wizard.sandbox import control
 
-SECRETS = {"sp-password", "rabbitmq-admin-password", "rabbitmq-runner-password", "minio-root-user",
-           "minio-root-password", "runner-private-key", "runner-public-key", "runner-passphrase"}
+SECRETS = {"sp-password", "rabbitmq-admin-password", "rabbitmq-runner-password", "s3-admin-access-key",
+           "s3-admin-secret-key", "s3-runner-access-key", "s3-runner-secret-key", "runner-private-key",
+           "runner-public-key", "runner-passphrase"}
 
 
 def _assert_ready(doc: dict[str, object], replicas: int = 2) -> Path:

@@ -61,7 +61,7 @@ def assert_converged(served: RunningSandbox, doc: dict[str, Any], added_regions:
     assert sorted(g.name for g in groups) == sorted([f"leafai-{uid}", f"studioml-{uid}",
                                                      *(f"leafai-{uid}-{r}" for r in added_regions)])
     vms = list(ComputeManagementClient(cred, sub, **kw).virtual_machines.list(f"studioml-{uid}"))
-    assert sorted(v.name for v in vms) == [f"studioml-minio-{uid}", f"studioml-rabbitmq-{uid}"]
+    assert sorted(v.name for v in vms) == [f"studioml-files-{uid}", f"studioml-rabbitmq-{uid}"]
     assert len(list(NetworkManagementClient(cred, sub, **kw).network_interfaces.list(f"studioml-{uid}"))) == 2
     assert len(list(ContainerServiceClient(cred, sub, **kw).managed_clusters.list_by_resource_group(
         f"leafai-{uid}"))) == 1

@@ -56,14 +56,19 @@ def test_estimate_is_the_retail_prices_times_730(tmp_path: Path, served: Running
         "GPU pool nodes": 2 * vm("Standard_NC4as_T4_v3") * 730,
         "system pool node": vm("Standard_D2s_v3") * 730,
         "RabbitMQ VM": vm("Standard_DS12_v2") * 730,
-        "Minio VM": vm("Standard_D4s_v3") * 730,
+        "file server VM": vm("Standard_D4s_v3") * 730,
         "AKS outbound public IP": meter("Virtual Network", "Standard IPv4 Static Public IP")["retailPrice"] * 730,
         "AKS node OS disks (128 GiB)": 3 * meter("Storage", "P10 LRS Disk")["retailPrice"],  # monthly meters
-        "Minio data disk (256 GiB)": meter("Storage", "P15 LRS Disk")["retailPrice"],
+        "file server data disk (256 GiB)": meter("Storage", "P15 LRS Disk")["retailPrice"],
         "RabbitMQ OS disk (30 GiB)": meter("Storage", "P4 LRS Disk")["retailPrice"],
-        "Minio OS disk (30 GiB)": meter("Storage", "P4 LRS Disk")["retailPrice"],
+        "file server OS disk (30 GiB)": meter("Storage", "P4 LRS Disk")["retailPrice"],
         "container registry (Basic)": meter("Container Registry", "Basic Registry Unit")["retailPrice"] * 730 / 24,
+        # the services' outbound: the gateway's hours, its public IP's, and the data it processes (20 GB assumed)
+        "NAT gateway": meter("NAT Gateway", "Standard Gateway")["retailPrice"] * 730,
+        "NAT gateway public IP": meter("Virtual Network", "Standard IPv4 Static Public IP")["retailPrice"] * 730,
+        "NAT gateway data processed": 20 * meter("NAT Gateway", "Standard Data Processed")["retailPrice"],
     }
+    assert lines["NAT gateway data processed"]["sku"] == "20 GB a month (assumed)"
     assert set(lines) == set(expected)
     for item, monthly in expected.items():
         assert lines[item]["monthly"] == pytest.approx(monthly, rel=1e-9), item

@@ -103,7 +103,7 @@ async def test_the_tui_installs_end_to_end(wizard: Wizard, served: RunningSandbo
     async with app.run_test(size=(160, 50)) as pilot:
         await _to_sizing(pilot, app)
         table = app.screen.query_one(EstimateView).query_one(DataTable)
-        assert table.row_count == 11  # 4 cluster lines, 6 home lines, the total
+        assert table.row_count == 14  # 4 cluster lines, 9 home lines (3 of them the NAT gateway), the total
         assert "█" in str(app.screen.query_one(EstimateView).query_one(".bars", Static).render())
         nodes = app.screen.query_one("#nodes")
         nodes.focus()
@@ -116,14 +116,14 @@ async def test_the_tui_installs_end_to_end(wizard: Wizard, served: RunningSandbo
         await _until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.ready, "the plan")
         assert "step(s) to change" in _text(app, "#review-status")
         plan = app.screen.query_one("#plan", DataTable)
-        assert plan.row_count == 16 and "create" in str(plan.get_row_at(plan.row_count - 1)[0])  # the runner
+        assert plan.row_count == 19 and "create" in str(plan.get_row_at(plan.row_count - 1)[0])  # the probe
         await pilot.press("a")
         await _until(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, "the install",
                      timeout=120)
         status = _text(app, "#progress-status")
         assert status.startswith("Done."), status
         steps = app.screen.query_one("#steps", DataTable)
-        assert steps.row_count == 16
+        assert steps.row_count == 19
     kubeconfig = Path(status.split("Kubeconfig: ")[1].split(" (0600)")[0])
     dep = kubectl_deployment(str(kubeconfig))  # the machine's kubectl with the kubeconfig the TUI wrote
     assert dep["status"].get("readyReplicas") == 2
@@ -313,7 +313,7 @@ async def test_a_region_is_added_from_the_tui(served: RunningSandbox, home: Home
         plan = app.screen.query_one("#plan", DataTable)
         actions = {str(plan.get_row_at(i)[1]): str(plan.get_row_at(i)[0]) for i in range(plan.row_count)}
         assert actions["Region virtual network"] == actions["AKS cluster with a GPU pool"] == "create", actions
-        assert actions["Container registry"] == actions["Rabbitmq VM"] == "none", actions
+        assert actions["Container registry"] == actions["RabbitMQ VM"] == "none", actions
         await pilot.press("a")
         await _until(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, "the install",
                      timeout=120)

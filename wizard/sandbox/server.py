@@ -124,6 +124,22 @@ async def _set_faults(request: web.Request) -> web.Response:
     return web.json_response({"rates": new.rates})
 
 
+async def _downloads(request: web.Request) -> web.Response:
+    """What the internet serves the VMs, changed by tests: ``POST {"url", "status"?, "content"?}`` makes a URL answer
+    that status (410 for a host that stopped serving) or those bytes (a tampered mirror); ``{"url", "reset": true}``
+    restores it. GET lists the changes."""
+    sbx: Sandbox = request.app["sandbox"]
+    overrides: dict[str, Any] = sbx.store.data.setdefault("downloads", {})
+    if request.method == "POST":
+        body = await request.json()
+        if body.get("reset"):
+            overrides.pop(str(body["url"]), None)
+        else:
+            overrides[str(body["url"])] = {k: body[k] for k in ("status", "content", "reason") if k in body}
+        sbx.store.save()
+    return web.json_response({"downloads": overrides})
+
+
 def build_app(sbx: Sandbox, faults: Faults) -> web.Application:
     """The aiohttp application with every route."""
     app = web.Application(middlewares=[_request_log, _fault_middleware(faults)], client_max_size=8 * 1024 * 1024)
@@ -131,6 +147,7 @@ def build_app(sbx: Sandbox, faults: Faults) -> web.Application:
     app.router.add_get("/sandbox/health", _health)
     app.router.add_post("/sandbox/faults", _set_faults)
     app.router.add_route("GET", "/sandbox/requests", _requests)
+    app.router.add_route("*", "/sandbox/downloads", _downloads)
     app.router.add_route("DELETE", "/sandbox/requests", _requests)
     app.router.add_route("*", "/devicelogin", authority.device_login)
     app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", authority.openid_configuration)

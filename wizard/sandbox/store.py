@@ -6,7 +6,8 @@ same directory sees what the first made. Times are wall-clock epoch seconds, so 
 were in flight when the server stopped finish on schedule after a restart.
 
 Secret material is encrypted at rest, as AKS encrypts etcd: Kubernetes Secret data, registry admin
-passwords and cluster tokens are sealed with AES-GCM under a key kept 0600 in ``pki/state.key``.
+passwords, cluster tokens and what the VMs hold (their customData and disks) are sealed with AES-GCM under a key
+kept 0600 in ``pki/state.key``.
 """
 
 from __future__ import annotations
@@ -138,6 +139,19 @@ class Store:
             if isinstance(rec.get("kube"), dict):
                 rec = {**rec, "kube": {k: fn(v) if k.endswith("_token") else v for k, v in rec["kube"].items()}}
             out["resources"][key] = rec
+        out["guests"] = {key: self._guest(guest, fn) for key, guest in doc.get("guests", {}).items()}
+        return out
+
+    def _guest(self, guest: dict[str, Any], fn: Any) -> dict[str, Any]:
+        """A VM guest with its customData and event log (files hold the services' credentials) sealed or opened."""
+        out = dict(guest)
+        if out.get("custom_data"):
+            out["custom_data"] = fn(out["custom_data"])
+        events = out.get("events")
+        if isinstance(events, list):  # sealing: the whole log as one sealed string
+            out["events"] = fn(json.dumps(events, separators=(",", ":"))) if fn == self._seal else events
+        elif isinstance(events, str):  # opening
+            out["events"] = json.loads(fn(events))
         return out
 
     def _sealed(self) -> dict[str, Any]:

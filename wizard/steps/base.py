@@ -90,10 +90,13 @@ class Context:
         self.emit(WarningEvent(step, message))
 
     def wait(self, step: str, poller: Any, what: str) -> Any:
-        """Follow an SDK poller to its end with progress every few seconds; Ctrl-C leaves Azure working."""
+        """Follow an SDK poller to its end with progress every few seconds; Ctrl-C leaves Azure working. ``poller``
+        may be its starter (``lambda: client.begin_x(...)``), so the first request is classified here too."""
         started = time.monotonic()
         last = 0.0
         with azure_call(what):
+            if callable(poller) and not hasattr(poller, "done"):
+                poller = poller()
             while not poller.done():
                 self.check_stop()
                 poller.wait(timeout=0.5)

@@ -1,4 +1,6 @@
-"""The home VNet: a subnet for AKS, one for the RabbitMQ and Minio VMs behind an NSG open to the VNet only."""
+"""The home VNet: a subnet for AKS and one for the service VMs, both private (no default outbound access, set
+explicitly so nothing hangs on an api-version's default); the services subnet has the NAT gateway for outbound and
+the NSG whose rules the service-access step converges."""
 
 from __future__ import annotations
 
@@ -11,42 +13,48 @@ from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, ge
 ADDRESS_SPACE = "10.20.0.0/16"
 AKS_SUBNET, AKS_PREFIX = "aks", "10.20.0.0/20"
 SERVICES_SUBNET, SERVICES_PREFIX = "services", "10.20.16.0/24"
-STATIC_IPS = {"rabbitmq": "10.20.16.4", "minio": "10.20.16.5"}
-# (name, port, priority): reachable from inside the VNet (and peered VNets) only
-RULES = [("amqp", "5672", 200), ("rabbitmq-management", "15672", 210), ("minio", "9000", 220), ("ssh", "22", 230)]
+STATIC_IPS = {"rabbitmq": "10.20.16.4", "files": "10.20.16.5"}
 
 
-def _rules() -> list[dict[str, Any]]:
-    return [{"name": f"allow-{name}-from-vnet", "properties": {
-        "protocol": "Tcp", "sourcePortRange": "*", "destinationPortRange": port,
-        "sourceAddressPrefix": "VirtualNetwork", "destinationAddressPrefix": "VirtualNetwork",
-        "access": "Allow", "priority": prio, "direction": "Inbound"}} for name, port, prio in RULES]
+def _ids(ctx: Context) -> tuple[str, str]:
+    base = f"/subscriptions/{ctx.subscription_id}/resourceGroups/{ctx.names.registry_rg}/providers/Microsoft.Network"
+    return f"{base}/networkSecurityGroups/{ctx.names.nsg}", f"{base}/virtualNetworks/{ctx.names.vnet}"
 
 
-def _rules_match(nsg: dict[str, Any]) -> bool:
-    have = {r["name"]: r.get("properties", {}) for r in lookup(nsg, "properties.securityRules", [])}
-    for want in _rules():
-        got = have.get(want["name"])
-        if got is None or any(got.get(k) != v for k, v in want["properties"].items()):
+def _subnets(ctx: Context) -> list[dict[str, Any]]:
+    nsg_id, _vnet = _ids(ctx)
+    return [{"name": AKS_SUBNET, "properties": {"addressPrefix": AKS_PREFIX, "defaultOutboundAccess": False}},
+            {"name": SERVICES_SUBNET, "properties": {
+                "addressPrefix": SERVICES_PREFIX, "defaultOutboundAccess": False,
+                "networkSecurityGroup": {"id": nsg_id}, "natGateway": {"id": ctx.facts["outbound.nat_id"]}}}]
+
+
+def _same_subnets(have: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
+    got = {s["name"]: s.get("properties", {}) for s in have}
+    for sub in want:
+        props = got.get(sub["name"])
+        if props is None:
             return False
+        for key, value in sub["properties"].items():
+            seen = props.get(key)
+            if isinstance(value, dict):
+                if str((seen or {}).get("id", "")).lower() != value["id"].lower():
+                    return False
+            elif seen != value:
+                return False
     return True
 
 
 class Network(Step):
-    """VNet with two subnets and the services NSG, in the registry's resource group."""
+    """VNet with two private subnets; the services subnet's NSG and NAT gateway, in the registry's resource group."""
 
-    key, title, needs = "network", "Virtual network and NSG", ("registry-group",)
-
-    def _ids(self, ctx: Context) -> tuple[str, str]:
-        base = (f"/subscriptions/{ctx.subscription_id}/resourceGroups/{ctx.names.registry_rg}"
-                "/providers/Microsoft.Network")
-        return f"{base}/networkSecurityGroups/{ctx.names.nsg}", f"{base}/virtualNetworks/{ctx.names.vnet}"
+    key, title, needs = "network", "Virtual network and NSG", ("registry-group", "outbound")
 
     def observe(self, ctx: Context) -> Observation:
-        """Compare the NSG rules, address space, subnets and tags."""
+        """Compare the NSG's existence and tags, the address space, the subnets and their references."""
         net = ctx.clients.network(ctx.subscription_id)
         rg = ctx.names.registry_rg
-        nsg_id, vnet_id = self._ids(ctx)
+        nsg_id, vnet_id = _ids(ctx)
         res = [Resource("virtual network", ctx.names.vnet, vnet_id), Resource("network security group",
                                                                              ctx.names.nsg, nsg_id)]
         nsg = rest(get_or_none(lambda: net.network_security_groups.get(rg, ctx.names.nsg), "reading the NSG"))
@@ -54,22 +62,22 @@ class Network(Step):
         self._remember(ctx)
         if nsg is None and vnet is None:
             return Observation(CREATE, f"{ADDRESS_SPACE}: {AKS_SUBNET} {AKS_PREFIX}, {SERVICES_SUBNET} "
-                               f"{SERVICES_PREFIX}", res)
+                               f"{SERVICES_PREFIX} (private; outbound through the NAT gateway)", res)
         changes = []
-        if nsg is None or not _rules_match(nsg) or tags_missing(nsg.get("tags"), ctx.tags):
-            changes.append("NSG rules")
-        subnets = {s["name"]: s.get("properties", {}) for s in lookup(vnet, "properties.subnets", [])}
+        if nsg is None or tags_missing(nsg.get("tags"), ctx.tags):
+            changes.append("NSG")
         if vnet is None or ADDRESS_SPACE not in lookup(vnet, "properties.addressSpace.addressPrefixes", []) \
                 or tags_missing(vnet.get("tags"), ctx.tags) \
-                or lookup(subnets.get(AKS_SUBNET), "addressPrefix") != AKS_PREFIX \
-                or lookup(subnets.get(SERVICES_SUBNET), "addressPrefix") != SERVICES_PREFIX \
-                or str(lookup(subnets.get(SERVICES_SUBNET), "networkSecurityGroup.id", "")).lower() != nsg_id.lower():
+                or not _same_subnets(lookup(vnet, "properties.subnets", []), _subnets(ctx)):
             changes.append("VNet and subnets")
         return Observation(UPDATE if changes else NONE, ", ".join(changes), res,
-                           {"nsg": nsg is None or "NSG rules" in changes, "vnet": "VNet and subnets" in changes})
+                           {"nsg": nsg is None or "NSG" in changes, "vnet": "VNet and subnets" in changes,
+                            "rules": lookup(nsg, "properties.securityRules", []) or [],
+                            "peerings": lookup(vnet, "properties.virtualNetworkPeerings", []) or [],
+                            "nsg_tags": (nsg or {}).get("tags") or {}, "vnet_tags": (vnet or {}).get("tags") or {}})
 
     def _remember(self, ctx: Context) -> None:
-        _nsg, vnet_id = self._ids(ctx)
+        _nsg, vnet_id = _ids(ctx)
         ctx.facts["network.vnet_id"] = vnet_id
         ctx.facts["network.aks_subnet_id"] = f"{vnet_id}/subnets/{AKS_SUBNET}"
         if ctx.region == ctx.names.home_region:  # the home cluster's subnet; other regions have their own VNet
@@ -77,22 +85,21 @@ class Network(Step):
         ctx.facts["network.services_subnet_id"] = f"{vnet_id}/subnets/{SERVICES_SUBNET}"
 
     def apply(self, ctx: Context, obs: Observation) -> None:
-        """NSG first, then the VNet with both subnets inline (a VNet PUT without them would drop them)."""
+        """The NSG (its rules kept: the service-access step owns them), then the VNet with both subnets inline (a
+        VNet PUT without them would drop them)."""
         net = ctx.clients.network(ctx.subscription_id)
         rg = ctx.names.registry_rg
-        nsg_id, _vnet = self._ids(ctx)
         if obs.action == CREATE or obs.data.get("nsg"):
-            groups = net.network_security_groups
-            ctx.wait(self.key, groups.begin_create_or_update(rg, ctx.names.nsg, NetworkSecurityGroup({
-                "location": ctx.names.home_region, "tags": ctx.tags, "properties": {"securityRules": _rules()}})),
-                "creating the NSG")
+            body = NetworkSecurityGroup({"location": ctx.names.home_region,
+                                         "tags": {**obs.data.get("nsg_tags", {}), **ctx.tags},
+                                         "properties": {"securityRules": obs.data.get("rules", [])}})
+            ctx.wait(self.key, lambda: net.network_security_groups.begin_create_or_update(rg, ctx.names.nsg, body),
+                     "creating the NSG")
         if obs.action == CREATE or obs.data.get("vnet"):
-            ctx.wait(self.key, net.virtual_networks.begin_create_or_update(rg, ctx.names.vnet, VirtualNetwork({
-                "location": ctx.names.home_region, "tags": ctx.tags, "properties": {
-                    "addressSpace": {"addressPrefixes": [ADDRESS_SPACE]},
-                    "subnets": [
-                        {"name": AKS_SUBNET, "properties": {"addressPrefix": AKS_PREFIX}},
-                        {"name": SERVICES_SUBNET, "properties": {"addressPrefix": SERVICES_PREFIX,
-                                                                 "networkSecurityGroup": {"id": nsg_id}}}]}})),
-                "creating the VNet")
-
+            props: dict[str, Any] = {"addressSpace": {"addressPrefixes": [ADDRESS_SPACE]}, "subnets": _subnets(ctx)}
+            if obs.data.get("peerings"):  # the regions' peerings, which a VNet PUT without them would drop
+                props["virtualNetworkPeerings"] = obs.data["peerings"]
+            vnet = VirtualNetwork({"location": ctx.names.home_region,
+                                   "tags": {**obs.data.get("vnet_tags", {}), **ctx.tags}, "properties": props})
+            ctx.wait(self.key, lambda: net.virtual_networks.begin_create_or_update(rg, ctx.names.vnet, vnet),
+                     "creating the VNet")

@@ -1,5 +1,5 @@
-"""A region after the first: its own VNet (an AKS subnet in the region's cluster resource group) peered both ways
-with the home VNet, so its runners reach the home RabbitMQ and Minio at their private addresses."""
+"""A region after the first: its own VNet (a private AKS subnet in the region's cluster resource group) peered both
+ways with the home VNet, so its runners reach the home RabbitMQ and file server at their private addresses."""
 
 from __future__ import annotations
 
@@ -64,11 +64,14 @@ class RegionNetwork(Step):
                                 "reading the region's VNet"))
         if vnet is None:
             space = _free_space(ctx)
+            ctx.facts["region.aks_prefix"] = _aks_prefix(space)
             return Observation(CREATE, f"{space}: {AKS_SUBNET} {_aks_prefix(space)}, peered with the home VNet", res,
                                {"space": space})
         space = lookup(vnet, "properties.addressSpace.addressPrefixes", [ADDRESS_SPACE])[0]
+        ctx.facts["region.aks_prefix"] = _aks_prefix(space)
         subnets = {s["name"]: s.get("properties", {}) for s in lookup(vnet, "properties.subnets", [])}
         ok = lookup(subnets.get(AKS_SUBNET), "addressPrefix") == _aks_prefix(space) \
+            and lookup(subnets.get(AKS_SUBNET), "defaultOutboundAccess") is False \
             and not tags_missing(vnet.get("tags"), ctx.tags)
         return Observation(NONE if ok else UPDATE, "" if ok else "subnet and tags", res,
                            {"space": space, "peerings": lookup(vnet, "properties.virtualNetworkPeerings", [])})
@@ -77,13 +80,14 @@ class RegionNetwork(Step):
         """One PUT with the subnet inline (and the peerings it has, which a VNet PUT would otherwise drop)."""
         rg, name = ctx.names.cluster_rg(ctx.region), ctx.names.region_vnet(ctx.region)
         space = obs.data["space"]
-        props: dict[str, Any] = {"addressSpace": {"addressPrefixes": [space]},
-                                 "subnets": [{"name": AKS_SUBNET, "properties": {"addressPrefix": _aks_prefix(space)}}]}
+        props: dict[str, Any] = {"addressSpace": {"addressPrefixes": [space]}, "subnets": [
+            {"name": AKS_SUBNET, "properties": {"addressPrefix": _aks_prefix(space), "defaultOutboundAccess": False}}]}
         if obs.data.get("peerings"):
             props["virtualNetworkPeerings"] = obs.data["peerings"]
-        ctx.wait(self.key, ctx.clients.network(ctx.subscription_id).virtual_networks.begin_create_or_update(
-            rg, name, VirtualNetwork({"location": ctx.region, "tags": ctx.tags, "properties": props})),
-            f"creating VNet {name} ({space})")
+        net = ctx.clients.network(ctx.subscription_id)
+        body = VirtualNetwork({"location": ctx.region, "tags": ctx.tags, "properties": props})
+        ctx.wait(self.key, lambda: net.virtual_networks.begin_create_or_update(rg, name, body),
+                 f"creating VNet {name} ({space})")
 
 
 class Peering(Step):
@@ -131,6 +135,7 @@ class Peering(Step):
                 "remoteVirtualNetwork": {"id": remote}, "allowVirtualNetworkAccess": True,
                 "allowForwardedTraffic": False, "allowGatewayTransit": False, "useRemoteGateways": False}})
             ctx.wait(self.key, peerings.begin_create_or_update(rg, vnet, name, body), f"peering {vnet} {name}")
+        ctx.facts["peering.changed"] = True
 
     def verify(self, ctx: Context) -> None:
         """Both halves Connected."""

@@ -1,30 +1,39 @@
-"""RabbitMQ and Minio on their own VMs with static private IPs; credentials generated into the keyring first."""
+"""The service VMs: RabbitMQ, and the file server (S3, SeaweedFS: the role the seed's Minio had), each on Ubuntu 24.04
+with a static private IP, made from cloud-init that installs, configures and checks the service, and verified through
+VM Run Command (cloud-init's end, the service active, a protocol login on the VM) rather than assumed from Azure's
+provisioning state. A VM that failed its check has its boot script run again on the next apply; one made from an
+older configuration, or an earlier version's MinIO VM, is replaced."""
 
 from __future__ import annotations
 
 import base64
-import string
 from pathlib import Path
+from typing import Any
 
 from azure.mgmt.compute.models import VirtualMachine, VirtualMachineUpdate
 from azure.mgmt.network.models import NetworkInterface
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from .. import health, vmconfig
 from .. import secrets as keys
-from ..assets import asset_text
 from ..catalog import service_sizes
-from ..errors import WizardError
+from ..errors import RefusedError, WizardError
+from ..events import StepProgress
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest, tags_missing
-from .network import STATIC_IPS
+from .network import SERVICES_SUBNET, STATIC_IPS
 
-ADMIN_USER = "studioml"
 IMAGE = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"}
+BOOT_TAG = "studioml-boot"
+LABELS = {"rabbitmq": "RabbitMQ", "files": "file server (S3)"}
+SECRETS = {"rabbitmq": (keys.RABBITMQ_ADMIN, keys.RABBITMQ_USER),
+           "files": (keys.S3_ADMIN_KEY, keys.S3_ADMIN_SECRET, keys.S3_RUNNER_KEY, keys.S3_RUNNER_SECRET)}
+LEGACY_ROLE = "minio"  # the file server of earlier versions
 
 
 def admin_public_key(ctx: Context) -> str:
     """The admin's own SSH public key (``~/.ssh``), else one generated for this install (private half in the
-    keyring)."""
+    keyring). Azure requires one; the NSG admits no SSH (Run Command replaces it)."""
     for name in ("id_ed25519.pub", "id_rsa.pub", "id_ecdsa.pub"):
         path = Path.home() / ".ssh" / name
         if path.is_file():
@@ -40,39 +49,64 @@ def admin_public_key(ctx: Context) -> str:
     return public.decode() + " studioml-azure"
 
 
+def s3_keys(ctx: Context, access: str, secret: str) -> vmconfig.S3Keys:
+    """An S3 identity's keys from the keyring (made there first, and read back, when missing)."""
+    return vmconfig.S3Keys(ctx.secrets.ensure(access, keys.access_key),
+                           ctx.secrets.ensure(secret, keys.random_password))
+
+
+def run_shell(ctx: Context, step: str, vm: str, lines: list[str], what: str) -> str:
+    """Run a script in a service VM (RunShellScript) and return its stdout."""
+    compute = ctx.clients.compute(ctx.subscription_id)
+    result = ctx.wait(step, lambda: compute.virtual_machines.begin_run_command(
+        ctx.names.registry_rg, vm, {"commandId": "RunShellScript", "script": lines}), what)
+    message = str(result.value[0].message if result and result.value else "")
+    return message.partition("[stdout]\n")[2].partition("\n[stderr]\n")[0]
+
+
 class ServiceVm(Step):
-    """One service VM (``rabbitmq`` or ``minio``): NIC with a static IP in the services subnet, Ubuntu 24.04,
-    cloud-init from ``assets/cloud-init``."""
+    """One service VM (``rabbitmq`` or ``files``): NIC with a static IP in the services subnet, cloud-init from
+    :mod:`wizard.vmconfig`."""
 
     def __init__(self, role: str) -> None:
         self.role = role
-        self.key, self.title, self.needs = role, f"{role.capitalize()} VM", ("network",)
-        self.secret_keys = ((keys.RABBITMQ_ADMIN, keys.RABBITMQ_USER) if role == "rabbitmq"
-                            else (keys.MINIO_USER, keys.MINIO_PASSWORD))
+        self.key, self.title, self.needs = role, f"{LABELS[role][0].upper()}{LABELS[role][1:]} VM", ("network",)
 
     @property
     def size(self) -> str:
         """The VM size (the seed's recommendation)."""
         return str(service_sizes()[self.role])
 
-    def observe(self, ctx: Context) -> Observation:
-        """VM present with the size and tags? Its credentials in the keyring?"""
-        name, rg = ctx.names.vm(self.role), ctx.names.registry_rg
-        ctx.facts[f"{self.role}.ip"] = STATIC_IPS[self.role]
-        label = "RabbitMQ" if self.role == "rabbitmq" else "Minio"
-        disk_gb = service_sizes()["minio_data_disk_gb"]
+    def _resources(self, ctx: Context, name: str) -> list[Resource]:
+        label = "RabbitMQ" if self.role == "rabbitmq" else "file server"
         res = [Resource(f"VM {self.size}", name, cost_item=f"{label} VM"),
                Resource(f"network interface (static IP {STATIC_IPS[self.role]})", f"{name}-nic"),
                Resource("OS disk (30 GiB)", f"{name} OS disk", cost_item=f"{label} OS disk (30 GiB)")]
-        if self.role == "minio":
-            res.append(Resource(f"data disk {disk_gb} GiB (Premium SSD)", f"{name}-data",
-                                cost_item=f"Minio data disk ({disk_gb} GiB)"))
-        vm = rest(get_or_none(lambda: ctx.clients.compute(ctx.subscription_id).virtual_machines.get(rg, name),
-                              f"reading VM {name}"))
+        if self.role == "files":
+            gb = service_sizes()["files_data_disk_gb"]
+            res.append(Resource(f"data disk {gb} GiB (Premium SSD)", f"{name}-data",
+                                cost_item=f"file server data disk ({gb} GiB)"))
+        return res
+
+    def observe(self, ctx: Context) -> Observation:
+        """VM there, made from today's configuration, tagged, its secrets in the keyring, its last check passed?"""
+        name, rg = ctx.names.vm(self.role), ctx.names.registry_rg
+        compute = ctx.clients.compute(ctx.subscription_id)
+        ctx.facts[f"{self.role}.ip"] = STATIC_IPS[self.role]
+        res = self._resources(ctx, name)
+        vm = rest(get_or_none(lambda: compute.virtual_machines.get(rg, name), f"reading VM {name}"))
+        legacy = None
+        if self.role == "files":
+            legacy = rest(get_or_none(lambda: compute.virtual_machines.get(rg, ctx.names.vm(LEGACY_ROLE)),
+                                      "reading the MinIO VM of an earlier version"))
+        retire = (f"; replaces MinIO VM {ctx.names.vm(LEGACY_ROLE)} (MinIO is archived and its downloads are gone): "
+                  "it is deleted with its NIC; its data disk is kept, detached: the wizard put no data there"
+                  if legacy else "")
         if vm is None:
-            return Observation(CREATE, f"{self.size} at {STATIC_IPS[self.role]}", res)
+            return Observation(CREATE, f"{self.size} at {STATIC_IPS[self.role]}{retire}", res, {"legacy": legacy})
         res[0].id = vm["id"]
-        missing = [k for k in self.secret_keys if ctx.secrets.get(k) is None]
+        ctx.facts[f"{self.role}.vm_id"] = lookup(vm, "properties.vmId")
+        missing = [k for k in SECRETS[self.role] if ctx.secrets.get(k) is None]
         if missing:
             raise WizardError(f"VM {name} exists but the keyring holds none of its credentials "
                               f"({', '.join(missing)}).",
@@ -80,58 +114,134 @@ class ServiceVm(Step):
         if lookup(vm, "properties.hardwareProfile.vmSize") != self.size:
             ctx.warn(self.key, f"{name} is {lookup(vm, 'properties.hardwareProfile.vmSize')}, not {self.size}; "
                                "left as it is (resizing restarts it)")
-        return Observation(UPDATE if tags_missing(vm.get("tags"), ctx.tags) else NONE, "", res,
-                           {"tags": vm.get("tags") or {}})
-
-    def _cloud_init(self, ctx: Context) -> str:
-        values = {"ADMIN_USER": ADMIN_USER, "PUBLIC_KEY": admin_public_key(ctx)}
-        if self.role == "rabbitmq":
-            values["RMQ_ADMIN_PASSWORD"] = ctx.secrets.ensure(keys.RABBITMQ_ADMIN, keys.random_password)
-            values["RMQ_USER_PASSWORD"] = ctx.secrets.ensure(keys.RABBITMQ_USER, keys.random_password)
-        else:
-            values["MINIO_ROOT_USER"] = ctx.secrets.ensure(keys.MINIO_USER, lambda: "studioml-"
-                                                           + keys.random_password(12).lower().replace("_", "x"))
-            values["MINIO_ROOT_PASSWORD"] = ctx.secrets.ensure(keys.MINIO_PASSWORD, keys.random_password)
-        return string.Template(asset_text("cloud-init", f"{self.role}.yaml")).safe_substitute(values)
+        tags = vm.get("tags") or {}
+        digest = vmconfig.boot_digest(self.role)
+        if tags.get(BOOT_TAG) != digest:
+            lost = "; its queues' messages are lost" if self.role == "rabbitmq" else "; its data disk is kept"
+            return Observation(UPDATE, f"replace: made from an earlier configuration ({tags.get(BOOT_TAG, 'none')} -> "
+                               f"{digest}); re-created with the same NIC and IP{lost}", res,
+                               {"replace": True, "tags": tags})
+        last = health.book(ctx.state, ctx.names.uniq_id).get(f"vm:{name}")
+        if last and not last.get("ok") and last.get("vm_id") == ctx.facts[f"{self.role}.vm_id"]:
+            return Observation(UPDATE, "run its boot script again (last check: not serving)", res,
+                               {"rerun": True, "tags": tags})
+        if tags_missing(tags, ctx.tags):
+            return Observation(UPDATE, "tags", res, {"tags": tags})
+        return Observation(NONE, "", res)
 
     def apply(self, ctx: Context, obs: Observation) -> None:
+        """Retire or replace what must go; then re-run the boot script, re-tag, or make the NIC and VM."""
+        compute = ctx.clients.compute(ctx.subscription_id)
+        name, rg = ctx.names.vm(self.role), ctx.names.registry_rg
+        if obs.data.get("legacy"):
+            self._retire_minio(ctx)
+        if obs.data.get("replace"):
+            ctx.wait(self.key, lambda: compute.virtual_machines.begin_delete(rg, name), f"deleting VM {name}")
+        elif obs.data.get("rerun"):
+            ctx.emit(StepProgress(self.key, f"running the boot script of {name} again (Run Command)"))
+            run_shell(ctx, self.key, name, health.rerun_script(), f"re-running the boot script on {name}")
+            ctx.facts[f"{self.key}.recheck"] = True
+            return
+        elif obs.action == UPDATE:
+            ctx.wait(self.key, lambda: compute.virtual_machines.begin_update(rg, name, VirtualMachineUpdate({
+                "tags": {**obs.data.get("tags", {}), **ctx.tags}})), f"tagging {name}")
+            return
+        self._create(ctx)
+
+    def _cloud_config(self, ctx: Context) -> str:
+        public = admin_public_key(ctx)
+        if self.role == "rabbitmq":
+            return vmconfig.rabbitmq(public, ctx.secrets.ensure(keys.RABBITMQ_USER, keys.random_password),
+                                     ctx.secrets.ensure(keys.RABBITMQ_ADMIN, keys.random_password))
+        return vmconfig.files(public, s3_keys(ctx, keys.S3_ADMIN_KEY, keys.S3_ADMIN_SECRET),
+                              s3_keys(ctx, keys.S3_RUNNER_KEY, keys.S3_RUNNER_SECRET))
+
+    def _create(self, ctx: Context) -> None:
         """Credentials to the keyring (read back), the NIC, then the VM with cloud-init as customData."""
         compute, net = ctx.clients.compute(ctx.subscription_id), ctx.clients.network(ctx.subscription_id)
         name, rg = ctx.names.vm(self.role), ctx.names.registry_rg
-        if obs.action == UPDATE:
-            ctx.wait(self.key, compute.virtual_machines.begin_update(rg, name, VirtualMachineUpdate({
-                "tags": {**obs.data.get("tags", {}), **ctx.tags}})), f"tagging {name}")
-            return
-        user_data = base64.b64encode(self._cloud_init(ctx).encode()).decode()
+        custom = base64.b64encode(self._cloud_config(ctx).encode()).decode()
         nic = rest(get_or_none(lambda: net.network_interfaces.get(rg, f"{name}-nic"), "reading the NIC"))
         if nic is None:
-            nics = net.network_interfaces
-            nic = rest(ctx.wait(self.key, nics.begin_create_or_update(rg, f"{name}-nic", NetworkInterface({
-                "location": ctx.names.home_region, "tags": ctx.tags, "properties": {"ipConfigurations": [{
-                    "name": "ipconfig1", "properties": {
-                        "subnet": {"id": ctx.facts["network.services_subnet_id"]},
-                        "privateIPAllocationMethod": "Static", "privateIPAddress": STATIC_IPS[self.role]}}]}})),
-                f"creating {name}-nic"))
+            body = NetworkInterface({"location": ctx.names.home_region, "tags": ctx.tags, "properties": {
+                "ipConfigurations": [{"name": "ipconfig1", "properties": {
+                    "subnet": {"id": ctx.facts["network.services_subnet_id"]},
+                    "privateIPAllocationMethod": "Static", "privateIPAddress": STATIC_IPS[self.role]}}]}})
+            nic = rest(ctx.wait(self.key, lambda: net.network_interfaces.begin_create_or_update(
+                rg, f"{name}-nic", body), f"creating {name}-nic"))
         assert nic is not None
-        storage: dict[str, object] = {"imageReference": IMAGE, "osDisk": {
+        storage: dict[str, Any] = {"imageReference": IMAGE, "osDisk": {
             "createOption": "FromImage", "deleteOption": "Delete",
             "managedDisk": {"storageAccountType": "Premium_LRS"}}}
-        if self.role == "minio":
+        if self.role == "files":
             storage["dataDisks"] = [{"lun": 0, "name": f"{name}-data", "createOption": "Empty",
-                                     "diskSizeGB": service_sizes()["minio_data_disk_gb"], "deleteOption": "Detach",
+                                     "diskSizeGB": service_sizes()["files_data_disk_gb"], "deleteOption": "Detach",
                                      "managedDisk": {"storageAccountType": "Premium_LRS"}}]
-        ctx.wait(self.key, compute.virtual_machines.begin_create_or_update(rg, name, VirtualMachine({
-            "location": ctx.names.home_region, "tags": ctx.tags, "properties": {
+        vm = VirtualMachine({
+            "location": ctx.names.home_region, "tags": {**ctx.tags, BOOT_TAG: vmconfig.boot_digest(self.role)},
+            "properties": {
                 "hardwareProfile": {"vmSize": self.size}, "storageProfile": storage,
-                "osProfile": {"computerName": name, "adminUsername": ADMIN_USER, "customData": user_data,
+                "osProfile": {"computerName": name, "adminUsername": vmconfig.ADMIN_USER, "customData": custom,
                               "linuxConfiguration": {"disablePasswordAuthentication": True, "ssh": {"publicKeys": [
-                                  {"path": f"/home/{ADMIN_USER}/.ssh/authorized_keys",
+                                  {"path": f"/home/{vmconfig.ADMIN_USER}/.ssh/authorized_keys",
                                    "keyData": admin_public_key(ctx)}]}}},
-                "networkProfile": {"networkInterfaces": [{"id": nic["id"], "properties": {"primary": True}}]}}})),
-            f"creating VM {name}")
+                "networkProfile": {"networkInterfaces": [{"id": nic["id"], "properties": {"primary": True}}]}}})
+        made = rest(ctx.wait(self.key, lambda: compute.virtual_machines.begin_create_or_update(rg, name, vm),
+                             f"creating VM {name}"))
+        ctx.facts[f"{self.role}.vm_id"] = lookup(made, "properties.vmId")
+
+    def _retire_minio(self, ctx: Context) -> None:
+        """An earlier version's MinIO VM: delete it and its NIC (which holds the file server's IP); its data disk
+        stays; then its keyring entries, which nothing uses any more."""
+        compute, net = ctx.clients.compute(ctx.subscription_id), ctx.clients.network(ctx.subscription_id)
+        old, rg = ctx.names.vm(LEGACY_ROLE), ctx.names.registry_rg
+        ctx.wait(self.key, lambda: compute.virtual_machines.begin_delete(rg, old), f"deleting MinIO VM {old}")
+        if get_or_none(lambda: net.network_interfaces.get(rg, f"{old}-nic"), "reading the MinIO NIC") is not None:
+            ctx.wait(self.key, lambda: net.network_interfaces.begin_delete(rg, f"{old}-nic"), f"deleting {old}-nic")
+        for key in keys.LEGACY:
+            ctx.secrets.delete(key)
+        ctx.warn(self.key, f"MinIO VM {old} is replaced by the file server; its data disk {old}-data (if it exists) "
+                           f"is kept, detached: delete it once checked (az disk delete -g {rg} -n {old}-data)")
 
     def verify(self, ctx: Context) -> None:
-        """The credentials are in the keyring."""
-        for key in self.secret_keys:
-            if ctx.secrets.get(key) is None:
-                raise WizardError(f"{key} is missing from the keyring after creating the VM.", "run again")
+        """The VM serves: checked through Run Command unless the last check passed for this very VM and
+        configuration and nothing was done to it since."""
+        name = ctx.names.vm(self.role)
+        book = health.book(ctx.state, ctx.names.uniq_id)
+        vm_id, digest = ctx.facts.get(f"{self.role}.vm_id"), vmconfig.boot_digest(self.role)
+        last = book.get(f"vm:{name}")
+        if last and last.get("ok") and last.get("vm_id") == vm_id and last.get("boot") == digest \
+                and not ctx.facts.get(f"{self.key}.recheck"):
+            return
+        ctx.emit(StepProgress(self.key, f"checking {name}: cloud-init, {vmconfig.SERVICE_UNITS[self.role]}, and a "
+                                        f"login over {health.PROTOCOL[self.role].upper()} (Run Command; up to "
+                                        f"{health.CLOUD_INIT_WAIT // 60} min while it boots)"))
+        out = run_shell(ctx, self.key, name, health.check_script(self.role), f"checking {name} (Run Command)")
+        found = health.parse(name, self.role, out)
+        found.vm_id, found.boot = str(vm_id or ""), digest
+        book.put(f"vm:{name}", found.as_dict())
+        if not found.ok:
+            raise RefusedError(health.diagnose(found) + ("\n  last lines of its boot log:\n    "
+                                                         + "\n    ".join(found.log[-6:]) if found.log else ""),
+                               self._next_step(ctx, found))
+        ctx.emit(StepProgress(self.key, f"{name}: {found.protocol}"))
+
+    def _next_step(self, ctx: Context, found: health.VmHealth) -> str:
+        why = health.diagnose(found)
+        again = "then run apply again: the VM's boot script runs again, nothing is re-made"
+        if "no outbound" in why:
+            net = ctx.clients.network(ctx.subscription_id)
+            subnet = rest(get_or_none(lambda: net.subnets.get(ctx.names.registry_rg, ctx.names.vnet, SERVICES_SUBNET),
+                                      "reading the services subnet"))
+            nat = lookup(subnet, "properties.natGateway.id")
+            where = (f"subnet {SERVICES_SUBNET} has NAT gateway {str(nat).rsplit('/', 1)[-1]}: check it has its public "
+                     "IP and that no route table or firewall sends 0.0.0.0/0 elsewhere" if nat else
+                     f"subnet {SERVICES_SUBNET} has no NAT gateway (run apply again: it attaches "
+                     f"{ctx.names.nat})")
+            return f"the VM needs outbound internet for apt and its download: {where}; {again}"
+        if "HTTP" in why:
+            return ("the pinned download is not served there any more: update studioml-azure (it pins the version "
+                    f"it installs), {again}")
+        if "checksum" in why:
+            return f"do not use that download (broken or tampered); {again} later, and report it if it persists"
+        return f"read the VM's boot log (portal: Run command: tail -n 50 {vmconfig.BOOT_LOG}), fix the cause, {again}"

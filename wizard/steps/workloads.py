@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import manifests
+from .. import manifests, vmconfig
 from .. import secrets as keys
 from ..catalog import gpu_size
 from ..errors import RefusedError, SecretStoreError
@@ -14,6 +14,7 @@ from ..events import StepProgress
 from ..kube import Kube
 from ..naming import NAMESPACE
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step
+from .network import STATIC_IPS
 
 ROLLOUT_SECONDS = 900.0
 POD_PROBLEMS = ("ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError", "CrashLoopBackOff",
@@ -82,7 +83,7 @@ class RunnerSecrets(Objects):
     """The pull secret, the AMQP password, and the runner's message-encryption key pair and passphrase
     (generated into the keyring, read back, then written to the cluster)."""
 
-    key, title, needs = "k8s-secrets", "Secrets in the cluster", ("k8s-base", "sp", "rabbitmq")
+    key, title, needs = "k8s-secrets", "Secrets in the cluster", ("k8s-base", "sp", "rabbitmq", "files")
 
     def objects(self, ctx: Context) -> list[dict[str, Any]]:
         """Built from keyring values only."""
@@ -91,6 +92,8 @@ class RunnerSecrets(Objects):
             objs.append(manifests.pull_secret(ctx.login_server, str(ctx.facts["sp.app_id"]),
                                               self._need(ctx, keys.SP_PASSWORD)))
         objs.append(manifests.secret(manifests.AMQP_SECRET, {"password": self._need(ctx, keys.RABBITMQ_USER)}))
+        objs.append(manifests.s3_secret(f"http://{STATIC_IPS['files']}:{vmconfig.S3_PORT}", vmconfig.buckets()[-1],
+                                        self._need(ctx, keys.S3_RUNNER_KEY), self._need(ctx, keys.S3_RUNNER_SECRET)))
         passphrase = ctx.secrets.ensure(keys.RUNNER_PASSPHRASE, lambda: keys.random_password(40))
         if ctx.secrets.get(keys.RUNNER_PRIVATE_KEY) is None or ctx.secrets.get(keys.RUNNER_PUBLIC_KEY) is None:
             ctx.emit(StepProgress(self.key, "generating the runner's RSA 4096 message-encryption key pair"))
@@ -105,13 +108,14 @@ class RunnerSecrets(Objects):
 
     def _planned(self, ctx: Context) -> list[dict[str, Any]]:
         names = ([manifests.pull_secret("x", "x", "x")] if ctx.answers.pull_auth == "secret" else []) + [
-            manifests.secret(n, {}) for n in (manifests.AMQP_SECRET, manifests.KEY_SECRET,
+            manifests.secret(n, {}) for n in (manifests.AMQP_SECRET, manifests.S3_SECRET, manifests.KEY_SECRET,
                                               manifests.PASSPHRASE_SECRET)]
         return names
 
     def observe(self, ctx: Context) -> Observation:
         """As for any objects, except that secrets not yet in the keyring are not generated while observing."""
-        wanted = [keys.RUNNER_PASSPHRASE, keys.RUNNER_PRIVATE_KEY, keys.RUNNER_PUBLIC_KEY, keys.RABBITMQ_USER]
+        wanted = [keys.RUNNER_PASSPHRASE, keys.RUNNER_PRIVATE_KEY, keys.RUNNER_PUBLIC_KEY, keys.RABBITMQ_USER,
+                  keys.S3_RUNNER_KEY, keys.S3_RUNNER_SECRET]
         if ctx.answers.pull_auth == "secret":
             wanted.append(keys.SP_PASSWORD)
         missing = [k for k in wanted if ctx.secrets.get(k) is None]
@@ -134,7 +138,7 @@ class Runner(Objects):
     """The runner's objects from its template; the rollout is followed until every replica is ready."""
 
     key, title = "runner", "studio-go-runner deployment"
-    needs = ("k8s-base", "k8s-secrets", "image", "rabbitmq")
+    needs = ("k8s-base", "k8s-secrets", "image", "rabbitmq", "files")
 
     def objects(self, ctx: Context) -> list[dict[str, Any]]:
         """Rendered with this install's registry, image, replicas and RabbitMQ address."""

@@ -1,12 +1,15 @@
-"""Microsoft.Compute in the sandbox: virtual machines, resource SKUs, usages and VM sizes."""
+"""Microsoft.Compute in the sandbox: virtual machines (booted by :mod:`..guest`, and Run Command), resource SKUs,
+usages and VM sizes."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
 from aiohttp import web
 
+from .. import guest
 from . import catalog, quota
 from .base import ArmError, json_response, now_iso
 from .provider import Call, Ref, ResourceType, base_body, normalize_location
@@ -59,6 +62,11 @@ class VirtualMachines(ResourceType):
                 raise ArmError(400, "InvalidParameter", "Either an admin password or an SSH public key is required.",
                                target="osProfile")
             quota.check(sbx, ref.sub, location, [(size, 1)], ref.id, status=409, code="OperationNotAllowed")
+        custom = (os_profile or {}).get("customData")
+        if existing is not None and custom is not None and existing.get("custom_data_sha") != _sha(custom):
+            # "Custom data is passed to the VM at creation time" and the property cannot change afterwards.
+            raise ArmError(409, "PropertyChangeNotAllowed", "Changing property 'customData' is not allowed.",
+                           target="osProfile.customData")
         if os_profile:
             props["osProfile"] = {k: v for k, v in os_profile.items() if k not in ("adminPassword", "customData")}
             props["osProfile"].setdefault("computerName", ref.name)
@@ -69,19 +77,60 @@ class VirtualMachines(ResourceType):
         props["timeCreated"] = old.get("timeCreated") or now_iso()
         return out
 
+    def actions(self) -> dict[str, Any]:
+        """Run Command (the action form: ``POST .../runCommand``)."""
+        return {"runcommand": self.run_command}
+
     def after_put(self, call: Call, ref: Ref, rec: dict[str, Any], created: bool) -> None:
-        """Attach the NICs to this VM."""
+        """Attach the NICs to this VM; a new VM's guest boots from its customData once the create finishes."""
         for nic_ref in rec["body"]["properties"]["networkProfile"]["networkInterfaces"]:
             nic = call.sbx.get_resource(nic_ref["id"])
             if nic:
                 nic["body"]["properties"]["virtualMachine"] = {"id": ref.id}
+        if created:
+            custom = ((call.json_body().get("properties") or {}).get("osProfile") or {}).get("customData")
+            rec["custom_data_sha"] = _sha(custom) if custom else None
+            guest.vm_created(call.sbx, rec, custom, float(rec.get("busy_until") or call.sbx.now()))
+
+    def run_command(self, call: Call, ref: Ref, _: dict[str, Any]) -> web.Response:
+        """POST runCommand: RunShellScript on a running Linux VM, one at a time; a long-running operation whose
+        result (``final-state-via: location``) is the script's RunCommandResult."""
+        sbx = call.sbx
+        rec = sbx.get_resource(ref.id)
+        if rec is None:
+            raise ArmError(404, "ResourceNotFound", f"The Resource 'Microsoft.Compute/virtualMachines/{ref.name}' "
+                           f"under resource group '{ref.rg}' was not found.")
+        body = call.json_body()
+        if body.get("commandId") != "RunShellScript":
+            raise ArmError(400, "InvalidParameter", f"The command id {body.get('commandId')!r} is not valid for a "
+                           "Linux VM; use RunShellScript.", target="commandId")
+        if sbx.provisioning_state(rec) != "Succeeded":
+            raise ArmError(409, "OperationNotAllowed", f"Run command is not allowed while the VM is "
+                           f"{sbx.provisioning_state(rec)}.")
+        busy = [op for op in sbx.store.operations.values() if op.get("kind") == "runcommand"
+                and op.get("resource_id", "").lower() == ref.id.lower() and sbx.op_status(op) == "InProgress"]
+        if busy:
+            raise ArmError(409, "Conflict", "Run command extension execution is in progress. Please wait for "
+                           "completion before invoking a run command.")
+        script = [str(line) for line in body.get("script") or []]
+        seconds, result = guest.run_command(sbx, ref.id, script)
+        op = sbx.start_operation(sub=ref.sub, namespace=NAMESPACE, location=rec["location"],
+                                 seconds=seconds * sbx.speed, resource_id=ref.id, kind="runcommand", result=result,
+                                 api_version=call.api_version, can_fail=False)
+        sbx.store.save()
+        return json_response(None, status=202, headers=sbx.op_headers(op, async_header=True, location=True))
 
     def before_delete(self, call: Call, ref: Ref, rec: dict[str, Any]) -> None:
-        """Detach NICs (they remain, as in Azure, unless deleteOption says otherwise)."""
+        """Detach NICs (they remain, as in Azure, unless deleteOption says otherwise); the guest goes."""
+        guest.vm_deleted(call.sbx, ref.id)
         for nic_ref in rec["body"]["properties"]["networkProfile"]["networkInterfaces"]:
             nic = call.sbx.get_resource(nic_ref["id"])
             if nic:
                 nic["body"]["properties"].pop("virtualMachine", None)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def list_skus(call: Call) -> web.Response:

@@ -1,4 +1,5 @@
-"""Microsoft.Network in the sandbox: VNets, subnets, peerings, NSGs, public IPs and NICs.
+"""Microsoft.Network in the sandbox: VNets, subnets, peerings, NSGs and NICs (public IPs and NAT gateways are in
+``outbound``).
 
 Addressing is checked as the network RP checks it: subnets inside the VNet and not overlapping,
 static private IPs inside their subnet, not among the five Azure reserves and not taken twice,
@@ -15,6 +16,10 @@ from .base import ArmError
 from .provider import Call, Ref, ResourceType, base_body
 
 NAMESPACE = "Microsoft.Network"
+# Subnets made through these api-versions and later are private: no default outbound access unless a subnet says
+# defaultOutboundAccess: true ("Default outbound access in Azure", Learn; Azure update "Default outbound access for
+# VMs in Azure will be retired": new subnets are private by default in api-versions from 2025-07-01 on).
+PRIVATE_SUBNET_API = "2025-07-01"
 
 
 def _net(prefix: Any, target: str) -> ipaddress.IPv4Network:
@@ -25,14 +30,16 @@ def _net(prefix: Any, target: str) -> ipaddress.IPv4Network:
                        target=target) from None
 
 
-class _Net(ResourceType):
+class Net(ResourceType):
+    """What every network resource type shares: timings, and ``Updating`` while it is made."""
+
     namespace = NAMESPACE
     create_seconds, update_seconds, delete_seconds = 5.0, 3.0, 5.0
     delete_async_header = True
     creating_state = "Updating"  # the network RP's enum has no Creating
 
 
-class VirtualNetworks(_Net):
+class VirtualNetworks(Net):
     """Microsoft.Network/virtualNetworks (inline subnets become child resources)."""
 
     types = ("virtualNetworks",)
@@ -49,8 +56,10 @@ class VirtualNetworks(_Net):
         nets = [_net(p, "properties.addressSpace.addressPrefixes") for p in prefixes]
         subnets: list[dict[str, Any]] = []
         for i, sub in enumerate(props.get("subnets") or []):
+            before = call.sbx.get_resource(f"{ref.id}/subnets/{sub.get('name')}")
             sp = SUBNET.check(call, nets, sub.get("properties") or {}, f"properties.subnets[{i}]",
-                              [s["properties"] for s in subnets])
+                              [s["properties"] for s in subnets], before["body"]["properties"] if before else None,
+                              out["location"])
             subnets.append({"name": sub["name"], "id": f"{ref.id}/subnets/{sub['name']}", "properties": sp})
         props["subnets"] = subnets
         props.setdefault("virtualNetworkPeerings", [])
@@ -82,14 +91,15 @@ class VirtualNetworks(_Net):
         return body
 
 
-class Subnets(_Net):
+class Subnets(Net):
     """Microsoft.Network/virtualNetworks/subnets."""
 
     types = ("virtualNetworks", "subnets")
 
     def check(self, call: Call, nets: list[ipaddress.IPv4Network], props: dict[str, Any], where: str,
-              siblings: list[dict[str, Any]]) -> dict[str, Any]:
-        """Validate one subnet's properties against its VNet and siblings."""
+              siblings: list[dict[str, Any]], old: dict[str, Any] | None, location: str) -> dict[str, Any]:
+        """Validate one subnet's properties against its VNet, its siblings, what it references, and what it was
+        (``old``: its properties before this PUT, None for a new subnet)."""
         prefix = props.get("addressPrefix")
         if prefix is None:
             raise ArmError(400, "InvalidRequestFormat", "addressPrefix is required.", target=f"{where}.addressPrefix")
@@ -105,6 +115,27 @@ class Subnets(_Net):
         out.pop("provisioningState", None)
         out.setdefault("privateEndpointNetworkPolicies", "Disabled")
         out.setdefault("privateLinkServiceNetworkPolicies", "Enabled")
+        if "defaultOutboundAccess" not in out:
+            if old is not None:
+                if "defaultOutboundAccess" in old:
+                    out["defaultOutboundAccess"] = old["defaultOutboundAccess"]
+            elif call.api_version >= PRIVATE_SUBNET_API:
+                out["defaultOutboundAccess"] = False
+        for key, kind in (("natGateway", "NAT gateway"), ("networkSecurityGroup", "network security group"),
+                          ("routeTable", "route table")):
+            rid = (out.get(key) or {}).get("id")
+            if not rid:
+                out.pop(key, None)
+                continue
+            found = call.sbx.get_resource(rid)
+            if found is None:
+                raise ArmError(400, "InvalidResourceReference", f"Resource {rid} referenced by the subnet was not "
+                               "found.", target=f"{where}.{key}.id")
+            if found["location"] != location:
+                raise ArmError(400, "ResourceNotInSameRegionAsVirtualNetwork", f"The {kind} {rid} is in "
+                               f"{found['location']}; the virtual network is in {location}.",
+                               target=f"{where}.{key}.id")
+            out[key] = {"id": found["id"]}
         return out
 
     def build(self, call: Call, ref: Ref, body: dict[str, Any], existing: dict[str, Any] | None
@@ -115,7 +146,8 @@ class Subnets(_Net):
         nets = [_net(p, "vnet") for p in vnet["body"]["properties"]["addressSpace"]["addressPrefixes"]]
         siblings = [s["body"]["properties"] for s in call.sbx.children(vnet["id"], "subnets")
                     if s["id"].lower() != ref.id.lower()]
-        props = self.check(call, nets, body.get("properties") or {}, "properties", siblings)
+        old = (existing or {}).get("body", {}).get("properties")
+        props = self.check(call, nets, body.get("properties") or {}, "properties", siblings, old, vnet["location"])
         return {"id": ref.id, "name": ref.name, "type": ref.type_name, "properties": props}
 
     def after_put(self, call: Call, ref: Ref, rec: dict[str, Any], created: bool) -> None:
@@ -139,7 +171,7 @@ class Subnets(_Net):
 SUBNET = Subnets()
 
 
-class Peerings(_Net):
+class Peerings(Net):
     """Microsoft.Network/virtualNetworks/virtualNetworkPeerings."""
 
     types = ("virtualNetworks", "virtualNetworkPeerings")
@@ -190,7 +222,23 @@ def _peerings_to(call: Call, vnet_id: str, remote_id: str) -> list[dict[str, Any
             if (p["body"]["properties"].get("remoteVirtualNetwork") or {}).get("id", "").lower() == remote_id.lower()]
 
 
-class NetworkSecurityGroups(_Net):
+# Every NSG has these, below any rule of its own ("Network security groups: default security rules", Learn): the
+# first lets every address of the VNet and of the VNets peered with it reach every port.
+DEFAULT_RULES = [
+    ("AllowVnetInBound", "Allow inbound traffic from all VMs in VNET", "VirtualNetwork", "VirtualNetwork", "Allow",
+     65000, "Inbound"),
+    ("AllowAzureLoadBalancerInBound", "Allow inbound traffic from azure load balancer", "AzureLoadBalancer", "*",
+     "Allow", 65001, "Inbound"),
+    ("DenyAllInBound", "Deny all inbound traffic", "*", "*", "Deny", 65500, "Inbound"),
+    ("AllowVnetOutBound", "Allow outbound traffic from all VMs to all VMs in VNET", "VirtualNetwork",
+     "VirtualNetwork", "Allow", 65000, "Outbound"),
+    ("AllowInternetOutBound", "Allow outbound traffic from all VMs to Internet", "*", "Internet", "Allow", 65001,
+     "Outbound"),
+    ("DenyAllOutBound", "Deny all outbound traffic", "*", "*", "Deny", 65500, "Outbound"),
+]
+
+
+class NetworkSecurityGroups(Net):
     """Microsoft.Network/networkSecurityGroups."""
 
     types = ("networkSecurityGroups",)
@@ -211,6 +259,16 @@ class NetworkSecurityGroups(_Net):
             if direction not in ("Inbound", "Outbound") or rp.get("access") not in ("Allow", "Deny"):
                 raise ArmError(400, "InvalidRequestFormat", "direction must be Inbound/Outbound and access "
                                "Allow/Deny.", target=where)
+            if rp.get("protocol") not in ("Tcp", "Udp", "Icmp", "Esp", "Ah", "*"):
+                raise ArmError(400, "SecurityRuleInvalidProtocol", f"Security rule {rule.get('name')} has invalid "
+                               f"protocol {rp.get('protocol')!r}.", target=f"{where}.protocol")
+            for side in ("source", "destination"):
+                if not rp.get(f"{side}AddressPrefix") and not rp.get(f"{side}AddressPrefixes"):
+                    raise ArmError(400, "SecurityRuleInvalidAddressPrefix", f"Security rule {rule.get('name')} "
+                                   f"has no {side} address prefix.", target=f"{where}.{side}AddressPrefix")
+            if not rp.get("destinationPortRange") and not rp.get("destinationPortRanges"):
+                raise ArmError(400, "SecurityRuleInvalidPortRange", f"Security rule {rule.get('name')} has no "
+                               "destination port range.", target=f"{where}.destinationPortRange")
             if (direction, prio) in seen:
                 raise ArmError(400, "SecurityRuleConflict", f"Rules share priority {prio} in direction "
                                f"{direction}.", target=f"{where}.priority")
@@ -219,30 +277,17 @@ class NetworkSecurityGroups(_Net):
             rules.append({"name": rule.get("name"), "id": f"{ref.id}/securityRules/{rule.get('name')}",
                           "properties": rp})
         out["properties"]["securityRules"] = rules
-        out["properties"]["defaultSecurityRules"] = []
+        out["properties"]["defaultSecurityRules"] = [
+            {"name": name, "id": f"{ref.id}/defaultSecurityRules/{name}", "properties": {
+                "description": text, "protocol": "*", "sourcePortRange": "*", "destinationPortRange": "*",
+                "sourceAddressPrefix": src, "destinationAddressPrefix": dst, "access": access, "priority": prio,
+                "direction": direction, "sourcePortRanges": [], "destinationPortRanges": [],
+                "sourceAddressPrefixes": [], "destinationAddressPrefixes": []}}
+            for name, text, src, dst, access, prio, direction in DEFAULT_RULES]
         return out
 
 
-class PublicIPAddresses(_Net):
-    """Microsoft.Network/publicIPAddresses."""
-
-    types = ("publicIPAddresses",)
-
-    def build(self, call: Call, ref: Ref, body: dict[str, Any], existing: dict[str, Any] | None
-              ) -> dict[str, Any]:
-        """Allocate an address from a documentation range."""
-        out = base_body(ref, body, existing)
-        out["sku"] = body.get("sku") or {"name": "Standard", "tier": "Regional"}
-        props = out["properties"]
-        props.setdefault("publicIPAllocationMethod", "Static")
-        props.setdefault("publicIPAddressVersion", "IPv4")
-        old = (existing or {}).get("body", {}).get("properties", {})
-        count = sum(1 for r in call.sbx.store.resources.values() if r["type"] == "Microsoft.Network/publicIPAddresses")
-        props["ipAddress"] = old.get("ipAddress") or f"203.0.113.{(count % 250) + 2}"
-        return out
-
-
-class NetworkInterfaces(_Net):
+class NetworkInterfaces(Net):
     """Microsoft.Network/networkInterfaces, with static or dynamic private IPs."""
 
     types = ("networkInterfaces",)

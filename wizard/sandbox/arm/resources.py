@@ -18,7 +18,8 @@ RESOURCE_TYPES: dict[str, list[str]] = {
     "Microsoft.Resources": ["resourceGroups", "subscriptions", "tenants"],
     "Microsoft.Authorization": ["roleAssignments", "roleDefinitions"],
     "Microsoft.Compute": ["virtualMachines", "locations/usages", "skus", "locations/vmSizes"],
-    "Microsoft.Network": ["virtualNetworks", "networkSecurityGroups", "publicIPAddresses", "networkInterfaces"],
+    "Microsoft.Network": ["virtualNetworks", "networkSecurityGroups", "publicIPAddresses", "natGateways",
+                          "networkInterfaces"],
     "Microsoft.ContainerRegistry": ["registries", "checkNameAvailability"],
     "Microsoft.ContainerService": ["managedClusters", "managedClusters/agentPools"],
 }

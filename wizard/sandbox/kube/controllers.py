@@ -14,6 +14,7 @@ import secrets
 import time
 from typing import Any
 
+from .. import guest
 from ..arm.base import Sandbox
 from . import kubelet
 from .kinds import BY_PLURAL, Kind
@@ -33,6 +34,7 @@ async def run(sbx: Sandbox) -> None:
     while True:
         await asyncio.sleep(TICK)
         try:
+            guest.tick(sbx)
             reconcile_all(sbx)
         except Exception:  # a controller bug must not kill the server; it shows in the log
             log.exception("sandbox controllers failed")

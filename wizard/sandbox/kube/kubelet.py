@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
 import re
 from typing import Any
@@ -18,6 +19,7 @@ from ..arm import catalog
 from ..registry import PULL_ROLES, can_pull
 from .kinds import BY_PLURAL
 from .objects import Cluster, now_rfc3339
+from .workloads import probe_args, run_probe
 
 NODES, PODS = BY_PLURAL[("", "v1", "nodes")], BY_PLURAL[("", "v1", "pods")]
 SECRETS, CONFIGMAPS = BY_PLURAL[("", "v1", "secrets")], BY_PLURAL[("", "v1", "configmaps")]
@@ -67,17 +69,31 @@ def device_plugin_ready(cluster: Cluster, node: str) -> bool:
                for p in cluster.list(PODS))
 
 
+def _node_address(cluster: Cluster, pool: dict[str, Any], n: int) -> str:
+    """A node's address: the n-th host of its pool's subnet after Azure's reserved first four (Azure CNI: nodes take
+    addresses in the VNet subnet), or of AKS's own 10.224.0.0/16 when the pool names no subnet."""
+    subnet = cluster.sbx.get_resource(str(pool.get("vnetSubnetID") or ""))
+    prefix = subnet["body"]["properties"]["addressPrefix"] if subnet else "10.224.0.0/16"
+    return str(ipaddress.IPv4Network(prefix).network_address + 4 + n)
+
+
 def sync_nodes(cluster: Cluster, rec: dict[str, Any]) -> None:
     """Nodes for every agent pool; GPU capacity once the device plugin runs there."""
     want: dict[str, tuple[dict[str, Any], int]] = {}
+    addresses: dict[str, str] = {}
+    per_subnet: dict[str, int] = {}
     for pool in rec["body"]["properties"]["agentPoolProfiles"]:
         digits = str(int(hashlib.sha256((rec["id"] + pool["name"]).encode()).hexdigest()[:8], 16))[:8]
+        subnet = str(pool.get("vnetSubnetID") or "").lower()
         for i in range(int(pool.get("count") or 0)):
-            want[f"aks-{pool['name']}-{digits}-vmss{i:06d}"] = (pool, i)
+            name = f"aks-{pool['name']}-{digits}-vmss{i:06d}"
+            want[name] = (pool, i)
+            addresses[name] = _node_address(cluster, pool, per_subnet.get(subnet, 0))
+            per_subnet[subnet] = per_subnet.get(subnet, 0) + 1
     for node in cluster.list(NODES):
         if node["metadata"]["name"] not in want:
             cluster.delete(NODES, None, node["metadata"]["name"])
-    for name, (pool, i) in want.items():
+    for name, (pool, _i) in want.items():
         size = catalog.SIZE_BY_NAME.get(pool["vmSize"].lower())
         vcpus, mem_gib, gpus = (size[2], size[3], size[4]) if size else (2, 8.0, 0)
         capacity = {"cpu": str(vcpus), "memory": f"{int(mem_gib * 1024 * 1024)}Ki",
@@ -90,7 +106,7 @@ def sync_nodes(cluster: Cluster, rec: dict[str, Any]) -> None:
                   "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                                   "message": "kubelet is posting ready status", "lastHeartbeatTime": now_rfc3339(),
                                   "lastTransitionTime": "2026-01-01T00:00:00Z"}],
-                  "addresses": [{"type": "InternalIP", "address": f"10.224.{len(want) % 200}.{i + 4}"},
+                  "addresses": [{"type": "InternalIP", "address": addresses[name]},
                                 {"type": "Hostname", "address": name}],
                   "nodeInfo": {"kubeletVersion": f"v{pool.get('orchestratorVersion', '1.32.6')}",
                                "kubeProxyVersion": "", "osImage": "Ubuntu 22.04.5 LTS",
@@ -257,6 +273,36 @@ def _attached(sbx: Any, rec: dict[str, Any], host: str) -> bool:
         for a in sbx.store.data.get("role_assignments", {}).values())
 
 
+def _terminated(cluster: Cluster, pod: dict[str, Any], rec: dict[str, Any], base: dict[str, Any],
+                scheduled: dict[str, Any]) -> bool:
+    """A container that runs to its end (the check tool's probe, in a pod that is not restarted): its exit, once its
+    run is over. Whether it is handled here."""
+    spec = pod["spec"]
+    container = spec["containers"][0]
+    args = probe_args(container)
+    if args is None or spec.get("restartPolicy", "Always") == "Always":
+        return False
+    exits: dict[str, Any] = cluster.state.setdefault("exits", {})
+    uid = pod["metadata"]["uid"]
+    if uid not in exits:
+        code, text, seconds = run_probe(cluster, pod, rec, container, args)
+        exits[uid] = {"code": code, "text": text, "at": cluster.sbx.now() + cluster.sbx.scaled(seconds)}
+    done = exits[uid]
+    if cluster.sbx.now() < done["at"]:
+        return False
+    terminated = {"exitCode": done["code"], "reason": "Completed" if done["code"] == 0 else "Error",
+                  "message": done["text"], "startedAt": base["startTime"], "finishedAt": now_rfc3339()}
+    statuses = [{"name": container["name"], "ready": False, "restartCount": 0, "image": container.get("image", ""),
+                 "imageID": "", "started": False, "state": {"terminated": terminated}}]
+    phase = "Succeeded" if done["code"] == 0 else "Failed"
+    if pod.get("status", {}).get("phase") != phase:
+        cluster.set_status(PODS, pod, {**base, "phase": phase, "conditions": [
+            scheduled, {"type": "Initialized", "status": "True"},
+            {"type": "ContainersReady", "status": "False", "reason": "PodCompleted"},
+            {"type": "Ready", "status": "False", "reason": "PodCompleted"}], "containerStatuses": statuses})
+    return True
+
+
 def run_pod(cluster: Cluster, pod: dict[str, Any], rec: dict[str, Any]) -> None:
     """The kubelet: config and image checks, then Running and Ready after a start-up delay."""
     timers: dict[str, float] = cluster.state.setdefault("pod_timers", {})
@@ -282,6 +328,8 @@ def run_pod(cluster: Cluster, pod: dict[str, Any], rec: dict[str, Any]) -> None:
             event(cluster, pod, "Warning", "Failed", problem, "kubelet")
         return
     ready_at = timers.setdefault(uid, cluster.sbx.now() + cluster.sbx.scaled(START_SECONDS))
+    if cluster.sbx.now() >= ready_at and _terminated(cluster, pod, rec, base, scheduled):
+        return
     if cluster.sbx.now() < ready_at:
         state: dict[str, Any] = {"waiting": {"reason": "ContainerCreating"}}
         phase, ready = "Pending", "False"

@@ -1,0 +1,38 @@
+#!/bin/bash
+# studioml-azure: the install's file server (S3), SeaweedFS, on this VM: the role the seed's Minio had.
+# Run by cloud-init's runcmd at first boot, and again by `studioml-azure apply` through VM Run Command when an earlier
+# run failed: every step can be repeated. It stops at the first failed command; /var/lib/studioml/boot-status then
+# says which step failed ("done" when all passed), and /var/log/studioml-boot.log has the output. No secret is on a
+# command line or in the log: the S3 keys are in /etc/seaweedfs/s3.json (0600, the seaweedfs user).
+set -euo pipefail
+exec >>/var/log/studioml-boot.log 2>&1
+mkdir -p /var/lib/studioml
+step() { STEP="$1"; echo "running: $1" > /var/lib/studioml/boot-status; echo "==> $1"; }
+fail() { echo "failed: $STEP" > /var/lib/studioml/boot-status; echo "==> failed: $STEP"; }
+trap fail ERR
+URL="@SEAWEEDFS_URL@"
+step "mount the data disk"
+mountpoint -q /data
+step "download SeaweedFS @SEAWEEDFS_VERSION@"
+echo "fetching $URL"
+curl -fsSL --retry 5 --retry-delay 5 -o /tmp/seaweedfs.tar.gz "$URL"
+echo "fetching $URL.md5"
+curl -fsSL --retry 5 --retry-delay 5 -o /tmp/seaweedfs.tar.gz.md5 "$URL.md5"
+step "verify the download against the release's checksum"
+echo "$(cat /tmp/seaweedfs.tar.gz.md5)  /tmp/seaweedfs.tar.gz" | md5sum -c -
+step "install SeaweedFS"
+tar -xzf /tmp/seaweedfs.tar.gz -C /usr/local/bin weed
+useradd --system --no-create-home --shell /usr/sbin/nologin seaweedfs || true
+install -d -o seaweedfs -g seaweedfs -m 0750 /data/seaweedfs
+install -d -o root -g seaweedfs -m 0750 /etc/seaweedfs
+install -o seaweedfs -g seaweedfs -m 0600 /etc/studioml/s3.json /etc/seaweedfs/s3.json
+step "start SeaweedFS"
+systemctl daemon-reload
+systemctl enable --now seaweedfs
+python3 /usr/local/lib/studioml/check.py wait-port 127.0.0.1 8333 180
+step "create the buckets"
+python3 /usr/local/lib/studioml/check.py s3-buckets @BUCKETS@
+step "check an S3 login"
+python3 /usr/local/lib/studioml/check.py s3
+echo "done" > /var/lib/studioml/boot-status
+echo "==> done"

@@ -1,0 +1,28 @@
+#!/bin/bash
+# studioml-azure: RabbitMQ for studio-go-runner on this VM (Ubuntu 24.04's rabbitmq-server package).
+# Run by cloud-init's runcmd at first boot, and again by `studioml-azure apply` through VM Run Command when an earlier
+# run failed: every step can be repeated. It stops at the first failed command; /var/lib/studioml/boot-status then
+# says which step failed ("done" when all passed), and /var/log/studioml-boot.log has the output. No secret is on a
+# command line or in the log: users and their password hashes come from the definitions file.
+set -euo pipefail
+exec >>/var/log/studioml-boot.log 2>&1
+mkdir -p /var/lib/studioml
+step() { STEP="$1"; echo "running: $1" > /var/lib/studioml/boot-status; echo "==> $1"; }
+fail() { echo "failed: $STEP" > /var/lib/studioml/boot-status; echo "==> failed: $STEP"; }
+trap fail ERR
+step "install rabbitmq-server (apt)"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q rabbitmq-server
+step "configure rabbitmq"
+install -o rabbitmq -g rabbitmq -m 0640 /etc/studioml/rabbitmq.conf /etc/rabbitmq/rabbitmq.conf
+install -o rabbitmq -g rabbitmq -m 0640 /etc/studioml/definitions.json /etc/rabbitmq/definitions.json
+step "start rabbitmq"
+systemctl restart rabbitmq-server
+rabbitmqctl await_startup
+step "remove the guest user"
+rabbitmqctl delete_user guest || true
+step "check an AMQP login"
+python3 /usr/local/lib/studioml/check.py amqp
+echo "done" > /var/lib/studioml/boot-status
+echo "==> done"

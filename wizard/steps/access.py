@@ -1,0 +1,105 @@
+"""Who may reach the services: the services subnet's NSG rules, converged from the install's clusters.
+
+An NSG's default rule ``AllowVnetInBound`` (priority 65000) lets every address of the VNet and of every peered VNet
+reach every port, so allow rules alone restrict nothing. The rules here admit only the install's cluster subnets
+(every region's ``aks`` subnet: with Azure CNI overlay, pods leave from their node's address) to AMQP on the
+RabbitMQ VM and to S3 on the file server, and deny all other VirtualNetwork traffic above the defaults: no SSH (Run
+Command needs none), nothing else. Adding a region adds its subnet here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.mgmt.network.models import NetworkSecurityGroup
+
+from ..azure.errors import azure_call
+from ..naming import TAG
+from ..vmconfig import AMQP_PORT, S3_PORT
+from .base import NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest
+from .network import AKS_PREFIX, AKS_SUBNET, STATIC_IPS
+
+DENY_PRIORITY = 4000
+
+
+def wanted_rules(sources: list[str]) -> list[dict[str, Any]]:
+    """The NSG's rules for these cluster subnets."""
+    def allow(name: str, port: int, target: str, priority: int) -> dict[str, Any]:
+        return {"name": name, "properties": {
+            "protocol": "Tcp", "sourcePortRange": "*", "sourceAddressPrefixes": sorted(sources),
+            "destinationAddressPrefix": f"{STATIC_IPS[target]}/32", "destinationPortRange": str(port),
+            "access": "Allow", "priority": priority, "direction": "Inbound",
+            "description": f"the install's cluster subnets to {target} (studioml-azure)"}}
+    return [allow("allow-amqp-from-clusters", AMQP_PORT, "rabbitmq", 200),
+            allow("allow-s3-from-clusters", S3_PORT, "files", 210),
+            {"name": "deny-other-vnet-inbound", "properties": {
+                "protocol": "*", "sourcePortRange": "*", "sourceAddressPrefix": "VirtualNetwork",
+                "destinationAddressPrefix": "*", "destinationPortRange": "*", "access": "Deny",
+                "priority": DENY_PRIORITY, "direction": "Inbound",
+                "description": "nothing else from the VNet or peered VNets (studioml-azure)"}}]
+
+
+def _same(have: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
+    got = {r.get("name"): r.get("properties", {}) for r in have}
+    if set(got) != {r["name"] for r in want}:
+        return False
+    for rule in want:
+        props = got[rule["name"]]
+        for key, value in rule["properties"].items():
+            seen = props.get(key)
+            if key == "sourceAddressPrefixes":
+                seen = sorted(seen or [])
+            if seen != value:
+                return False
+    return True
+
+
+def cluster_sources(ctx: Context) -> list[str]:
+    """Every region's AKS subnet prefix: the home one, each tagged region VNet's, and this run's new region."""
+    sources = {AKS_PREFIX}
+    with azure_call("listing the install's virtual networks"):
+        vnets = [rest(v) for v in ctx.clients.network(ctx.subscription_id).virtual_networks.list_all()
+                 if (v.tags or {}).get(TAG) == ctx.names.uniq_id]
+    for vnet in vnets:
+        for sub in lookup(vnet, "properties.subnets", []) or []:
+            if sub.get("name") == AKS_SUBNET and lookup(sub, "properties.addressPrefix"):
+                sources.add(str(lookup(sub, "properties.addressPrefix")))
+    if ctx.facts.get("region.aks_prefix"):
+        sources.add(str(ctx.facts["region.aks_prefix"]))
+    return sorted(sources)
+
+
+class ServiceAccess(Step):
+    """The rules of ``studioml-services-nsg-<id>``."""
+
+    key, title = "service-access", "Service access rules (NSG)"
+
+    def __init__(self, needs: tuple[str, ...] = ("network",)) -> None:
+        self.needs = needs
+
+    def observe(self, ctx: Context) -> Observation:
+        """The NSG's rules against the ones for today's clusters."""
+        net = ctx.clients.network(ctx.subscription_id)
+        rg, name = ctx.names.registry_rg, ctx.names.nsg
+        sources = cluster_sources(ctx)
+        want = wanted_rules(sources)
+        nsg = rest(get_or_none(lambda: net.network_security_groups.get(rg, name), "reading the NSG"))
+        res = [Resource("NSG rules", f"{name}: AMQP {AMQP_PORT} and S3 {S3_PORT} from {len(sources)} cluster "
+                                     "subnet(s), deny other VNet traffic", lookup(nsg, "id", ""))]
+        ctx.facts["service-access.sources"] = sources
+        have = lookup(nsg, "properties.securityRules", []) or []
+        if nsg is not None and _same(have, want):
+            return Observation(NONE, f"from {', '.join(sources)}", res)
+        old = sorted(r.get("name") for r in have if r.get("name") not in {w["name"] for w in want})
+        detail = f"admit {', '.join(sources)} to AMQP and S3 only" + (f"; remove {', '.join(old)}" if old else "")
+        return Observation(UPDATE, detail, res, {"nsg": nsg, "want": want})
+
+    def apply(self, ctx: Context, obs: Observation) -> None:
+        """One PUT of the NSG with exactly these rules (rules left out are removed)."""
+        net = ctx.clients.network(ctx.subscription_id)
+        nsg = obs.data.get("nsg") or {}
+        body = NetworkSecurityGroup({"location": ctx.names.home_region, "tags": {**(nsg.get("tags") or {}), **ctx.tags},
+                                     "properties": {"securityRules": obs.data["want"]}})
+        ctx.wait(self.key, lambda: net.network_security_groups.begin_create_or_update(
+            ctx.names.registry_rg, ctx.names.nsg, body), "setting the NSG rules")
+        ctx.facts["service-access.changed"] = True
