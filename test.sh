@@ -1,6 +1,6 @@
 #!/bin/sh
 # Run the whole test suite; installs what it needs (venv, packages, and as root the Debian packages
-# gnome-keyring, dbus and tmux) and runs pytest inside a private D-Bus session with an unlocked keyring,
+# gnome-keyring, dbus, tmux and rabbitmq-server) and runs pytest inside a private D-Bus session with an unlocked keyring,
 # on TEST_WORKERS parallel workers (default 4; the tests mostly wait on their own sandboxes).
 set -eu
 cd "$(dirname "$0")"
@@ -9,6 +9,8 @@ missing=""
 for tool in dbus-run-session:dbus gnome-keyring-daemon:gnome-keyring tmux:tmux; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing="$missing ${tool#*:}"
 done
+# a real RabbitMQ loads the RabbitMQ VM's configuration in tests/services (started by the test, never as a service)
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$missing rabbitmq-server"
 if [ -n "$missing" ]; then
   as_root_apt $missing || { echo "Install:$missing" >&2; exit 1; }
 fi

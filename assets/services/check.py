@@ -54,7 +54,10 @@ def _read_frame(sock: socket.socket) -> tuple[int, bytes]:
 def _recv(sock: socket.socket, n: int) -> bytes:
     data = b""
     while len(data) < n:
-        chunk = sock.recv(n - len(data))
+        try:
+            chunk = sock.recv(n - len(data))
+        except ConnectionResetError:
+            chunk = b""
         if not chunk:
             raise Failed("the server closed the connection")
         data += chunk
@@ -95,7 +98,10 @@ def amqp(host: str, port: int, user: str, password: str, vhost: str = "/") -> st
         if kind != 1 or _method(payload)[:2] != (10, 10):
             raise Failed("not an AMQP 0-9-1 server")
         response = b"\x00" + user.encode() + b"\x00" + password.encode()
-        start_ok = struct.pack(">HH", 10, 11) + struct.pack(">I", 0) + _shortstr("PLAIN") + _longstr(response) \
+        # capabilities.authentication_failure_close: a refused login is told (ACCESS_REFUSED), not just dropped
+        caps = _shortstr("authentication_failure_close") + b"t\x01"
+        table = _shortstr("capabilities") + b"F" + _longstr(caps)
+        start_ok = struct.pack(">HH", 10, 11) + _longstr(table) + _shortstr("PLAIN") + _longstr(response) \
             + _shortstr("en_US")
         sock.sendall(_frame(1, 0, start_ok))
         kind, payload = _read_frame(sock)
@@ -123,24 +129,35 @@ def _sign(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
 
-def s3_request(endpoint: str, access: str, secret: str, method: str, path: str = "/",
-               region: str = "us-east-1") -> tuple[int, bytes]:
-    """One path-style S3 request signed with SigV4 (empty payload)."""
-    url = urllib.parse.urlsplit(endpoint)
-    host = url.netloc
-    now = datetime.datetime.now(datetime.timezone.utc)
-    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
-    payload_hash = hashlib.sha256(b"").hexdigest()
+def _quote(text: str, slash: bool) -> str:
+    return urllib.parse.quote(text, safe="-_.~" + ("/" if slash else ""))
+
+
+def authorization(method: str, host: str, path: str, query: dict[str, str], amz_date: str, access: str,
+                  secret: str, region: str = "us-east-1",
+                  payload_hash: str = hashlib.sha256(b"").hexdigest()) -> str:
+    """The SigV4 ``Authorization`` header of an S3 request signing host, x-amz-content-sha256 and x-amz-date."""
+    day = amz_date[:8]
     headers = {"host": host, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date}
     signed = ";".join(sorted(headers))
-    canonical = "\n".join([method, urllib.parse.quote(path), "", *(f"{k}:{headers[k]}" for k in sorted(headers)), "",
-                           signed, payload_hash])
+    canonical_query = "&".join(f"{_quote(k, False)}={_quote(v, False)}" for k, v in sorted(query.items()))
+    canonical = "\n".join([method, _quote(path, True), canonical_query,
+                           *(f"{k}:{headers[k]}" for k in sorted(headers)), "", signed, payload_hash])
     scope = f"{day}/{region}/s3/aws4_request"
     to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
     key = _sign(_sign(_sign(_sign(("AWS4" + secret).encode(), day), region), "s3"), "aws4_request")
     signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    headers["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={access}/{scope}, SignedHeaders={signed}, "
-                                f"Signature={signature}")
+    return f"AWS4-HMAC-SHA256 Credential={access}/{scope}, SignedHeaders={signed}, Signature={signature}"
+
+
+def s3_request(endpoint: str, access: str, secret: str, method: str, path: str = "/",
+               region: str = "us-east-1") -> tuple[int, bytes]:
+    """One path-style S3 request signed with SigV4 (empty payload)."""
+    url = urllib.parse.urlsplit(endpoint)
+    amz_date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    payload_hash = hashlib.sha256(b"").hexdigest()
+    headers = {"host": url.netloc, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date,
+               "Authorization": authorization(method, url.netloc, path, {}, amz_date, access, secret, region)}
     cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     conn = cls(url.hostname or "", url.port, timeout=TIMEOUT)
     try:
@@ -148,9 +165,9 @@ def s3_request(endpoint: str, access: str, secret: str, method: str, path: str =
         resp = conn.getresponse()
         return resp.status, resp.read()
     except TimeoutError:
-        raise Failed(f"connection timed out ({host})") from None
+        raise Failed(f"connection timed out ({url.netloc})") from None
     except OSError as err:
-        raise Failed(f"connection refused ({host}): {err.strerror or err}") from None
+        raise Failed(f"connection refused ({url.netloc}): {err.strerror or err}") from None
     finally:
         conn.close()
 

@@ -210,3 +210,16 @@ def service_vms(info: dict[str, Any], sub: str, rg: str) -> list[str]:
     compute = ComputeManagementClient(admin_credential(info), sub, base_url=info["arm"],
                                       connection_verify=info["ca_bundle"])
     return sorted(str(vm.name) for vm in compute.virtual_machines.list(rg))
+
+
+def serve_download(sandbox: RunningSandbox, url: str, **what: Any) -> None:
+    """Change what the sandbox's internet serves at ``url`` (``status=410``, ``content="..."``, ``reset=True``)."""
+    requests.post(f"{sandbox.info['arm']}/sandbox/downloads", json={"url": url, **what},
+                  verify=sandbox.info["ca_bundle"], timeout=10).raise_for_status()
+
+
+def seaweedfs_url() -> str:
+    """The file server download the wizard pins."""
+    from wizard.vmconfig import versions
+
+    return str(versions()["seaweedfs"]["url"])

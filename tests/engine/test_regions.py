@@ -85,6 +85,11 @@ def test_a_second_region_is_added_peered_and_converges(served: RunningSandbox, h
     assert [(r["region"], r["home"], r["runner"]["ready"]) for r in status["regions"]] == [
         ("eastus", True, 2), ("westeurope", False, 2)]
     assert status["installed"] is True
+    for region in status["regions"]:  # a pod in each region logged in to RabbitMQ and listed the S3 buckets
+        assert region["services"]["ok"] and ": ok" in region["services"]["amqp"] and ": ok" in region["services"]["s3"]
+    nsg = net.network_security_groups.get(f"studioml-{uid}", f"studioml-services-nsg-{uid}")
+    sources = {tuple(sorted(r.source_address_prefixes)) for r in nsg.security_rules if r.access == "Allow"}
+    assert sources == {tuple(sorted(["10.20.0.0/20", far.subnets[0].address_prefix]))}, sources
 
 
 def test_a_deleted_peering_half_is_mended(served: RunningSandbox, home: Home, tmp_path: Path) -> None:

@@ -352,8 +352,9 @@ class NetworkInterfaces(Net):
 
 def _ips_in_use(sbx: Any, exclude: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    for key, rec in sbx.store.resources.items():
-        if rec["type"].lower() == "microsoft.network/networkinterfaces" and key != exclude.lower():
+    for key, rec in list(sbx.store.resources.items()):
+        if rec["type"].lower() == "microsoft.network/networkinterfaces" and key != exclude.lower() \
+                and sbx.get_resource(key) is not None:  # a NIC whose delete has finished holds no address
             for cfg in rec["body"]["properties"].get("ipConfigurations", []):
                 out[cfg["properties"]["privateIPAddress"]] = rec["id"]
     return out

@@ -169,8 +169,12 @@ def sleep(sh: Shell, argv: list[str], _stdin: str) -> Result:
 
 
 def script(sh: Shell, argv: list[str], _stdin: str) -> Result:
-    """A script file run by path (it must be executable) or as ``bash FILE`` / ``sh FILE``."""
+    """A script file run by path (it must be executable) or as ``bash FILE`` / ``sh FILE``, or ``sh -c 'CMD'``."""
     path, args = argv[0], argv[1:]
+    if path in ("bash", "sh") and args[:1] == ["-c"]:  # sh -c 'COMMANDS' [NAME ARGS...]
+        child = type(sh)(sh.machine, sh.programs, dict(sh.env), list(args[3:]))
+        code = child.run_script(args[1] if len(args) > 1 else "")
+        return Result(code, "".join(child.stdout), "".join(child.stderr))
     if path in ("bash", "sh"):
         if not args:
             return Result(0)

@@ -196,9 +196,12 @@ def amqp_login(m: Machine, user: str, password: str, vhost: str, local: bool) ->
     users = (m.broker or {}).get("users", {})
     found = users.get(user)
     if found is None or not password_matches(found, password):
-        return "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN"
+        return ("ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker "
+                "logfile.")
     if user in (m.broker or {}).get("loopback_users", []) and not local:
         return f"ACCESS_REFUSED - user '{user}' can only connect via localhost"
+    if vhost not in (m.broker or {}).get("vhosts", []):
+        return f"NOT_ALLOWED - vhost {vhost} not found"
     if f"{user}|{vhost}" not in (m.broker or {}).get("permissions", {}):
         return f"NOT_ALLOWED - access to vhost '{vhost}' refused for user '{user}'"
     return ""
