@@ -1,5 +1,6 @@
-"""What is installed now, read from Azure and each cluster: the home part (registry, service VMs, secrets) and one
-row per region (cluster, GPU pool, runner readiness, kubeconfig and its mode). ``r`` reads it again."""
+"""What is installed now, read from Azure and each cluster: the home part (registry, each service VM with its last
+check, secrets) and one row per region (cluster, GPU pool, runner readiness, what a pod there reached, kubeconfig
+and its mode). ``r`` reads it again."""
 
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ from wizard.flow import Wizard
 from wizard.status import gpu_pool, home_line
 
 from .base import WizardScreen
+
+
+def services_state(probe: dict[str, Any] | None) -> str:
+    """``AMQP ok, S3 ok (16:02)``: what a pod of the region reached when last probed."""
+    if not probe:
+        return "not probed yet"
+    parts = [f"{name} {'ok' if ': ok' in str(probe.get(key)) else 'FAILED'}" for name, key in (("AMQP", "amqp"),
+                                                                                             ("S3", "s3"))]
+    return ", ".join(parts) + f" ({str(probe.get('checked_at', ''))[11:16]})"
 
 
 def runner_state(run: dict[str, Any]) -> str:
@@ -74,8 +84,9 @@ class StatusScreen(WizardScreen):
         self.query_one("#status-home", Static).update(Text(home_line(doc["home"])))  # names from Azure: plain text
         table = self.query_one("#status-regions", DataTable)
         table.clear(columns=True)
-        table.add_columns("region", "cluster", "state", "GPU pool", "runner", "kubeconfig", "mode")
+        table.add_columns("region", "cluster", "state", "GPU pool", "runner", "services from here", "kubeconfig",
+                          "mode")
         for r in regions:
             table.add_row(r["region"] + (" (home)" if r["home"] else ""), r["cluster"], str(r["provisioning"]),
-                          gpu_pool(r), runner_state(r["runner"]), r["kubeconfig"], r["kubeconfig_mode"] or "missing",
-                          key=r["region"])
+                          gpu_pool(r), runner_state(r["runner"]), services_state(r.get("services")), r["kubeconfig"],
+                          r["kubeconfig_mode"] or "missing", key=r["region"])

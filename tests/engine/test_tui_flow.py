@@ -192,8 +192,10 @@ async def test_after_an_install_secrets_stay_hidden_and_status_reads_it(served: 
         assert code == 0, err[-2000:]
         region = cli["regions"][0]
         row = [str(c) for c in app.screen.query_one("#status-regions", DataTable).get_row_at(0)]
-        assert row == ["eastus (home)", region["cluster"], "Succeeded", "2 x Standard_NC4as_T4_v3", "2/2 ready",
-                       region["kubeconfig"], "0o600"], row
+        assert row[:5] == ["eastus (home)", region["cluster"], "Succeeded", "2 x Standard_NC4as_T4_v3", "2/2 ready"]
+        assert row[5].startswith("AMQP ok, S3 ok (") and row[6:] == [region["kubeconfig"], "0o600"], row
+        assert "RabbitMQ VM Succeeded: amqp: ok" in _text(app, "#status-home")
+        assert "file server (S3) VM Succeeded: s3: ok" in _text(app, "#status-home")
         assert _text(app, "#status-status").endswith("installed, every runner ready.")
         assert f"{len(cli['home']['keyring'])} secret(s) in the keyring" in _text(app, "#status-home")
         assert f"password valid until {cli['home']['sp_password_expires'][:10]}" in _text(app, "#status-home")
@@ -325,6 +327,7 @@ async def test_a_region_is_added_from_the_tui(served: RunningSandbox, home: Home
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         n = wizard.answers.runner_replicas  # the TUI's own answers for the new region
         assert [(r[0], r[4]) for r in rows] == [("eastus (home)", "2/2 ready"), ("westeurope", f"{n}/{n} ready")], rows
+        assert all(r[5].startswith("AMQP ok, S3 ok") for r in rows), rows  # pods in both regions reach the services
 
 
 async def test_the_install_id_is_typed_when_the_subscription_holds_several(wizard: Wizard,
