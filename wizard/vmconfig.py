@@ -58,7 +58,7 @@ class S3Keys:
 
 
 def _boot_text(role: str) -> str:
-    text = asset_text("services", f"{role}-boot.sh")
+    text = asset_text("services", f"{role}-boot.sh").replace("@COMMON@\n", asset_text("services", "boot-common.sh"))
     sw = versions()["seaweedfs"]
     return (text.replace("@SEAWEEDFS_URL@", sw["url"]).replace("@SEAWEEDFS_VERSION@", sw["version"])
             .replace("@BUCKETS@", " ".join(buckets())))

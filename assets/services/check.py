@@ -84,6 +84,17 @@ def _close_reason(args: bytes) -> str:
     return text or f"reply code {code}"
 
 
+def _expect(sock: socket.socket, method: int, when: str) -> bytes:
+    """The arguments of the next Connection method, which must be ``method``; a Connection.Close is the refusal."""
+    _kind, payload = _read_frame(sock)
+    cls, meth, args = _method(payload)
+    if (cls, meth) == (10, 50):
+        raise Failed(_close_reason(args))
+    if (cls, meth) != (10, method):
+        raise Failed(f"unexpected AMQP method {cls}.{meth} {when}")
+    return args
+
+
 def amqp(host: str, port: int, user: str, password: str, vhost: str = "/") -> str:
     """Log in with PLAIN and open the vhost; returns what passed, raises :class:`Failed`."""
     try:
@@ -104,21 +115,11 @@ def amqp(host: str, port: int, user: str, password: str, vhost: str = "/") -> st
         start_ok = struct.pack(">HH", 10, 11) + _longstr(table) + _shortstr("PLAIN") + _longstr(response) \
             + _shortstr("en_US")
         sock.sendall(_frame(1, 0, start_ok))
-        kind, payload = _read_frame(sock)
-        cls, meth, args = _method(payload)
-        if (cls, meth) == (10, 50):
-            raise Failed(_close_reason(args))
-        if (cls, meth) != (10, 30):
-            raise Failed(f"unexpected AMQP method {cls}.{meth} after login")
-        channel_max, frame_max, heartbeat = struct.unpack(">HIH", args[:8])
+        args = _expect(sock, 30, "after login")  # Connection.Tune
+        channel_max, frame_max, _heartbeat = struct.unpack(">HIH", args[:8])
         sock.sendall(_frame(1, 0, struct.pack(">HHHIH", 10, 31, channel_max, frame_max, 0)))
         sock.sendall(_frame(1, 0, struct.pack(">HH", 10, 40) + _shortstr(vhost) + _shortstr("") + b"\x00"))
-        kind, payload = _read_frame(sock)
-        cls, meth, args = _method(payload)
-        if (cls, meth) == (10, 50):
-            raise Failed(_close_reason(args))
-        if (cls, meth) != (10, 41):
-            raise Failed(f"unexpected AMQP method {cls}.{meth} opening vhost {vhost}")
+        _expect(sock, 41, f"opening vhost {vhost}")  # Connection.OpenOk
         sock.sendall(_frame(1, 0, struct.pack(">HHHBHH", 10, 50, 200, 0, 0, 0)))
     return f"{user}@{host}:{port}, vhost {vhost}"
 

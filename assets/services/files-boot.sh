@@ -4,12 +4,7 @@
 # run failed: every step can be repeated. It stops at the first failed command; /var/lib/studioml/boot-status then
 # says which step failed ("done" when all passed), and /var/log/studioml-boot.log has the output. No secret is on a
 # command line or in the log: the S3 keys are in /etc/seaweedfs/s3.json (0600, the seaweedfs user).
-set -euo pipefail
-exec >>/var/log/studioml-boot.log 2>&1
-mkdir -p /var/lib/studioml
-step() { STEP="$1"; echo "running: $1" > /var/lib/studioml/boot-status; echo "==> $1"; }
-fail() { echo "failed: $STEP" > /var/lib/studioml/boot-status; echo "==> failed: $STEP"; }
-trap fail ERR
+@COMMON@
 URL="@SEAWEEDFS_URL@"
 step "mount the data disk"
 mountpoint -q /data

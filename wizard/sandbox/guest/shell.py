@@ -255,26 +255,21 @@ class Shell:
         buf, have, i, quote = "", False, 0, ""
         while i < len(text):
             c = text[i]
-            if quote == "'":
-                if c == "'":
-                    quote = ""
-                else:
-                    buf += c
-                i += 1
+            if quote == "'" and c != "'":  # nothing is special inside single quotes
+                buf, i = buf + c, i + 1
                 continue
-            if c == "\\" and i + 1 < len(text):
+            if quote != "'" and c == "\\" and i + 1 < len(text):
                 buf, have, i = buf + text[i + 1], True, i + 2
                 continue
-            if c == "$":
+            if quote != "'" and c == "$":
                 value, i = self._expand(text, i)
                 buf, have = buf + value, True
                 continue
-            if quote == '"':
-                if c == '"':
-                    quote = ""
-                else:
-                    buf += c
-                i += 1
+            if quote and c == quote:
+                quote, i = "", i + 1
+                continue
+            if quote:
+                buf, i = buf + c, i + 1
                 continue
             if c in "'\"":
                 quote, have, i = c, True, i + 1
