@@ -10,9 +10,9 @@ step "mount the data disk"
 mountpoint -q /data
 step "download SeaweedFS @SEAWEEDFS_VERSION@"
 echo "fetching $URL"
-curl -fsSL --retry 5 --retry-delay 5 -o /tmp/seaweedfs.tar.gz "$URL"
+curl -fsSL --connect-timeout 20 --retry 5 --retry-delay 5 -o /tmp/seaweedfs.tar.gz "$URL"
 echo "fetching $URL.md5"
-curl -fsSL --retry 5 --retry-delay 5 -o /tmp/seaweedfs.tar.gz.md5 "$URL.md5"
+curl -fsSL --connect-timeout 20 --retry 5 --retry-delay 5 -o /tmp/seaweedfs.tar.gz.md5 "$URL.md5"
 step "verify the download against the release's checksum"
 echo "$(cat /tmp/seaweedfs.tar.gz.md5)  /tmp/seaweedfs.tar.gz" | md5sum -c -
 step "install SeaweedFS"

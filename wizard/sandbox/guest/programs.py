@@ -76,23 +76,25 @@ def apt_get(sh: Shell, argv: list[str], _stdin: str) -> Result:
     return Result(0, out)
 
 
-def _fetch(sh: Shell, url: str, attempts: int, tool: str) -> tuple[int, bytes, str]:
-    """(HTTP status or 0 for a timeout, body, error text) of a GET, with ``attempts`` tries on a timeout."""
+def _fetch(sh: Shell, url: str, attempts: int, tool: str, connect: float = CONNECT_TIMEOUT, delay: float = 1.0
+           ) -> tuple[int, bytes, str]:
+    """(HTTP status or 0 for a timeout, body, error text) of a GET, with ``attempts`` tries on a timeout, each
+    giving up after ``connect`` seconds, ``delay`` seconds apart."""
     if not url.startswith(("http://", "https://")):
         return -1, b"", f"{tool}: unsupported URL {url}"
     host = urlsplit(url).hostname or ""
     if host in ("127.0.0.1", "localhost") or not _online(sh):
-        sh.machine.advance(CONNECT_TIMEOUT * (1 if host in ("127.0.0.1", "localhost") else attempts))
-        return 0, b"", f"Failed to connect to {host} port 443 after {int(CONNECT_TIMEOUT * 1000)} ms: Connection " \
-                       "timed out"
+        tries = 1 if host in ("127.0.0.1", "localhost") else attempts
+        sh.machine.advance(connect * tries + delay * (tries - 1))
+        return 0, b"", f"Failed to connect to {host} port 443 after {int(connect * 1000)} ms: Connection timed out"
     sh.machine.advance(10)
     got = downloads.answer(url, sh.machine.sbx.store.data.setdefault("downloads", {}))
     return got.status, got.body, got.reason
 
 
 def curl(sh: Shell, argv: list[str], _stdin: str) -> Result:
-    """``curl [-fsSL] [--retry N] [-o FILE] URL``."""
-    out_file, url, fail, retries = None, "", False, 0
+    """``curl [-fsSL] [--connect-timeout S] [--retry N] [--retry-delay S] [-o FILE] URL``."""
+    out_file, url, fail, retries, connect, delay = None, "", False, 0, CONNECT_TIMEOUT, 1.0
     args = iter(argv[1:])
     for a in args:
         if a in ("-o", "--output"):
@@ -101,6 +103,10 @@ def curl(sh: Shell, argv: list[str], _stdin: str) -> Result:
             value = next(args, "0")
             if a == "--retry":
                 retries = int(value)
+            elif a == "--connect-timeout":
+                connect = min(connect, float(value))
+            elif a == "--retry-delay":
+                delay = float(value)
         elif a.startswith("--"):
             fail = fail or a == "--fail"
         elif a.startswith("-"):
@@ -109,7 +115,7 @@ def curl(sh: Shell, argv: list[str], _stdin: str) -> Result:
                 out_file = next(args, "")
         else:
             url = a
-    status, body, reason = _fetch(sh, url, retries + 1, "curl")
+    status, body, reason = _fetch(sh, url, retries + 1, "curl", connect, delay)
     if status == -1:
         return Result(1, "", f"curl: (1) Protocol not supported: {url}\n")
     if status == 0:
