@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from .state import TenantState, write_private
 from .vmconfig import BOOT_LOG, BOOT_STATUS, CHECK_TOOL, SERVICE_UNITS
 
+_LOCK = threading.Lock()
 CLOUD_INIT_WAIT = 900  # seconds a check waits for cloud-init (real boots take 3-6 minutes)
 PROTOCOL = {"rabbitmq": "amqp", "files": "s3"}
 
@@ -137,7 +139,8 @@ class HealthBook:
         return found if isinstance(found, dict) else None
 
     def put(self, key: str, record: dict[str, Any]) -> None:
-        """Keep a record (written atomically)."""
-        data = self.all()
-        data[key] = record
-        write_private(self.path, json.dumps(data, indent=1).encode())
+        """Keep a record (written atomically; steps on other threads write beside it)."""
+        with _LOCK:
+            data = self.all()
+            data[key] = record
+            write_private(self.path, json.dumps(data, indent=1).encode())

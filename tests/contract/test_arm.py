@@ -138,7 +138,26 @@ def test_managed_cluster(arm: Any, recorder: Any, sub: str) -> None:
         {"name": "gpu", "count": 10, "vmSize": "Standard_NC8as_T4_v3", "mode": "User"}]}}
     with pytest.raises(HttpResponseError) as quota:
         aks.managed_clusters.begin_create_or_update("rg-aks", "too-big", too_big)
-    assert quota.value.error.code == "QuotaExceeded" and "Standard NCASv3_T4 Family" in quota.value.error.message
+    assert quota.value.error.code == "ErrCode_InsufficientVCPUQuota"  # AKS's own code and words
+    assert "Insufficient vcpu quota requested 80, remaining 20 for family Standard NCASv3_T4 Family" in \
+        quota.value.error.message  # 24 less the 4 of the cluster above
+    # once the cluster exists, its pools change through the agentPools API only, as AKS refuses it otherwise
+    again = {**body, "properties": {**body["properties"], "agentPoolProfiles": [
+        body["properties"]["agentPoolProfiles"][0], {**body["properties"]["agentPoolProfiles"][1], "count": 2}]}}
+    with pytest.raises(HttpResponseError) as changed:
+        aks.managed_clusters.begin_create_or_update("rg-aks", "leafai-cluster", again)
+    assert changed.value.error.code == "OperationNotAllowed"
+    assert "per nodepool operations" in changed.value.error.message
+    added = {**body, "properties": {**body["properties"], "agentPoolProfiles": [
+        *body["properties"]["agentPoolProfiles"], {"name": "extra", "count": 1, "vmSize": "Standard_D2s_v3"}]}}
+    with pytest.raises(HttpResponseError) as more:
+        aks.managed_clusters.begin_create_or_update("rg-aks", "leafai-cluster", added)
+    assert "A new agent pool was introduced" in more.value.error.message
+    scaled = aks.agent_pools.begin_create_or_update("rg-aks", "leafai-cluster", "gpu", {"properties": {
+        "count": 2, "vmSize": "Standard_NC4as_T4_v3", "mode": "User", "nodeTaints": ["sku=gpu:NoSchedule"]}}).result()
+    assert scaled.count == 2 and aks.managed_clusters.get("rg-aks", "leafai-cluster").agent_pool_profiles[1].count == 2
+    tagged = aks.managed_clusters.begin_update_tags("rg-aks", "leafai-cluster", {"tags": {"k": "v"}}).result()
+    assert tagged.tags == {"k": "v"}
     aks.managed_clusters.begin_delete("rg-aks", "leafai-cluster").result()
     with pytest.raises(ResourceNotFoundError):
         aks.managed_clusters.get("rg-aks", "leafai-cluster")

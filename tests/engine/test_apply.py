@@ -168,20 +168,46 @@ def test_an_image_the_import_cannot_find_names_the_docker_way(tmp_path: Path, se
 
 
 def test_growing_the_gpu_pool_converges_only_what_changed(tmp_path: Path, served: RunningSandbox, home: Home) -> None:
-    args, env = endpoint_args(served.info)
+    """After creation the GPU pool changes only through the agentPools API (AKS refuses pool changes in a cluster
+    PUT), so what an admin added to the cluster since stays; a pool of another size is refused with a hint that
+    works: delete the pool, run again, and it is made again."""
+    from azure.mgmt.containerservice import ContainerServiceClient
+
+    info = served.info
+    args, env = endpoint_args(info)
     code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
     assert code == 0, err[-4000:]
+    sub, uid = doc["subscription"]["id"], doc["uniq_id"]["value"]
+    aks = ContainerServiceClient(admin_credential(info), sub, base_url=info["arm"],
+                                 connection_verify=info["ca_bundle"], polling_interval=0.05)
+    rg, name = f"leafai-{uid}", f"leafai-cluster-{uid}"
+    from azure.mgmt.containerservice.models import ManagedClusterAutoUpgradeProfile
+
+    mc = aks.managed_clusters.get(rg, name)  # an admin turns on automatic upgrades meanwhile
+    mc.auto_upgrade_profile = ManagedClusterAutoUpgradeProfile(upgrade_channel="patch")
+    aks.managed_clusters.begin_create_or_update(rg, name, mc).result()
+    assert aks.managed_clusters.get(rg, name).auto_upgrade_profile.upgrade_channel == "patch"
     bigger = answers_with(tmp_path, gpu_nodes=3, runner_replicas=3)
+    clear_request_log(served)
     code, doc, err = run(home, "apply", *args, "--answers", str(bigger), "--yes", "--json", env=env)
     assert code == 0, err[-4000:]
     changed = {k for k, s in doc["steps"].items() if s["action"] != "none"}
     assert changed == {"cluster", "runner"}, doc["steps"]
-    assert "GPU pool 3 node(s)" in doc["steps"]["cluster"]["detail"]
+    assert doc["steps"]["cluster"]["detail"] == "GPU pool 2 -> 3 node(s)"
+    arm_writes = [r for r in sandbox_writes(served) if "/k8s/" not in r[1]]
+    assert [(m, p.rsplit("/", 2)[-2:]) for m, p, _s in arm_writes] == [("PUT", ["agentPools", "gpu"])], arm_writes
+    assert aks.managed_clusters.get(rg, name).auto_upgrade_profile.upgrade_channel == "patch"  # kept
     _assert_ready(doc, replicas=3)
-    smaller_sku = answers_with(tmp_path, gpu_sku="Standard_NC8as_T4_v3")
-    code, doc, err = run(home, "apply", *args, "--answers", str(smaller_sku), "--yes", "--json", env=env)
+    other_size = answers_with(tmp_path, gpu_nodes=2, runner_replicas=2, gpu_sku="Standard_NC8as_T4_v3")
+    code, doc, err = run(home, "apply", *args, "--answers", str(other_size), "--yes", "--json", env=env)
     assert code == 3 and "fixed when it is made" in doc["steps"]["cluster"]["error"]
-    assert "az aks nodepool delete" in doc["steps"]["cluster"]["hint"]
+    hint = doc["steps"]["cluster"]["hint"]
+    assert f"az aks nodepool delete -g {rg} --cluster-name {name} -n gpu" in hint
+    aks.agent_pools.begin_delete(rg, name, "gpu").result()  # as the hint says
+    code, doc, err = run(home, "apply", *args, "--answers", str(other_size), "--yes", "--json", env=env)
+    assert code == 0, err[-4000:]
+    assert doc["steps"]["cluster"]["detail"].startswith("make the GPU pool again")
+    assert aks.agent_pools.get(rg, name, "gpu").vm_size == "Standard_NC8as_T4_v3"
 
 
 def test_sandbox_flag_joins_a_running_serve_of_the_same_folder(served: RunningSandbox, home: Home) -> None:

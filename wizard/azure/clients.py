@@ -1,4 +1,5 @@
-"""The official azure-mgmt-* clients, Microsoft Graph over azure-core, and plain HTTPS, for one cloud."""
+"""The official azure-mgmt-* clients, Microsoft Graph over azure-core, and plain HTTPS, for one cloud; each behind
+the one error boundary (:mod:`.guard`)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from azure.mgmt.subscription import SubscriptionClient
 
 from .. import __version__
 from .cloud import Cloud
+from .guard import guarded
 
 USER_AGENT = f"studioml-azure/{__version__}"
 
@@ -50,7 +52,7 @@ class Clients:
         with self._lock:
             if key not in self._made:
                 args = (self.credential, sub) if sub is not None else (self.credential,)
-                self._made[key] = cls(*args, **self._kw())
+                self._made[key] = guarded(cls(*args, **self._kw()))
             return self._made[key]
 
     def _kw(self) -> dict[str, Any]:
@@ -100,9 +102,11 @@ class Clients:
         return client
 
     def graph(self) -> RestClient:
-        """Microsoft Graph v1.0 with a bearer token for the cloud's Graph audience."""
-        return RestClient(self.cloud.graph.rstrip("/") + "/v1.0", self.cloud,
-                          BearerTokenCredentialPolicy(self.credential, self.cloud.graph_scope))
+        """Microsoft Graph v1.0 with a bearer token for the cloud's Graph audience (behind the same boundary)."""
+        client: RestClient = guarded(RestClient(self.cloud.graph.rstrip("/") + "/v1.0", self.cloud,
+                                                BearerTokenCredentialPolicy(self.credential, self.cloud.graph_scope)),
+                                     "Microsoft Graph")
+        return client
 
 
 class RestClient:

@@ -19,7 +19,12 @@ TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 TRANSIENT_CODES = {"PrincipalNotFound", "RetryableError", "TooManyRequests", "InternalServerError",
                    "ServiceUnavailable", "OperationPreempted", "AnotherOperationInProgress",
                    "OperationNotAllowed_InProgress"}
-QUOTA_CODES = {"QuotaExceeded", "OperationNotAllowed"}
+QUOTA_CODES = {"QuotaExceeded", "ErrCode_InsufficientVCPUQuota", "InsufficientVCPUQuota",
+               "ErrCode_InsufficientVCPUQuotaForSpot"}
+# OperationNotAllowed is a quota refusal from Compute ("exceeding approved ... Cores quota"), and from AKS a write
+# while another operation runs on the cluster: that one is waited out, not a reason to raise a quota.
+BUSY_WORDS = ("in progress", "another operation", "is not allowed while", "being created", "being deleted",
+              "being updated", "please wait")
 REFUSED_CODES = {"AuthorizationFailed", "RequestDisallowedByPolicy", "NotAvailableForSubscription",
                  "SkuNotAvailable", "MissingSubscriptionRegistration", "AlreadyInUse", "Authorization_RequestDenied",
                  "LinkedAuthorizationFailed", "SubscriptionNotFound", "ReadOnlyDisabledSubscription",
@@ -71,23 +76,32 @@ def classify(err: Exception, what: str) -> WizardError:
     if isinstance(err, HttpResponseError):
         code, status = error_code(err), err.status_code or 0
         text = f"{what}: {code or status}: {_message(err)}"
-        if status in TRANSIENT_STATUS or code in TRANSIENT_CODES:
-            return TransientError(text, "Azure asked to retry later: run the same command again to resume",
+        busy = code in ("OperationNotAllowed", "Conflict", "AnotherOperationInProgress") and any(
+            w in _message(err).lower() for w in BUSY_WORDS)
+        if status in TRANSIENT_STATUS or code in TRANSIENT_CODES or busy:
+            return TransientError(text, "Azure asked to retry later: run the same command again to resume"
+                                  if not busy else "Azure is still busy with it: the run waits and tries again",
                                   retry_after(err))
-        if code in QUOTA_CODES:
+        if code in QUOTA_CODES or code == "OperationNotAllowed" and "quota" in _message(err).lower():
             return RefusedError(text, "raise the quota (portal: Quotas > Compute) or choose a smaller size", code)
         if status == 403 or code in REFUSED_CODES:
             return RefusedError(text, "ask a subscription Owner for the permission, or change the answer", code)
+        if 400 <= status < 500:  # any other refusal: Azure said no to this request
+            return RefusedError(text, "see Azure's message above; fix what it names, then run again", code)
         return WizardError(text, "see the message; run with --debug for details")
     return WizardError(f"{what}: {type(err).__name__}: {err}", "run with --debug for details")
 
 
 @contextmanager
 def azure_call(what: str) -> Iterator[None]:
-    """Re-raise SDK exceptions inside the block as wizard errors."""
+    """Re-raise SDK exceptions inside the block as wizard errors described as ``what`` (one the client guard
+    classified with a plain description is described again)."""
     try:
         yield
-    except WizardError:
+    except WizardError as err:
+        cause = err.__cause__
+        if getattr(err, "generic", False) and isinstance(cause, Exception):
+            raise classify(cause, what) from cause
         raise
     except Exception as err:  # every SDK failure becomes a classified wizard error
         raise classify(err, what) from err

@@ -13,7 +13,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from ..answers import Answers
 from ..azure.clients import Clients
 from ..azure.errors import azure_call
-from ..errors import InterruptedRun
+from ..errors import InterruptedRun, WizardError
 from ..events import Event, StepProgress
 from ..events import Warning as WarningEvent
 from ..naming import TAG, Names
@@ -127,12 +127,16 @@ class Step:
 
 
 def get_or_none(fn: Callable[[], Any], what: str) -> Any:
-    """An SDK GET that returns ``None`` for 404."""
+    """An SDK GET that returns ``None`` for 404 (as the SDK raises it, or as the client guard classified it)."""
     with azure_call(what):
         try:
             return fn()
         except ResourceNotFoundError:
             return None
+        except WizardError as err:
+            if isinstance(err.__cause__, ResourceNotFoundError):
+                return None
+            raise
 
 
 def tags_missing(have: dict[str, str] | None, want: dict[str, str]) -> bool:

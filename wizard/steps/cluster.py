@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from azure.mgmt.containerservice.models import ManagedCluster
+from azure.mgmt.containerservice.models import AgentPool, ManagedCluster, TagsObject
 
 from ..azure.errors import azure_call
 from ..catalog import gpu_size, service_sizes
@@ -35,13 +35,37 @@ def _pools(ctx: Context) -> list[dict[str, Any]]:
     ]
 
 
+def _gpu_pool_body(ctx: Context) -> dict[str, Any]:
+    """The GPU pool as the agentPools API takes it (``properties`` of an AgentPool)."""
+    pool = next(p for p in _pools(ctx) if p["name"] == GPU_POOL)
+    return {"properties": {k: v for k, v in pool.items() if k != "name"}}
+
+
+def _writable(mc: dict[str, Any]) -> dict[str, Any]:
+    """A managed cluster as read, fit to send back: what GET returns less what only Azure sets (a PUT of this
+    keeps everything an admin added since, add-ons, auto-upgrade, Entra settings)."""
+    props = {k: v for k, v in (mc.get("properties") or {}).items() if k not in (
+        "provisioningState", "powerState", "fqdn", "azurePortalFQDN", "privateFQDN", "currentKubernetesVersion",
+        "maxAgentPools", "resourceUID")}
+    props["agentPoolProfiles"] = [{k: v for k, v in p.items() if k not in (
+        "provisioningState", "powerState", "currentOrchestratorVersion", "nodeImageVersion")}
+        for p in props.get("agentPoolProfiles") or []]
+    out: dict[str, Any] = {"location": mc["location"], "tags": mc.get("tags") or {}, "properties": props}
+    for key in ("sku", "identity"):
+        if mc.get(key):
+            out[key] = {k: v for k, v in mc[key].items() if k not in ("principalId", "tenantId")}
+    return out
+
+
 class Cluster(Step):
-    """``leafai-cluster-<id>`` in the region's cluster resource group."""
+    """``leafai-cluster-<id>`` in the region's cluster resource group: made with both pools in one PUT; afterwards
+    the GPU pool changes only through the agentPools API (AKS refuses pool changes in a cluster PUT) and tags
+    through a tags update, so nothing an admin added to the cluster is dropped."""
 
     key, title, needs = "cluster", "AKS cluster with a GPU pool", ("cluster-group", "network")
 
     def observe(self, ctx: Context) -> Observation:
-        """Exists? Pools as answered? Still being made by an interrupted run?"""
+        """Exists? GPU pool as answered? Still being made by an interrupted run? Failed?"""
         rg, name = ctx.names.cluster_rg(ctx.region), ctx.names.cluster
         size = gpu_size(ctx.answers.gpu_sku)
         res = [Resource("AKS cluster (Free tier)", name),
@@ -61,21 +85,29 @@ class Cluster(Step):
         self._remember(ctx, mc)
         state = lookup(mc, "properties.provisioningState", "")
         if state in BUSY:
-            return Observation(UPDATE, f"waiting for Azure to finish ({state})", res, {"wait": True})
+            return Observation(UPDATE, f"waiting for Azure to finish ({state})", res, {"wait": True, "mc": mc})
+        if state == "Failed":
+            return Observation(UPDATE, "retry the failed provisioning (the cluster as Azure holds it)", res,
+                               {"retry": True, "mc": mc})
         pools = {p["name"]: p for p in lookup(mc, "properties.agentPoolProfiles", [])}
         gpu = pools.get(GPU_POOL)
-        changes = []
         if gpu is not None and gpu.get("vmSize") != ctx.answers.gpu_sku:
             raise RefusedError(f"the cluster's GPU pool is {gpu.get('vmSize')}; a pool's VM size is fixed when it is "
                                "made.", f"answer gpu_sku = \"{gpu.get('vmSize')}\", or delete the pool "
-                               f"(az aks nodepool delete -g {rg} --cluster-name {name} -n {GPU_POOL}) and run again")
-        if gpu is None or gpu.get("count") != ctx.answers.gpu_nodes or GPU_TAINT not in (gpu.get("nodeTaints") or []):
-            changes.append(f"GPU pool {ctx.answers.gpu_nodes} node(s)")
-        if state == "Failed":
-            changes.append("retry the failed provisioning")
+                               f"(az aks nodepool delete -g {rg} --cluster-name {name} -n {GPU_POOL}) and run again: "
+                               "the pool is made again with the answered size")
+        changes = []
+        if gpu is None:
+            changes.append(f"make the GPU pool again ({ctx.answers.gpu_nodes} x {size.name})")
+        elif gpu.get("count") != ctx.answers.gpu_nodes:
+            changes.append(f"GPU pool {gpu.get('count')} -> {ctx.answers.gpu_nodes} node(s)")
+        elif GPU_TAINT not in (gpu.get("nodeTaints") or []):
+            changes.append(f"GPU pool taint {GPU_TAINT}")
+        data: dict[str, Any] = {"pool": bool(changes), "mc": mc}
         if tags_missing(mc.get("tags"), ctx.tags):
             changes.append("tags")
-        return Observation(UPDATE if changes else NONE, ", ".join(changes), res, {"mc": mc})
+            data["tags"] = True
+        return Observation(UPDATE if changes else NONE, ", ".join(changes), res, data)
 
     def _remember(self, ctx: Context, mc: dict[str, Any]) -> None:
         ctx.facts["cluster.id"] = mc["id"]
@@ -83,40 +115,67 @@ class Cluster(Step):
         ctx.facts["cluster.principal_id"] = lookup(mc, "identity.principalId")
 
     def apply(self, ctx: Context, obs: Observation) -> None:
-        """Create (or converge) with one PUT; the SDK follows the long-running operation."""
+        """Create with one PUT; wait out a busy cluster; retry a failed one with its own body; change the GPU pool
+        through the agentPools API; tags through a tags update."""
         aks = ctx.clients.aks(ctx.subscription_id)
         rg, name = ctx.names.cluster_rg(ctx.region), ctx.names.cluster
         if obs.data.get("wait"):
-            while True:
-                mc = rest(aks.managed_clusters.get(rg, name))
-                assert mc is not None
-                state = lookup(mc, "properties.provisioningState", "")
-                if state not in BUSY:
-                    break
-                ctx.emit(StepProgress(self.key, f"cluster {name}: {state}"))
-                ctx.sleep(ctx.poll_seconds)
-            self._remember(ctx, mc)
-            if self.observe(ctx).action == NONE:
+            self._wait_idle(ctx)
+            obs = self.observe(ctx)
+            if obs.action == NONE or obs.data.get("wait"):
                 return
-        old = obs.data.get("mc") or {}
-        body: dict[str, Any] = {"location": ctx.region, "tags": {**(old.get("tags") or {}), **ctx.tags},
-                "identity": {"type": "SystemAssigned"}, "sku": {"name": "Base", "tier": "Free"},
+        if obs.action == CREATE:
+            body = self._new(ctx)
+            mc = rest(ctx.wait(self.key, lambda: aks.managed_clusters.begin_create_or_update(
+                rg, name, ManagedCluster(body)), f"creating AKS cluster {name}"))
+            assert mc is not None
+            self._remember(ctx, mc)
+            return
+        if obs.data.get("retry"):
+            again = _writable(obs.data["mc"])
+            mc = rest(ctx.wait(self.key, lambda: aks.managed_clusters.begin_create_or_update(
+                rg, name, ManagedCluster(again)), f"retrying AKS cluster {name}"))
+            assert mc is not None
+            self._remember(ctx, mc)
+            obs = self.observe(ctx)  # a retried cluster may still need its GPU pool or tags
+        if obs.data.get("pool"):
+            pool = _gpu_pool_body(ctx)
+            ctx.wait(self.key, lambda: aks.agent_pools.begin_create_or_update(rg, name, GPU_POOL, AgentPool(pool)),
+                     f"GPU pool {GPU_POOL}: {ctx.answers.gpu_nodes} x {ctx.answers.gpu_sku}")
+        if obs.data.get("tags"):
+            tags = {**(obs.data["mc"].get("tags") or {}), **ctx.tags}
+            ctx.wait(self.key, lambda: aks.managed_clusters.begin_update_tags(rg, name, TagsObject(tags=tags)),
+                     f"tagging AKS cluster {name}")
+
+    def _new(self, ctx: Context) -> dict[str, Any]:
+        return {"location": ctx.region, "tags": ctx.tags, "identity": {"type": "SystemAssigned"},
+                "sku": {"name": "Base", "tier": "Free"},
                 "properties": {"dnsPrefix": f"leafai-{ctx.names.uniq_id}", "agentPoolProfiles": _pools(ctx),
                                "enableRBAC": True,
                                "networkProfile": {"networkPlugin": "azure", "networkPluginMode": "overlay",
                                                   "podCidr": POD_CIDR, "serviceCidr": SERVICE_CIDR,
                                                   "dnsServiceIP": DNS_SERVICE_IP}}}
-        if old:
-            body["properties"]["kubernetesVersion"] = lookup(old, "properties.kubernetesVersion")
-        mc = rest(ctx.wait(self.key, aks.managed_clusters.begin_create_or_update(rg, name, ManagedCluster(body)),
-                           f"{'creating' if obs.action == CREATE else 'updating'} AKS cluster {name}"))
-        assert mc is not None
-        self._remember(ctx, mc)
+
+    def _wait_idle(self, ctx: Context) -> None:
+        """Follow a cluster another run left busy until Azure finishes it."""
+        aks = ctx.clients.aks(ctx.subscription_id)
+        rg, name = ctx.names.cluster_rg(ctx.region), ctx.names.cluster
+        while True:
+            with azure_call(f"reading cluster {name}"):
+                mc = rest(aks.managed_clusters.get(rg, name))
+            assert mc is not None
+            state = lookup(mc, "properties.provisioningState", "")
+            if state not in BUSY:
+                self._remember(ctx, mc)
+                return
+            ctx.emit(StepProgress(self.key, f"cluster {name}: {state}"))
+            ctx.sleep(ctx.poll_seconds)
 
     def verify(self, ctx: Context) -> None:
         """Provisioned and running."""
-        mc = rest(ctx.clients.aks(ctx.subscription_id).managed_clusters.get(ctx.names.cluster_rg(ctx.region),
-                                                                          ctx.names.cluster))
+        with azure_call(f"reading cluster {ctx.names.cluster}"):
+            mc = rest(ctx.clients.aks(ctx.subscription_id).managed_clusters.get(ctx.names.cluster_rg(ctx.region),
+                                                                              ctx.names.cluster))
         if lookup(mc, "properties.provisioningState") != "Succeeded":
             raise RefusedError(f"cluster {ctx.names.cluster} is {lookup(mc, 'properties.provisioningState')}.",
                                "see the Azure portal's activity log for the cluster, then run again")

@@ -129,12 +129,14 @@ class Peering(Step):
         peerings = ctx.clients.network(ctx.subscription_id).virtual_network_peerings
         for rg, vnet, name, _remote in self._halves(ctx):
             if lookup(self._get(ctx, rg, vnet, name), "properties.peeringState") == "Disconnected":
-                ctx.wait(self.key, peerings.begin_delete(rg, vnet, name), f"removing disconnected peering {name}")
+                ctx.wait(self.key, lambda r=rg, v=vnet, n=name: peerings.begin_delete(r, v, n),
+                         f"removing disconnected peering {name}")
         for rg, vnet, name, remote in self._halves(ctx):
             body = VirtualNetworkPeering({"properties": {
                 "remoteVirtualNetwork": {"id": remote}, "allowVirtualNetworkAccess": True,
                 "allowForwardedTraffic": False, "allowGatewayTransit": False, "useRemoteGateways": False}})
-            ctx.wait(self.key, peerings.begin_create_or_update(rg, vnet, name, body), f"peering {vnet} {name}")
+            ctx.wait(self.key, lambda r=rg, v=vnet, n=name, b=body: peerings.begin_create_or_update(r, v, n, b),
+                     f"peering {vnet} {name}")
         ctx.facts["peering.changed"] = True
 
     def verify(self, ctx: Context) -> None:

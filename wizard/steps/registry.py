@@ -133,14 +133,15 @@ class Registry(Step):
             ctx.warn(self.key, "the registry's admin user is on: anyone with its password can push and pull; "
                                "prefer the service principal")
         if obs.action == CREATE:
-            poller = acr.registries.begin_create(rg, name, {
-                "location": ctx.names.home_region, "sku": {"name": "Basic"}, "tags": ctx.tags,
-                "properties": {"adminUserEnabled": ctx.answers.admin_user}})
+            create = {"location": ctx.names.home_region, "sku": {"name": "Basic"}, "tags": ctx.tags,
+                      "properties": {"adminUserEnabled": ctx.answers.admin_user}}
+            reg = rest(ctx.wait(self.key, lambda: acr.registries.begin_create(rg, name, create),
+                                f"creating registry {name}"))
         else:
-            poller = acr.registries.begin_update(rg, name, {
-                "tags": {**obs.data.get("tags", {}), **ctx.tags},
-                "properties": {"adminUserEnabled": ctx.answers.admin_user}})
-        reg = rest(ctx.wait(self.key, poller, f"{obs.action} registry {name}"))
+            update = {"tags": {**obs.data.get("tags", {}), **ctx.tags},
+                      "properties": {"adminUserEnabled": ctx.answers.admin_user}}
+            reg = rest(ctx.wait(self.key, lambda: acr.registries.begin_update(rg, name, update),
+                                f"updating registry {name}"))
         assert reg is not None
         self._remember(ctx, reg)
 
@@ -174,11 +175,10 @@ class Image(Step):
         host, source, repo, tag = self.target(ctx)
         acr = ctx.clients.acr(ctx.subscription_id)
         try:
-            with azure_call(f"importing {host}/{source}"):
-                poller = acr.registries.begin_import_image(ctx.names.registry_rg, ctx.names.registry, {
-                    "source": {"registryUri": host, "sourceImage": source}, "targetTags": [f"{repo}:{tag}"],
-                    "mode": "Force"})
-            ctx.wait(self.key, poller, f"importing {host}/{source}")
+            body = {"source": {"registryUri": host, "sourceImage": source}, "targetTags": [f"{repo}:{tag}"],
+                    "mode": "Force"}
+            ctx.wait(self.key, lambda: acr.registries.begin_import_image(ctx.names.registry_rg, ctx.names.registry,
+                                                                         body), f"importing {host}/{source}")
         except (RefusedError, WizardError) as err:
             if isinstance(err, (TransientError, InterruptedRun)):
                 raise

@@ -207,6 +207,7 @@ class ServiceVm(Step):
         """The VM serves: checked through Run Command unless the last check passed for this very VM and
         configuration and nothing was done to it since."""
         name = ctx.names.vm(self.role)
+        self._wait_idle(ctx, name)
         book = health.book(ctx.state, ctx.names.uniq_id)
         vm_id, digest = ctx.facts.get(f"{self.role}.vm_id"), vmconfig.boot_digest(self.role)
         last = book.get(f"vm:{name}")
@@ -225,6 +226,20 @@ class ServiceVm(Step):
                                                          + "\n    ".join(found.log[-6:]) if found.log else ""),
                                self._next_step(ctx, found))
         ctx.emit(StepProgress(self.key, f"{name}: {found.protocol}"))
+
+    def _wait_idle(self, ctx: Context, name: str) -> None:
+        """A VM another run left being made (or updated) is waited for: Run Command needs it provisioned."""
+        compute = ctx.clients.compute(ctx.subscription_id)
+        while True:
+            vm = rest(get_or_none(lambda: compute.virtual_machines.get(ctx.names.registry_rg, name),
+                                  f"reading VM {name}"))
+            state = lookup(vm, "properties.provisioningState", "")
+            if vm is None or state not in ("Creating", "Updating", "Deleting"):
+                if vm is not None:
+                    ctx.facts[f"{self.role}.vm_id"] = lookup(vm, "properties.vmId")
+                return
+            ctx.emit(StepProgress(self.key, f"VM {name}: {state}"))
+            ctx.sleep(ctx.poll_seconds)
 
     def _next_step(self, ctx: Context, found: health.VmHealth) -> str:
         why = health.diagnose(found)

@@ -59,10 +59,38 @@ def _validate_pool(sbx: Sandbox, pool: dict[str, Any], location: str, where: str
     return out
 
 
+# What a pool is, for a managed-cluster PUT's comparison with the pools the cluster has (read-only fields aside).
+POOL_FIELDS = ("vmSize", "count", "mode", "nodeTaints", "nodeLabels", "vnetSubnetID", "maxPods", "osDiskSizeGB",
+               "enableAutoScaling", "minCount", "maxCount", "scaleSetPriority", "scaleSetEvictionPolicy",
+               "spotMaxPrice")
+
+
+def _same_pools(have: list[dict[str, Any]], want: list[dict[str, Any]]) -> None:
+    """Once a cluster exists, its pools change only through the agentPools API (recorded AKS answers, as the AKS
+    docs' "per agent pool operations" say): a managed-cluster PUT that adds, removes or changes a pool is refused."""
+    old = {p["name"]: p for p in have}
+    new = {p["name"]: p for p in want}
+    link = "For agent pool specific change, please use per agent pool operations: https://aka.ms/agent-pool-rest-api"
+    if set(new) - set(old):
+        raise ArmError(400, "BadRequest", "A new agent pool was introduced. Adding agent pools to an existing cluster "
+                       f"is not allowed through managed cluster operations. {link}", target="agentPoolProfiles")
+    if set(old) - set(new):
+        raise ArmError(400, "BadRequest", "Deleting agent pools from an existing cluster is not allowed through "
+                       f"managed cluster operations. {link}", target="agentPoolProfiles")
+    for name, pool in new.items():
+        before = old[name]
+        if any(str(pool.get(f) or "").lower() != str(before.get(f) or "").lower()
+               for f in POOL_FIELDS if f in pool or f in before):
+            raise ArmError(400, "OperationNotAllowed", "Node pool update via managed cluster not allowed. Use per "
+                           "nodepool operations.", target="agentPoolProfiles")
+
+
 class ManagedClusters(ResourceType):
     """Microsoft.ContainerService/managedClusters."""
 
     namespace = NAMESPACE
+    busy = ("OperationNotAllowed", "Operation is not allowed: Another operation ({state}) is in progress, please wait "
+            "for it to finish before starting a new operation.")
     types = ("managedClusters",)
     create_seconds, update_seconds, delete_seconds = CREATE_SECONDS, UPDATE_SECONDS, DELETE_SECONDS
 
@@ -83,6 +111,8 @@ class ManagedClusters(ResourceType):
             raise ArmError(400, "InvalidParameter", "At least one agent pool is required.",
                            target="properties.agentPoolProfiles")
         checked = [_validate_pool(sbx, p, location, f"properties.agentPoolProfiles[{i}]") for i, p in enumerate(pools)]
+        if existing is not None:
+            _same_pools(existing["body"]["properties"].get("agentPoolProfiles") or [], checked)
         if len({p["name"] for p in checked}) != len(checked):
             raise ArmError(400, "InvalidParameter", "Agent pool names must be unique.",
                            target="properties.agentPoolProfiles")
@@ -95,7 +125,7 @@ class ManagedClusters(ResourceType):
                            f"Supported versions: {', '.join(VERSIONS)}.", target="properties.kubernetesVersion")
         version = next(v for v in VERSIONS if v == version or v.startswith(version + "."))
         quota.check(sbx, ref.sub, location, [(p["vmSize"], p["count"]) for p in checked], ref.id,
-                    status=400, code="QuotaExceeded")
+                    status=400, code=quota.AKS_QUOTA)
         for p in checked:
             p["orchestratorVersion"] = p["currentOrchestratorVersion"] = version
         dns = props.get("dnsPrefix") or f"{ref.name[:10]}-{ref.rg[:16]}-{ref.sub[:6]}"
@@ -201,6 +231,7 @@ class AgentPools(ResourceType):
     """Microsoft.ContainerService/managedClusters/agentPools."""
 
     namespace = NAMESPACE
+    busy = ManagedClusters.busy
     types = ("managedClusters", "agentPools")
     create_seconds, update_seconds, delete_seconds = POOL_SECONDS, POOL_SECONDS, POOL_SECONDS
 
@@ -213,7 +244,7 @@ class AgentPools(ResourceType):
         pool = _validate_pool(call.sbx, {**(body.get("properties") or {}), "name": ref.name}, location,
                               "properties")
         quota.check(call.sbx, ref.sub, location, [(pool["vmSize"], pool["count"])], ref.id,
-                    status=400, code="QuotaExceeded")
+                    status=400, code=quota.AKS_QUOTA)
         version = parent["body"]["properties"]["kubernetesVersion"]
         pool["orchestratorVersion"] = pool["currentOrchestratorVersion"] = version
         pool.pop("name")

@@ -90,6 +90,9 @@ class ResourceType:
     delete_async_header = False
     creating_state = "Creating"
     parent_required = True
+    # (code, message) of a write refused while the resource is busy; AKS words it its own way
+    busy = ("AnotherOperationInProgress", "Another operation is in progress on {type} '{name}' (state {state}). Retry "
+            "when it completes.")
 
     def actions(self) -> dict[str, Action]:
         """POST actions on one resource, keyed by lower-case action name."""
@@ -129,10 +132,9 @@ class ResourceType:
         body = call.json_body()
         existing = sbx.get_resource(ref.id)
         if existing is not None:
-            if sbx.provisioning_state(existing) in ("Creating", "Updating", "Deleting"):
-                raise ArmError(409, "AnotherOperationInProgress",
-                               f"Another operation is in progress on {ref.type_name} '{ref.name}' "
-                               f"(state {sbx.provisioning_state(existing)}). Retry when it completes.")
+            state = sbx.provisioning_state(existing)
+            if state in ("Creating", "Updating", "Deleting"):
+                raise ArmError(409, self.busy[0], self.busy[1].format(type=ref.type_name, name=ref.name, state=state))
             ref = Ref(ref.sub, ref.rg, ref.namespace, ref.types,
                       ref.names[:-1] + [existing["body"].get("name", ref.name)])
         stored = self.build(call, ref, body, existing)

@@ -62,7 +62,8 @@ def usage_list(sbx: Sandbox, sub: str, location: str) -> list[dict[str, Any]]:
 
 def check(sbx: Sandbox, sub: str, location: str, wanted: list[tuple[str, int]], exclude: str | None,
           *, status: int, code: str) -> None:
-    """Refuse a request whose VMs would exceed a family or the regional vCPU quota."""
+    """Refuse a request whose VMs would exceed a family or the regional vCPU quota (AKS, code
+    ``ErrCode_InsufficientVCPUQuota``, words it its own way: recorded AKS answers)."""
     used = usage(sbx, sub, location, exclude)
     need: dict[str, int] = {}
     for size, count in wanted:
@@ -72,11 +73,29 @@ def check(sbx: Sandbox, sub: str, location: str, wanted: list[tuple[str, int]], 
         limit = catalog.family_limit(family, location)
         current = used.get(family, 0)
         if current + cores > limit:
-            raise ArmError(status, code, _message(family, location, limit, current, cores))
+            raise ArmError(status, code, _aks_family(family, location, limit - current, cores)
+                           if code == AKS_QUOTA else _message(family, location, limit, current, cores))
     total = sum(need.values())
     if used["cores"] + total > catalog.TOTAL_REGIONAL_LIMIT:
-        raise ArmError(status, code, _message("Total Regional", location, catalog.TOTAL_REGIONAL_LIMIT,
-                                              used["cores"], total))
+        left = catalog.TOTAL_REGIONAL_LIMIT - used["cores"]
+        raise ArmError(status, code, _aks_regional(location, left, total) if code == AKS_QUOTA else
+                       _message("Total Regional", location, catalog.TOTAL_REGIONAL_LIMIT, used["cores"], total))
+
+
+AKS_QUOTA = "ErrCode_InsufficientVCPUQuota"
+
+
+def _aks_regional(location: str, left: int, requested: int) -> str:
+    return (f"Insufficient regional vcpu quota left for location {location}. left regional vcpu quota {left}, "
+            f"requested quota {requested}. If you want to increase the quota, please follow this instruction: "
+            "https://learn.microsoft.com/en-us/azure/quotas/view-quotas. Surge nodes would also consume vcpu quota, "
+            "please consider use smaller maxSurge or use maxUnavailable to proceed upgrade without surge nodes.")
+
+
+def _aks_family(family: str, location: str, left: int, requested: int) -> str:
+    return (f"Insufficient vcpu quota requested {requested}, remaining {left} for family {family} for region "
+            f"{location}. If you want to increase the quota, please follow this instruction: "
+            "https://learn.microsoft.com/en-us/azure/quotas/view-quotas.")
 
 
 def _message(family: str, location: str, limit: int, current: int, extra: int) -> str:
