@@ -208,3 +208,48 @@ def test_an_earlier_versions_minio_vm_is_replaced_by_the_file_server(served: Run
     assert all(keyring_call(lambda n=name: keyring.get_password("studioml-azure", f"{prefix}/{n}")) is None
                for name in ("minio-root-user", "minio-root-password"))
     assert doc["steps"]["probe"]["status"] == "done"  # a pod reaches the new file server with the runner's new keys
+
+
+def test_a_new_runner_template_rolls_out_while_every_gpu_is_busy(served: RunningSandbox, home: Home,
+                                                               tmp_path: Path) -> None:
+    """Two GPU nodes, two runners: every GPU is taken. A new runner image changes the template; a rollout that
+    needs a spare GPU (RollingUpdate's default surge) would wait forever, so the runner must give one up first."""
+    from tests.engine.helpers import answers_with, kubectl_deployment
+
+    args, env = endpoint_args(served.info)
+    code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    assert code == 0, err[-4000:]
+    newer = answers_with(tmp_path, runner_image="docker.io/leafai/studio-go-runner:0.9.22")
+    code, doc, err = run(home, "apply", *args, "--answers", str(newer), "--yes", "--json", env=env)
+    assert code == 0, err[-4000:]
+    dep = kubectl_deployment(doc["regions"][0]["kubeconfig"])
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"].endswith("/studio-go-runner:0.9.22")
+    assert dep["status"]["updatedReplicas"] == dep["status"]["availableReplicas"] == 2, dep["status"]
+
+
+def test_runners_on_a_node_that_went_away_are_made_again_not_counted(served: RunningSandbox, home: Home) -> None:
+    """A GPU node goes (the pool scaled down outside the wizard): its runner pod is deleted and made again, Pending
+    without a GPU, so status says 1/2 ready, never 2/2 (or 2/1)."""
+    import time
+
+    from azure.mgmt.containerservice import ContainerServiceClient
+
+    info = served.info
+    args, env = endpoint_args(info)
+    code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    assert code == 0, err[-4000:]
+    uid = doc["uniq_id"]["value"]
+    aks = ContainerServiceClient(admin_credential(info), doc["subscription"]["id"], base_url=info["arm"],
+                                 connection_verify=info["ca_bundle"], polling_interval=0.05)
+    pool = aks.agent_pools.get(f"leafai-{uid}", f"leafai-cluster-{uid}", "gpu")
+    pool.count = 1
+    aks.agent_pools.begin_create_or_update(f"leafai-{uid}", f"leafai-cluster-{uid}", "gpu", pool).result()
+    deadline = time.monotonic() + 30
+    while True:
+        code, status, err = run(home, "status", *args, "--json", env=env)
+        runner = status["regions"][0]["runner"]
+        if runner["ready"] == 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert (runner["ready"], runner["replicas"]) == (1, 2), runner
+    assert status["installed"] is False

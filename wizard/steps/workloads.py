@@ -169,6 +169,13 @@ class Runner(Objects):
             if message != last:
                 ctx.emit(StepProgress(self.key, message))
                 last = message
+            stalled = next((c for c in status.get("conditions") or [] if c.get("type") == "Progressing"
+                            and c.get("reason") == "ProgressDeadlineExceeded"), None)
+            if stalled is not None and status.get("observedGeneration", 0) >= gen:
+                raise RefusedError(f"the runner's rollout stopped making progress "
+                                   f"({str(stalled.get('message', '')).rstrip('.')}): "
+                                   f"{message}.", f"kubectl --kubeconfig {kube.kubeconfig} -n {NAMESPACE} describe "
+                                   "pods; a new pod that waits for a GPU means the pool has none free")
             if time.monotonic() > deadline:
                 raise RefusedError(f"the runner did not become ready: {message}.",
                                    f"kubectl --kubeconfig {kube.kubeconfig} -n {NAMESPACE} describe pods")

@@ -7,7 +7,6 @@ readiness, pod start-up) follows the sandbox speed factor.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import secrets
@@ -16,7 +15,7 @@ from typing import Any
 
 from .. import guest
 from ..arm.base import Sandbox
-from . import kubelet
+from . import kubelet, rollout
 from .kinds import BY_PLURAL, Kind
 from .objects import Cluster
 from .selectors import matches_selector
@@ -54,6 +53,7 @@ def reconcile_all(sbx: Sandbox) -> None:
         kubelet.sync_nodes(cluster, rec)
         for ds in cluster.list(DAEMONSETS):
             daemonset(cluster, ds)
+        collect_orphans(cluster)
         for dep in cluster.list(DEPLOYMENTS):
             deployment(cluster, dep)
         for rs in cluster.list(REPLICASETS):
@@ -79,10 +79,6 @@ def bootstrap(cluster: Cluster) -> None:
                 "kubernetes.io/metadata.name": ns}}, "spec": {"finalizers": ["kubernetes"]},
                 "status": {"phase": "Active"}}, "kube-apiserver")
     cluster.state["bootstrapped"] = True
-
-
-def _template_hash(template: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def _owned(cluster: Cluster, kind: Kind, owner: dict[str, Any]) -> list[dict[str, Any]]:
@@ -125,7 +121,7 @@ def daemonset(cluster: Cluster, ds: dict[str, Any]) -> None:
     spec = ds["spec"]
     template = spec.get("template") or {}
     pod_spec = template.get("spec") or {}
-    h = _template_hash(template)
+    h = rollout.template_hash(template)
     eligible = []
     for node in cluster.list(kubelet.NODES):
         labels = node["metadata"].get("labels", {})
@@ -154,10 +150,11 @@ def daemonset(cluster: Cluster, ds: dict[str, Any]) -> None:
 
 
 def deployment(cluster: Cluster, dep: dict[str, Any]) -> None:
-    """A ReplicaSet for the current template; older ones scaled to zero; status from them."""
+    """The Deployment controller: a ReplicaSet per template, scaled as the strategy allows (:mod:`.rollout`);
+    status from the ReplicaSets."""
     spec = dep["spec"]
     template = json.loads(json.dumps(spec.get("template") or {}))
-    h = _template_hash(template)
+    h = rollout.template_hash(template)
     name = f"{dep['metadata']['name']}-{h}"
     owned = _owned(cluster, REPLICASETS, dep)
     replicas = int(spec.get("replicas", 1))
@@ -166,52 +163,56 @@ def deployment(cluster: Cluster, dep: dict[str, Any]) -> None:
         template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = h
         selector = json.loads(json.dumps(spec.get("selector") or {}))
         selector.setdefault("matchLabels", {})["pod-template-hash"] = h
-        cluster.create(REPLICASETS, {"metadata": {
+        first = not owned  # a new Deployment starts at full size; a new template rolls out
+        current = cluster.create(REPLICASETS, {"metadata": {
             "name": name, "namespace": dep["metadata"]["namespace"],
             "labels": {**(template["metadata"]["labels"])}, "ownerReferences": [_owner_ref(dep)],
             "annotations": {"deployment.kubernetes.io/revision": str(len(owned) + 1)}},
-            "spec": {"replicas": replicas, "selector": selector, "template": template}}, "deployment-controller")
-    else:
-        if current["spec"].get("replicas") != replicas:
-            current["spec"]["replicas"] = replicas
-            cluster.replace(REPLICASETS, current, check_rv=False)
-    for rs in owned:
-        if rs["metadata"]["name"] != name and rs["spec"].get("replicas"):
-            rs["spec"]["replicas"] = 0
-            cluster.replace(REPLICASETS, rs, check_rv=False)
+            "spec": {"replicas": replicas if first else 0, "selector": selector, "template": template}},
+            "deployment-controller")
+    old = [rs for rs in _owned(cluster, REPLICASETS, dep) if rs["metadata"]["name"] != name]
+    rollout.roll(cluster, dep, current, old, lambda rs: _owned(cluster, PODS, rs))
     owned = _owned(cluster, REPLICASETS, dep)
+    new = next(rs for rs in owned if rs["metadata"]["name"] == name)
     total = sum(rs.get("status", {}).get("replicas", 0) for rs in owned)
     ready = sum(rs.get("status", {}).get("readyReplicas", 0) for rs in owned)
-    new = next((rs for rs in owned if rs["metadata"]["name"] == name), None)
-    updated = (new or {}).get("status", {}).get("replicas", 0)
-    complete = ready >= replicas and updated == replicas and total == replicas
+    available = sum(rs.get("status", {}).get("availableReplicas", 0) for rs in owned)
+    updated = new.get("status", {}).get("replicas", 0)
+    complete = available >= replicas and updated == replicas and total == replicas
+    progressing, reason, message = rollout.progress(cluster, dep, new, complete)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    _surge, unavailable = rollout.limits(dep)
+    minimum = replicas - unavailable if (spec.get("strategy") or {}).get("type") != "Recreate" else replicas
     status: dict[str, Any] = {
         "observedGeneration": dep["metadata"].get("generation", 1), "replicas": total, "updatedReplicas": updated,
-        "readyReplicas": ready, "availableReplicas": ready,
+        "readyReplicas": ready, "availableReplicas": available,
         "conditions": [
-            {"type": "Available", "status": "True" if ready >= replicas else "False",
-             "reason": "MinimumReplicasAvailable" if ready >= replicas else "MinimumReplicasUnavailable",
-             "message": "Deployment has minimum availability." if ready >= replicas else
+            {"type": "Available", "status": "True" if available >= minimum else "False",
+             "reason": "MinimumReplicasAvailable" if available >= minimum else "MinimumReplicasUnavailable",
+             "message": "Deployment has minimum availability." if available >= minimum else
              "Deployment does not have minimum availability.", "lastUpdateTime": now, "lastTransitionTime": now},
-            {"type": "Progressing", "status": "True",
-             "reason": "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
-             "message": f'ReplicaSet "{name}" has successfully progressed.' if complete else
-             f'ReplicaSet "{name}" is progressing.', "lastUpdateTime": now, "lastTransitionTime": now}]}
-    if total - ready > 0:
-        status["unavailableReplicas"] = total - ready
-    old = dep.get("status", {})
-    if {k: v for k, v in old.items() if k != "conditions"} != {k: v for k, v in status.items() if k != "conditions"} \
-            or [c.get("status") for c in old.get("conditions", [])] != [c["status"] for c in status["conditions"]] \
-            or [c.get("reason") for c in old.get("conditions", [])] != [c["reason"] for c in status["conditions"]]:
+            {"type": "Progressing", "status": progressing, "reason": reason, "message": message,
+             "lastUpdateTime": now, "lastTransitionTime": now}]}
+    if replicas - available > 0:
+        status["unavailableReplicas"] = replicas - available
+    if _status_key(dep.get("status", {})) != _status_key(status):
         cluster.set_status(DEPLOYMENTS, dep, status)
 
 
+def _status_key(status: dict[str, Any]) -> Any:
+    """What of a Deployment's status counts as a change (not the conditions' times)."""
+    return ({k: v for k, v in status.items() if k != "conditions"},
+            [(c.get("status"), c.get("reason")) for c in status.get("conditions", [])])
+
+
 def replicaset(cluster: Cluster, rs: dict[str, Any]) -> None:
-    """Pods up or down to ``replicas``; status from them."""
+    """Pods up or down to ``replicas`` (going down, pods not bound, not running or not ready go first, as upstream
+    ranks them); status from them."""
     want = int(rs["spec"].get("replicas", 1))
     pods = [p for p in _owned(cluster, PODS, rs)
             if matches_selector(rs["spec"].get("selector"), p["metadata"].get("labels") or {})]
+    pods.sort(key=lambda p: (bool(p["spec"].get("nodeName")), p.get("status", {}).get("phase") == "Running",
+                             _ready(p)), reverse=True)
     for pod in pods[want:]:
         cluster.delete(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
     for _ in range(want - len(pods)):
@@ -221,6 +222,16 @@ def replicaset(cluster: Cluster, rs: dict[str, Any]) -> None:
     cluster.set_status(REPLICASETS, rs, {"replicas": len(pods), "fullyLabeledReplicas": len(pods),
                                          "readyReplicas": ready, "availableReplicas": ready,
                                          "observedGeneration": rs["metadata"].get("generation", 1)})
+
+
+def collect_orphans(cluster: Cluster) -> None:
+    """PodGC: a pod bound to a node that no longer exists (a pool scaled down, a node gone) is deleted; its
+    controller makes another, Pending until some node has room."""
+    nodes = {n["metadata"]["name"] for n in cluster.list(kubelet.NODES)}
+    for pod in cluster.list(PODS):
+        if pod["spec"].get("nodeName") and pod["spec"]["nodeName"] not in nodes:
+            cluster.delete(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
+            cluster.state.get("pod_timers", {}).pop(pod["metadata"]["uid"], None)
 
 
 def collect_garbage(cluster: Cluster) -> None:
