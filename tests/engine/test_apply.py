@@ -287,3 +287,20 @@ def test_an_interface_answer_never_starts_a_second_install_silently(tmp_path: Pa
     assert f'set uniq_id = "{lo_id}"' in doc["hint"]
     code, again, err = run(home, "plan", *args, "--answers", str(ANSWERS), "--json", env=env)
     assert again["uniq_id"]["value"] == uid  # nothing was remembered by the refused run
+
+
+def test_directory_replication_and_role_propagation_are_waited_out(tmp_path: Path, home: Home) -> None:
+    """Right after the application is made, Graph does not know it yet (POST /servicePrincipals 400, addPassword
+    404), and a new AcrPull takes minutes to reach the registry (401): each is waited out, saying so, not failed."""
+    from tests.conftest import start_sandbox
+
+    served = start_sandbox(tmp_path / "sandbox", "--speed", "25")  # replication 0.3 s, a role's reach 5 s
+    try:
+        args, env = endpoint_args(served.info)
+        args += ["--registry-endpoint", served.info["registry"] + "/{host}"]  # the registry's data plane too
+        code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+        assert code == 0, err[-4000:]
+        assert "making the service principal: waiting for the directory to replicate" in err, err[-4000:]
+        assert "refused the service principal (401): a new role assignment takes minutes" in err, err[-4000:]
+    finally:
+        served.stop()

@@ -135,6 +135,11 @@ def route(sbx: Sandbox, method: str, parts: list[str], body: Any, query: dict[st
                     obj[key] = body[key]
             sbx.store.save()
             return _empty()
+    if len(parts) == 3 and coll_name == "applications" and method == "POST" and sbx.now() < obj.get("_visible_at", 0):
+        # Right after it is made, an application is not yet on the replica an action reaches (recorded: addPassword
+        # answers 404 for the first seconds)
+        raise GraphError(404, "Request_ResourceNotFound", f"Resource '{parts[1]}' does not exist or one of its "
+                         "queried reference-property objects are not present.")
     if len(parts) == 3 and coll_name == "applications" and method == "POST":
         if parts[2] == "addPassword":
             return add_password(sbx, obj, body or {})
@@ -169,7 +174,7 @@ def create_sp(sbx: Sandbox, body: Any) -> web.Response:
     data = sbx.store.data
     app_id = body.get("appId") if isinstance(body, dict) else None
     app = next((a for a in data["applications"].values() if a["appId"] == app_id), None)
-    if app is None:
+    if app is None or sbx.now() < app.get("_visible_at", 0):  # not replicated yet: Graph says it does not exist
         raise GraphError(400, "Request_BadRequest", f"The appId '{app_id}' of the service principal does not "
                          "reference a valid application object.")
     if any(s["appId"] == app_id for s in data["service_principals"].values()):

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .arm.authz import effective
 from .arm.base import Sandbox
 from .authority import secret_hash
 
@@ -43,7 +44,7 @@ def can_pull(sbx: Sandbox, host: str, username: str, password: str) -> bool:
         return False
     return any(a["properties"]["principalId"] == sp["id"]
                and reg["id"].lower().startswith(a["properties"]["scope"].lower())
-               and a["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] in PULL_ROLES
+               and a["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] in PULL_ROLES and effective(sbx, a)
                for a in data.get("role_assignments", {}).values())
 
 

@@ -6,22 +6,42 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
 from ..azure.errors import azure_call
-from ..errors import SecretStoreError, TransientError
+from ..errors import SecretStoreError, TransientError, WizardError
 from ..events import StepProgress, Warning
 from ..naming import TAG
 from ..secrets import SP_PASSWORD
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, rest
 
+T = TypeVar("T")
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 CRED_NAME = "studioml-azure"
-REPLICATION_WAIT = 20.0
+REPLICATION_WAIT = 120.0  # Entra ID replicates a new object within seconds, at times a minute or two
+REPLICATING = ("does not reference a valid application", "PrincipalNotFound", "Request_ResourceNotFound")
 ROTATE_DAYS = 30  # a password this close to its end is due for `studioml-azure rotate`
+
+
+def until_replicated(ctx: Context, step: str, what: str, call: Callable[[], T]) -> T:
+    """``call``, again with backoff while the directory has not replicated what it refers to (a new application
+    is unknown to ``POST /servicePrincipals`` and ``addPassword`` for a while, a new principal to role assignments),
+    for up to :data:`REPLICATION_WAIT` seconds, saying so."""
+    started, delay = time.monotonic(), ctx.poll_seconds
+    while True:
+        try:
+            return call()
+        except WizardError as err:
+            elapsed = time.monotonic() - started
+            if not any(w in err.message for w in REPLICATING) or elapsed > REPLICATION_WAIT:
+                raise
+            ctx.emit(StepProgress(step, f"{what}: waiting for the directory to replicate ({int(elapsed)} s)"))
+            ctx.sleep(delay)
+            delay = min(delay * 2, 15.0)
 
 
 def days_left(expires: str, now: datetime | None = None) -> int:
@@ -83,9 +103,13 @@ def add_password(ctx: Context, app: dict[str, Any]) -> dict[str, Any]:
     without its secret."""
     end = (datetime.now(UTC) + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
     graph = ctx.clients.graph()
-    with azure_call("adding a password to the application"):
-        cred = graph.request("POST", f"/applications/{app['id']}/addPassword",
-                             json={"passwordCredential": {"displayName": CRED_NAME, "endDateTime": end}})
+
+    def post() -> Any:
+        with azure_call("adding a password to the application"):
+            return graph.request("POST", f"/applications/{app['id']}/addPassword",
+                                 json={"passwordCredential": {"displayName": CRED_NAME, "endDateTime": end}})
+
+    cred = until_replicated(ctx, "sp", "adding a password", post)
     try:
         ctx.secrets.put(SP_PASSWORD, cred["secretText"])
     except SecretStoreError:
@@ -138,9 +162,11 @@ class ServicePrincipal(Step):
         ctx.facts["sp.app_id"] = app["appId"]
         sp = obs.data.get("sp") or _find_sp(ctx, app["appId"])
         if sp is None:
-            with azure_call("creating the service principal"):
-                sp = graph.request("POST", "/servicePrincipals", ok=(201, 409),
-                                   json={"appId": app["appId"], "tags": [f"{TAG}:{ctx.names.uniq_id}"]})
+            def post() -> Any:
+                with azure_call("creating the service principal"):
+                    return graph.request("POST", "/servicePrincipals", ok=(201, 409),
+                                         json={"appId": app["appId"], "tags": [f"{TAG}:{ctx.names.uniq_id}"]})
+            sp = until_replicated(ctx, self.key, "making the service principal", post)
             if not sp or "id" not in sp:
                 sp = self._wait_visible(ctx, lambda: _find_sp(ctx, app["appId"]))
         ctx.facts["sp.object_id"] = sp["id"]
@@ -212,10 +238,12 @@ class RoleAssignment(Step):
         scope, principal = str(ctx.facts[self.scope_fact]), str(ctx.facts[self.principal_fact])
         name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.lower()}|{principal}|{self.role}"))
         role = f"/subscriptions/{ctx.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{self.role}"
-        with azure_call(f"assigning {self.role_name} to {self.who}"):
-            ctx.clients.authz(ctx.subscription_id).role_assignments.create(scope, name, {"properties": {
-                "roleDefinitionId": role, "principalId": principal, "principalType": "ServicePrincipal",
-                "description": f"{self.title} (studioml-azure)"}})
+        def assign() -> Any:
+            with azure_call(f"assigning {self.role_name} to {self.who}"):
+                return ctx.clients.authz(ctx.subscription_id).role_assignments.create(scope, name, {"properties": {
+                    "roleDefinitionId": role, "principalId": principal, "principalType": "ServicePrincipal",
+                    "description": f"{self.title} (studioml-azure)"}})
+        until_replicated(ctx, self.key, f"assigning {self.role_name}", assign)
 
 
 def list_tags(ctx: Context, repo: str) -> list[str] | None:
@@ -241,13 +269,16 @@ def list_tags(ctx: Context, repo: str) -> list[str] | None:
         raise TransientError(f"the registry {host} could not be reached ({type(err).__name__}).", "run again") from None
     if resp.status_code == 404:
         return []
-    if resp.status_code == 401:
-        return None if not ctx.facts.get("sp-role.done") else _refuse(host)
+    if resp.status_code in (401, 403):
+        if not ctx.facts.get("sp-role.done"):
+            return None
+        raise NotYetAllowed(f"the registry {host} refused the service principal ({resp.status_code}): a new role "
+                            "assignment takes minutes to reach the registry",
+                            "run again in a few minutes; if it persists, the keyring's password is stale")
     if resp.status_code != 200:
         raise TransientError(f"the registry {host} answered {resp.status_code}.", "run again")
     return list(resp.json().get("tags") or [])
 
 
-def _refuse(host: str) -> list[str]:
-    raise TransientError(f"the registry {host} refused the service principal's password (a new role assignment "
-                         "can take minutes to apply).", "run again; if it persists, the keyring's password is stale")
+class NotYetAllowed(TransientError):
+    """The registry refuses a principal whose pull role it has not been told of yet."""

@@ -11,7 +11,9 @@ from ..azure.errors import azure_call
 from ..errors import InterruptedRun, RefusedError, TransientError, WizardError
 from ..events import StepProgress
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest, tags_missing
-from .identity import list_tags
+from .identity import NotYetAllowed, list_tags
+
+PULL_WAIT = 600.0  # a new role assignment can take up to 10 minutes to take effect (Azure RBAC troubleshooting)
 
 PROVIDERS = ("Microsoft.ContainerRegistry", "Microsoft.ContainerService", "Microsoft.Compute", "Microsoft.Network")
 
@@ -161,8 +163,11 @@ class Image(Step):
         """Is the tag already in the registry?"""
         host, source, repo, tag = self.target(ctx)
         res = [Resource("image", f"{repo}:{tag}")]
-        tags = self._tags(ctx, repo) if ctx.facts.get("registry.id") else None
-        if tags is None:  # the registry's data plane is not reachable from here: the journal says what was done
+        try:
+            tags = self._tags(ctx, repo) if ctx.facts.get("registry.id") else None
+        except NotYetAllowed:  # the pull role has not reached the registry yet: verify waits for it
+            tags = None
+        if tags is None:  # the data plane cannot tell (not reachable, or not yet allowed): the journal says
             done = ctx.journal.fact(self.key, "imported") == f"{ctx.facts.get('registry.id')}|{repo}:{tag}"
             return Observation(NONE if done else CREATE, f"from {host}/{source}", res)
         return Observation(NONE if tag in tags else CREATE, f"from {host}/{source}", res)
@@ -190,17 +195,29 @@ class Image(Step):
         ctx.journal.record(self.key, "fact", imported=f"{ctx.facts['registry.id']}|{repo}:{tag}")
 
     def verify(self, ctx: Context) -> None:
-        """List the repository's tags (the data plane, with the service principal's password)."""
+        """List the repository's tags (the data plane, with the service principal's password): the image is there
+        and the principal may pull it. A new AcrPull takes minutes to reach the registry, which refuses the principal
+        meanwhile: that is waited out (up to :data:`PULL_WAIT` seconds), saying so."""
         _h, _s, repo, tag = self.target(ctx)
-        deadline = time.monotonic() + 60
+        started, said = time.monotonic(), -1
         while True:
-            tags = self._tags(ctx, repo)
+            elapsed = time.monotonic() - started
+            try:
+                tags = self._tags(ctx, repo)
+            except NotYetAllowed as err:
+                if elapsed > PULL_WAIT:
+                    raise
+                if int(elapsed) // 15 != said:  # a line every 15 s, not one per try
+                    said = int(elapsed) // 15
+                    ctx.emit(StepProgress(self.key, f"{err.message} (waiting {int(elapsed)} s)"))
+                ctx.sleep(ctx.poll_seconds)
+                continue
             if tags is None:
                 ctx.warn(self.key, "tags not listed: this cloud's registry data plane is not reachable from here")
                 return
             if tag in tags:
                 ctx.emit(StepProgress(self.key, f"{repo} tags: {', '.join(tags)}"))
                 return
-            if time.monotonic() > deadline:
+            if elapsed > 60:
                 raise RefusedError(f"{repo}:{tag} is not in the registry after the import.", "run again")
             ctx.sleep(ctx.poll_seconds)

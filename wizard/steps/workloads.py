@@ -171,7 +171,9 @@ class Runner(Objects):
                 last = message
             stalled = next((c for c in status.get("conditions") or [] if c.get("type") == "Progressing"
                             and c.get("reason") == "ProgressDeadlineExceeded"), None)
-            if stalled is not None and status.get("observedGeneration", 0) >= gen:
+            # a pod that can never be placed is a rollout that will not end; an image still being pulled (a pull
+            # role taking its minutes to apply) is waited for until the deadline
+            if stalled is not None and status.get("observedGeneration", 0) >= gen and "nodes are available" in problem:
                 raise RefusedError(f"the runner's rollout stopped making progress "
                                    f"({str(stalled.get('message', '')).rstrip('.')}): "
                                    f"{message}.", f"kubectl --kubeconfig {kube.kubeconfig} -n {NAMESPACE} describe "

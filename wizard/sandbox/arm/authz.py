@@ -66,6 +66,14 @@ def role_definitions(call: Call, scope: str, guid: str | None) -> web.Response:
     return json_response({"value": items})
 
 
+PROPAGATION_SECONDS = 120.0
+
+
+def effective(sbx: Any, assignment: dict[str, Any]) -> bool:
+    """Whether a role assignment has reached the services that enforce it."""
+    return bool(sbx.now() >= sbx.store.data.get("role_effective", {}).get(assignment["name"].lower(), 0))
+
+
 def _principal_visible(call: Call, principal: str, principal_type: str | None) -> None:
     sbx = call.sbx
     data = sbx.store.data
@@ -162,5 +170,8 @@ def role_assignments(call: Call, scope: str, name: str | None) -> web.Response:
                            "createdOn": now, "updatedOn": now, "createdBy": call.caller.get("oid"),
                            "updatedBy": call.caller.get("oid"), "delegatedManagedIdentityResourceId": None}}
     store[key] = body
+    # A new assignment takes minutes to reach the services that enforce it ("Troubleshoot Azure RBAC": changes can
+    # take up to 10 minutes): until then a registry refuses the pulls it grants.
+    call.sbx.store.data.setdefault("role_effective", {})[key] = call.sbx.now() + call.sbx.scaled(PROPAGATION_SECONDS)
     call.sbx.store.save()
     return json_response(body, status=201)

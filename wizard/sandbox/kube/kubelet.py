@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from ..arm import catalog
+from ..arm.authz import effective
 from ..registry import PULL_ROLES, can_pull
 from .kinds import BY_PLURAL
 from .objects import Cluster, now_rfc3339
@@ -269,7 +270,7 @@ def _attached(sbx: Any, rec: dict[str, Any], host: str) -> bool:
                 and r["body"]["properties"]["loginServer"] == host), None)
     return reg is not None and any(
         a["properties"]["principalId"] == kubelet and reg["id"].lower().startswith(a["properties"]["scope"].lower())
-        and a["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] in PULL_ROLES
+        and a["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] in PULL_ROLES and effective(sbx, a)
         for a in sbx.store.data.get("role_assignments", {}).values())
 
 
