@@ -64,7 +64,8 @@ ALLOWED: dict[str, str] = {
     "runner_image": "an image reference with a tag, such as \"docker.io/leafai/studio-go-runner:0.9.21\"",
     "runner_replicas": "a whole number from 0 to the GPUs the pool has (gpu_nodes x GPUs per node)",
     "admin_user": "true or false",
-    "pull_auth": "\"secret\" (a Kubernetes pull secret, the seed's way) or \"attach\" (AcrPull for the cluster)",
+    "pull_auth": "\"secret\" (a Kubernetes pull secret, the seed's way) or \"attach\" (the cluster reads the "
+                 "runner repository as itself)",
     "currency": ", ".join(CURRENCIES),
     "interface": "a network interface name such as \"eth0\" (whose multicast memberships a new uniq_id hashes, "
                  "as the seed's `ip maddress show eth0`)",

@@ -10,7 +10,7 @@ from .naming import NAMESPACE, PULL_SECRET
 from .steps.access import ServiceAccess
 from .steps.base import Context, Observation, Step
 from .steps.cluster import Cluster, Kubeconfig
-from .steps.identity import RoleAssignment, ServicePrincipal
+from .steps.identity import RoleAssignment, ServicePrincipal, repository_condition
 from .steps.network import Network
 from .steps.outbound import Outbound
 from .steps.peering import Peering, RegionNetwork
@@ -22,19 +22,24 @@ from .vmconfig import boot_digest as boot
 from .vmconfig import versions
 
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+# In the registry's ABAC-enabled role mode (set explicitly: it is Microsoft's recommendation and to become the
+# default) only the repository roles count; the puller gets the reader role for the runner's repository alone.
+REPO_READER, REPO_READER_NAME = "b93aa761-3e63-49ed-ac28-beffa264f7ac", "Container Registry Repository Reader"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 
 
 def build_steps(ctx: Context) -> list[Step]:
     """The steps of one region's install, each after what it needs."""
     names, region = ctx.names, ctx.region
+    condition = repository_condition(Image().target(ctx)[2])
     steps: list[Step] = [
         Providers(),
         ResourceGroup("registry-group", names.registry_rg, names.home_region),
         Registry(),
         ServicePrincipal(),
-        RoleAssignment("sp-role", role=ACR_PULL, role_name="AcrPull", scope_fact="registry.id",
-                       principal_fact="sp.object_id", needs=("sp", "registry"), who=names.sp),
+        RoleAssignment("sp-role", role=REPO_READER, role_name=REPO_READER_NAME, scope_fact="registry.id",
+                       principal_fact="sp.object_id", needs=("sp", "registry"), who=names.sp, condition=condition,
+                       replaces=ACR_PULL),
         Image(),
         Outbound(),
         Network(),
@@ -58,9 +63,10 @@ def build_steps(ctx: Context) -> list[Step]:
         steps[at:at] = [RegionNetwork(), Peering()]
         runner.needs = (*runner.needs, "peering")
     if ctx.answers.pull_auth == "attach":
-        steps.append(RoleAssignment("acr-attach", role=ACR_PULL, role_name="AcrPull", scope_fact="registry.id",
-                                    principal_fact="cluster.kubelet_object_id", needs=("cluster", "registry"),
-                                    who=f"{names.cluster} kubelet identity"))
+        steps.append(RoleAssignment("acr-attach", role=REPO_READER, role_name=REPO_READER_NAME,
+                                    scope_fact="registry.id", principal_fact="cluster.kubelet_object_id",
+                                    needs=("cluster", "registry"), who=f"{names.cluster} kubelet identity",
+                                    condition=condition, replaces=ACR_PULL))
         runner.needs = (*runner.needs, "acr-attach")
     steps.append(runner)
     steps.append(Probe(("runner", "service-access", "rabbitmq", "files")
@@ -109,18 +115,22 @@ def script(ctx: Context, plan: list[PlannedStep]) -> list[str]:
     ring = f"keyring get studioml-azure {ctx.secrets.prefix}"
     sub = f"--subscription {ctx.subscription_id}"
     sources = " ".join(ctx.facts.get("service-access.sources") or ["10.20.0.0/20"])
+    repo = Image().target(ctx)[2]
     commands: dict[str, list[str]] = {
         "providers": [f"az provider register {sub} --namespace {ns} --wait" for ns in (
             "Microsoft.ContainerRegistry", "Microsoft.ContainerService", "Microsoft.Compute", "Microsoft.Network")],
         "registry-group": [f"az group create {sub} -n {n.registry_rg} -l {n.home_region} --tags studioml-uniq-id="
                            f"{n.uniq_id}"],
-        "registry": [f"az acr create {sub} -g {n.registry_rg} -n {n.registry} --sku Basic"
-                     + (" --admin-enabled true" if a.admin_user else "")],
-        "sp": [f"az ad app create --display-name {n.sp}", f"az ad sp create --id <appId of {n.sp}>",
+        "registry": [f"az acr create {sub} -g {n.registry_rg} -n {n.registry} --sku Basic --role-assignment-mode "
+                     "rbac-abac" + (" --admin-enabled true" if a.admin_user else "")],
+        "sp": [f"az rest --method PATCH --uri \"https://graph.microsoft.com/v1.0/applications(uniqueName='{n.sp}')\" "
+               f"--headers Prefer=create-if-missing --body '{{\"displayName\": \"{n.sp}\"}}'",
+               f"az ad sp create --id <appId of {n.sp}>",
                f"az ad app credential reset --id <appId> --append --display-name studioml-azure --query password -o tsv"
                f" | keyring set studioml-azure {ctx.secrets.prefix}/sp-password"],
         "sp-role": [f"az role assignment create --assignee-object-id <sp objectId> --assignee-principal-type "
-                    f"ServicePrincipal --role AcrPull --scope $(az acr show -n {n.registry} --query id -o tsv)"],
+                    f"ServicePrincipal --role '{REPO_READER_NAME}' --scope $(az acr show -n {n.registry} --query id "
+                    f"-o tsv) --condition-version 2.0 --condition \"{repository_condition(repo)}\""],
         "image": [f"az acr import -n {n.registry} --source {a.runner_image} -t {n.registry}/"
                   f"{a.runner_image.rsplit('/', 1)[-1]}"],
         "outbound": [f"az network public-ip create {sub} -g {n.registry_rg} -n {n.nat_ip} --sku Standard "

@@ -129,7 +129,7 @@ def ask_answers(prompter: Prompter, wizard: Wizard, sub: dict[str, Any], say: Ca
                                                     _checker(wizard.answers, "runner_replicas"))))
     wizard.answer(pull_auth=prompter.choose("How the cluster pulls the runner image", [
         Choice("pull secret studioml-go-docker-key with the service principal (the seed's way)", "secret"),
-        Choice("attach the registry (AcrPull for the cluster's kubelet identity, no secret)", "attach")],
+        Choice("attach the registry (the kubelet identity may read the runner repository, no secret)", "attach")],
         wizard.answers.pull_auth))
     return wizard.answer(admin_user=prompter.confirm(
         "Enable the registry's admin user? (a shared password; the service principal is safer)",

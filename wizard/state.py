@@ -182,15 +182,6 @@ class Journal:
                 value = entry[name]
         return value
 
-    def unanswered(self, step: str, asked: str, answered: str) -> bool:
-        """Whether the last ``asked`` fact of ``step`` has no ``answered`` fact after it (a request in flight
-        when the run died)."""
-        last: str | None = None
-        for entry in self.entries():
-            if entry["step"] == step and entry["event"] == "fact":
-                last = asked if asked in entry else answered if answered in entry else last
-        return last == asked
-
     def resume_notice(self) -> str | None:
         """What to tell the person when the last run left steps unfinished, else None."""
         left = self.unfinished()

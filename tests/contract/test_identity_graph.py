@@ -39,9 +39,9 @@ class Graph:
         self.pipeline = Pipeline(RequestsTransport(connection_verify=info["ca_bundle"]), policies=[
             RetryPolicy(), BearerTokenCredentialPolicy(credential, GRAPH_SCOPE)])
 
-    def call(self, method: str, path: str, json: Any = None, params: dict[str, str] | None = None
-             ) -> tuple[int, Any, dict[str, str]]:
-        req = HttpRequest(method, self.base + path, json=json, params=params)
+    def call(self, method: str, path: str, json: Any = None, params: dict[str, str] | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+        req = HttpRequest(method, self.base + path, json=json, params=params, headers=headers)
         resp = self.pipeline.run(req).http_response
         body = resp.json() if resp.text() else None
         assert resp.headers.get("odata-version") == "4.0"
@@ -103,7 +103,16 @@ def test_graph_application_lifecycle(slow_sandbox: Any) -> None:
     jsonschema.validate(found, COLLECTION)
     assert found["value"] == []
     assert graph.call("GET", f"/applications/{app['id']}")[1]["appId"] == app["appId"]
-    status, sp, _ = graph.call("POST", "/servicePrincipals", {"appId": app["appId"], "accountEnabled": True})
+    # nor does the principal endpoint: a service principal for it is refused until it replicates
+    status, early, _ = graph.call("POST", "/servicePrincipals", {"appId": app["appId"], "accountEnabled": True})
+    assert status == 400 and early["error"]["code"] == "Request_BadRequest"
+    jsonschema.validate(early, ERROR)
+    deadline = time.time() + 30
+    new_sp = {"appId": app["appId"], "accountEnabled": True}
+    while (answer := graph.call("POST", "/servicePrincipals", new_sp))[0] == 400:
+        assert time.time() < deadline
+        time.sleep(0.5)
+    status, sp, _ = answer
     assert status == 201
     jsonschema.validate(sp, SERVICE_PRINCIPAL)
     status, dup, _ = graph.call("POST", "/servicePrincipals", {"appId": app["appId"]})
@@ -139,3 +148,31 @@ class _NoCred:
     def get_token(self, *scopes: str, **kw: Any) -> Any:
         from azure.core.credentials import AccessToken
         return AccessToken("x.y.z", int(time.time()) + 3600)
+
+
+def test_graph_upsert_and_alternate_keys(slow_sandbox: Any) -> None:
+    """Learn, "Upsert application": PATCH by uniqueName makes the application once (201), updates it after (204),
+    and without ``Prefer: create-if-missing`` is an update that finds nothing (404). Reads by an alternate key see
+    a new object at once, where a $filter does not."""
+    info = slow_sandbox.info
+    graph = Graph(info, _cred(info, info["client_id"], info["client_secret"]))
+    key = f"/applications(uniqueName='studioml-{uuid.uuid4().hex[:8]}')"
+    upsert = {"Prefer": "create-if-missing"}
+    status, missing, _ = graph.call("PATCH", key, {"displayName": "x"})
+    assert status == 404 and missing["error"]["code"] == "Request_ResourceNotFound"
+    status, app, _ = graph.call("PATCH", key, {"displayName": "first"}, headers=upsert)
+    assert status == 201
+    jsonschema.validate(app, APPLICATION)
+    assert graph.call("PATCH", key, {"displayName": "second"}, headers=upsert)[0] == 204
+    status, read, _ = graph.call("GET", key)
+    assert status == 200 and read["id"] == app["id"] and read["displayName"] == "second"
+    listed = graph.call("GET", "/applications", params={"$filter": "displayName eq 'second'"})[1]["value"]
+    assert listed == []  # not replicated yet
+    while graph.call("POST", "/servicePrincipals", {"appId": app["appId"]})[0] == 400:
+        time.sleep(0.5)
+    status, sp, _ = graph.call("GET", f"/servicePrincipals(appId='{app['appId']}')")
+    assert status == 200 and sp["appId"] == app["appId"]
+    jsonschema.validate(sp, SERVICE_PRINCIPAL)
+    assert graph.call("DELETE", f"/applications/{app['id']}")[0] == 204
+    assert graph.call("GET", key)[0] == 404
+    assert graph.call("GET", f"/servicePrincipals(appId='{app['appId']}')")[0] == 404

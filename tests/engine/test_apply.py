@@ -304,3 +304,35 @@ def test_directory_replication_and_role_propagation_are_waited_out(tmp_path: Pat
         assert "refused the service principal (401): a new role assignment takes minutes" in err, err[-4000:]
     finally:
         served.stop()
+
+
+def test_the_registry_role_mode_is_set_and_converged(tmp_path: Path, served: RunningSandbox, home: Home) -> None:
+    """The registry's role assignment mode is explicit: someone switching it (Microsoft recommends the ABAC mode,
+    which honours no AcrPull) does not leave the clusters unable to pull: apply converges it, and the puller's role
+    is one the mode honours, limited to the runner's repository."""
+    from azure.mgmt.authorization import AuthorizationManagementClient
+    from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+
+    info = served.info
+    args, env = endpoint_args(info)
+    code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    assert code == 0, err[-4000:]
+    sub, uid = doc["subscription"]["id"], doc["uniq_id"]["value"]
+    cred = admin_credential(info)
+    acr = ContainerRegistryManagementClient(cred, sub, base_url=info["arm"], connection_verify=info["ca_bundle"],
+                                            polling_interval=0.05)
+    reg = acr.registries.get(f"studioml-{uid}", f"leafai{uid}")
+    mode = reg.role_assignment_mode
+    other = "LegacyRegistryPermissions" if mode == "AbacRepositoryPermissions" else "AbacRepositoryPermissions"
+    acr.registries.begin_update(f"studioml-{uid}", f"leafai{uid}", {"properties": {"roleAssignmentMode": other}}
+                                ).result()
+    code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    assert code == 0, err[-4000:]
+    assert "role assignment mode" in doc["steps"]["registry"]["detail"], doc["steps"]["registry"]
+    assert acr.registries.get(f"studioml-{uid}", f"leafai{uid}").role_assignment_mode == "AbacRepositoryPermissions"
+    authz = AuthorizationManagementClient(cred, sub, base_url=info["arm"], connection_verify=info["ca_bundle"])
+    assignments = [a for a in authz.role_assignments.list_for_scope(reg.id) if "leafai" not in (a.description or "x")]
+    readers = [a for a in assignments if a.role_definition_id.endswith("b93aa761-3e63-49ed-ac28-beffa264f7ac")]
+    assert len(readers) == 1 and f"'leafai{uid}/studio-go-runner'" in readers[0].condition, assignments
+    assert not [a for a in assignments if a.role_definition_id.endswith("7f951dda-4ed3-4680-a7ca-43fe172d538d")]
+    _assert_ready(doc)

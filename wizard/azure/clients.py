@@ -122,10 +122,10 @@ class RestClient:
                                                                                 transport=transport)
 
     def request(self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None,
-                ok: tuple[int, ...] = (200, 201, 204)) -> Any:
+                ok: tuple[int, ...] = (200, 201, 204), headers: dict[str, str] | None = None) -> Any:
         """Send and return the JSON answer (``None`` for an empty one); other statuses raise HttpResponseError."""
         url = path if path.startswith("https://") else self.base_url + path
-        response = self._client.send_request(HttpRequest(method, url, json=json, params=params))
+        response = self._client.send_request(HttpRequest(method, url, json=json, params=params, headers=headers))
         if response.status_code not in ok:
             raise HttpResponseError(response=response)
         return response.json() if response.content else None

@@ -2,7 +2,10 @@
 
 Shapes per ``azure-specs/graph/README.md``: OData envelopes, ``@odata.context``, Location headers,
 the OData error envelope with ``innerError``. New objects become visible to ``$filter`` queries only
-after a replication delay, as directory objects do.
+after a replication delay, as directory objects do; reads by id or by an alternate key do not lag.
+Applications can be upserted by their ``uniqueName`` alternate key (Learn, "Upsert application":
+``PATCH /applications(uniqueName='...')`` with ``Prefer: create-if-missing`` answers 201 with the new object,
+204 when it existed and was updated, 404 when it is missing and the header was not sent).
 """
 
 from __future__ import annotations
@@ -92,11 +95,50 @@ async def handle(request: web.Request) -> web.StreamResponse:
         if not parts or parts[0] != "v1.0":
             raise GraphError(400, "BadRequest", "Invalid version: only v1.0 is served.")
         body = await request.json() if request.can_read_body else None
+        keyed = UNIQUE_NAME.match(parts[1]) if len(parts) > 1 else None
+        if keyed:
+            return by_unique_name(sbx, request.method, keyed.group(1), body,
+                                  "create-if-missing" in request.headers.get("Prefer", ""))
+        sp_key = SP_APP_ID.match(parts[1]) if len(parts) == 2 else None
+        if sp_key and request.method == "GET":
+            return sp_by_app_id(sbx, sp_key.group(1))
         return route(sbx, request.method, parts[1:], body, dict(request.query))
     except GraphError as err:
         return err.response()
     except ValueError:
         return GraphError(400, "BadRequest", "Unable to read JSON request payload.").response()
+
+
+UNIQUE_NAME = re.compile(r"^applications\(uniqueName='([^']+)'\)$")
+
+
+SP_APP_ID = re.compile(r"^servicePrincipals\(appId='([^']+)'\)$")
+
+
+def sp_by_app_id(sbx: Sandbox, app_id: str) -> web.Response:
+    """``GET /servicePrincipals(appId='...')``: the appId alternate key."""
+    sp = next((s for s in sbx.store.data["service_principals"].values() if s["appId"] == app_id), None)
+    if sp is None:
+        raise GraphError(404, "Request_ResourceNotFound", f"Resource with appId '{app_id}' does not exist or one "
+                         "of its queried reference-property objects are not present.")
+    return _json({"@odata.context": f"{META}#servicePrincipals/$entity", **_public(sp)})
+
+
+def by_unique_name(sbx: Sandbox, method: str, name: str, body: Any, create: bool) -> web.Response:
+    """``/applications(uniqueName='name')``: GET, and PATCH as an upsert when ``Prefer: create-if-missing``."""
+    apps = sbx.store.data["applications"]
+    app = next((a for a in apps.values() if a.get("uniqueName") == name), None)
+    if method == "GET" and app is not None:
+        return _json({"@odata.context": f"{META}#applications/$entity", **_public(app)})
+    if method == "PATCH" and isinstance(body, dict):
+        if app is None and create:
+            return create_application(sbx, {**body, "uniqueName": name})
+        if app is not None:
+            return route(sbx, "PATCH", ["applications", app["id"]], body, {})
+    if method not in ("GET", "PATCH"):
+        raise GraphError(405, "Request_BadRequest", f"{method} is not supported with an alternate key.")
+    raise GraphError(404, "Request_ResourceNotFound", f"Resource with uniqueName '{name}' does not exist or one of "
+                     "its queried reference-property objects are not present.")
 
 
 def route(sbx: Sandbox, method: str, parts: list[str], body: Any, query: dict[str, str]) -> web.Response:
@@ -153,9 +195,14 @@ def create_application(sbx: Sandbox, body: Any) -> web.Response:
     if not isinstance(body, dict) or not body.get("displayName"):
         raise GraphError(400, "Request_BadRequest", "A value is required for property 'displayName' of resource "
                          "'Application'.")
+    if body.get("uniqueName") and any(a.get("uniqueName") == body["uniqueName"]
+                                       for a in sbx.store.data["applications"].values()):
+        raise GraphError(409, "Request_MultipleObjectsWithSameKeyValue", "Another object with the same value for "
+                         "property uniqueName already exists.")
     now = sbx.now()
     app = {"id": str(uuid.uuid4()), "appId": str(uuid.uuid4()), "displayName": body["displayName"],
-           "createdDateTime": iso(now)[:19] + "Z", "signInAudience": body.get("signInAudience") or
+           "uniqueName": body.get("uniqueName"), "createdDateTime": iso(now)[:19] + "Z",
+           "signInAudience": body.get("signInAudience") or
            "AzureADandPersonalMicrosoftAccount", "publisherDomain": sbx.store.meta["tenant_domain"],
            "identifierUris": body.get("identifierUris") or [], "tags": body.get("tags") or [],
            "notes": body.get("notes"), "passwordCredentials": [], "keyCredentials": [],

@@ -9,6 +9,7 @@ or an ARM bearer token of the tenant admin.
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 from aiohttp import web
@@ -17,8 +18,28 @@ from .arm.authz import effective
 from .arm.base import Sandbox
 from .authority import secret_hash
 
+# Which roles let a principal pull depends on the registry's role assignment mode ("Azure ABAC repository
+# permissions in Azure Container Registry", Learn): in the legacy mode AcrPull, AcrPush and the owner roles; in the
+# ABAC-enabled mode only the repository roles (AcrPull and AcrPush are not honoured there), each limited to the
+# repositories its condition names.
 PULL_ROLES = {"7f951dda-4ed3-4680-a7ca-43fe172d538d", "8311e382-0749-4cb8-b61a-304f252e45ec",
               "b24988ac-6180-42a0-ab88-20f7382dd24c", "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"}
+ABAC_PULL_ROLES = {"b93aa761-3e63-49ed-ac28-beffa264f7ac"}
+REPO_CONDITION = re.compile(r"repositories:name\]\s+StringEqualsIgnoreCase\s+'([^']+)'", re.IGNORECASE)
+
+
+def grants_pull(sbx: Sandbox, reg: dict[str, Any], assignment: dict[str, Any], repo: str | None) -> bool:
+    """Whether an assignment lets its principal pull ``repo`` (None: any repository) from the registry now."""
+    props = assignment["properties"]
+    if not reg["id"].lower().startswith(props["scope"].lower()) or not effective(sbx, assignment):
+        return False
+    role = props["roleDefinitionId"].rsplit("/", 1)[-1]
+    if reg["body"]["properties"].get("roleAssignmentMode") == "AbacRepositoryPermissions":
+        if role not in ABAC_PULL_ROLES:
+            return False
+        allowed = REPO_CONDITION.findall(props.get("condition") or "")
+        return not allowed or repo is None or repo.lower() in (a.lower() for a in allowed)
+    return role in PULL_ROLES
 
 
 def _registry(sbx: Sandbox, host: str) -> dict[str, Any] | None:
@@ -29,8 +50,8 @@ def _registry(sbx: Sandbox, host: str) -> dict[str, Any] | None:
     return None
 
 
-def can_pull(sbx: Sandbox, host: str, username: str, password: str) -> bool:
-    """Whether these basic-auth credentials may pull from the registry at ``host``."""
+def can_pull(sbx: Sandbox, host: str, username: str, password: str, repo: str | None = None) -> bool:
+    """Whether these basic-auth credentials may pull ``repo`` (any, when None) from the registry at ``host``."""
     reg = _registry(sbx, host)
     if reg is None:
         return False
@@ -42,20 +63,18 @@ def can_pull(sbx: Sandbox, host: str, username: str, password: str) -> bool:
     sp = next((s for s in data["service_principals"].values() if s["appId"] == username), None)
     if sp is None:
         return False
-    return any(a["properties"]["principalId"] == sp["id"]
-               and reg["id"].lower().startswith(a["properties"]["scope"].lower())
-               and a["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] in PULL_ROLES and effective(sbx, a)
+    return any(a["properties"]["principalId"] == sp["id"] and grants_pull(sbx, reg, a, repo)
                for a in data.get("role_assignments", {}).values())
 
 
-def _authorized(sbx: Sandbox, host: str, header: str) -> bool:
+def _authorized(sbx: Sandbox, host: str, header: str, repo: str | None) -> bool:
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "basic":
         try:
             user, _, pw = base64.b64decode(value).decode().partition(":")
         except ValueError:
             return False
-        return can_pull(sbx, host, user, pw)
+        return can_pull(sbx, host, user, pw, repo)
     if scheme.lower() == "bearer":
         claims = sbx.pki.verify_jwt(value)
         return claims is not None and claims.get("oid") == sbx.store.meta["admin_object_id"]
@@ -77,7 +96,8 @@ async def handle(request: web.Request) -> web.Response:
     tail = request.match_info["tail"].strip("/")
     if _registry(sbx, host) is None:
         return _error(404, "NAME_UNKNOWN", f"registry {host} does not exist", host)
-    if not _authorized(sbx, host, request.headers.get("Authorization", "")):
+    repo = tail[3:-len("/tags/list")] if tail.startswith("v2/") and tail.endswith("/tags/list") else None
+    if not _authorized(sbx, host, request.headers.get("Authorization", ""), repo):
         return _error(401, "UNAUTHORIZED", "authentication required", host)
     repos = {r: {t: v for t, v in tags.items() if v["available_at"] <= sbx.now()}
              for r, tags in sbx.store.data["registry_tags"].get(host, {}).items()}

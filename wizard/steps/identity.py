@@ -1,5 +1,5 @@
 """The registry's service principal (Graph application, service principal, password in the keyring) and its
-AcrPull role on the registry only; the registry data plane read with that identity."""
+reader role on the runner repository only (ABAC condition); the registry data plane read with that identity."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ..errors import SecretStoreError, TransientError, WizardError
 from ..events import StepProgress, Warning
 from ..naming import TAG
 from ..secrets import SP_PASSWORD
-from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, rest
+from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, lookup, rest
 
 T = TypeVar("T")
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
@@ -51,12 +51,14 @@ def days_left(expires: str, now: datetime | None = None) -> int:
 
 
 def find_app(ctx: Context) -> dict[str, Any] | None:
-    """The install's Graph application (by the journaled object id, else by name and tag), if it exists."""
+    """The install's Graph application (by the journaled object id, else by its ``uniqueName`` alternate key, else,
+    for one an earlier version made, by name and tag), if it exists. Reads by id or key see a new object at once;
+    a ``$filter`` only once the directory has replicated it."""
     graph = ctx.clients.graph()
     known = ctx.journal.fact("sp", "app_object_id")
     with azure_call("reading the Graph application"):
-        if known:
-            found = graph.request("GET", f"/applications/{known}", ok=(200, 404))
+        for path in ([f"/applications/{known}"] if known else []) + [_keyed(ctx)]:
+            found = graph.request("GET", path, ok=(200, 404))
             if isinstance(found, dict) and "id" in found:
                 return {str(k): v for k, v in found.items()}
         listed = graph.request("GET", "/applications", params={"$filter": f"displayName eq '{ctx.names.sp}'"})
@@ -64,10 +66,14 @@ def find_app(ctx: Context) -> dict[str, Any] | None:
     return dict(apps[0]) if apps else None
 
 
+def _keyed(ctx: Context) -> str:
+    return f"/applications(uniqueName='{ctx.names.sp}')"
+
+
 def _find_sp(ctx: Context, app_id: str) -> dict[str, Any] | None:
-    with azure_call("reading the service principal"):
-        listed = ctx.clients.graph().request("GET", "/servicePrincipals", params={"$filter": f"appId eq '{app_id}'"})
-    return dict(listed["value"][0]) if listed["value"] else None
+    with azure_call("reading the service principal"):  # by its appId alternate key: no replication lag
+        found = ctx.clients.graph().request("GET", f"/servicePrincipals(appId='{app_id}')", ok=(200, 404))
+    return dict(found) if isinstance(found, dict) and "id" in found else None
 
 
 def our_credential(ctx: Context, app: dict[str, Any]) -> dict[str, Any] | None:
@@ -167,41 +173,28 @@ class ServicePrincipal(Step):
                     return graph.request("POST", "/servicePrincipals", ok=(201, 409),
                                          json={"appId": app["appId"], "tags": [f"{TAG}:{ctx.names.uniq_id}"]})
             sp = until_replicated(ctx, self.key, "making the service principal", post)
-            if not sp or "id" not in sp:
-                sp = self._wait_visible(ctx, lambda: _find_sp(ctx, app["appId"]))
+            if not sp or "id" not in sp:  # 409: an earlier request made it
+                sp = _find_sp(ctx, app["appId"])
+            if sp is None:
+                raise TransientError("the directory refused a second service principal but shows none.",
+                                     "run again in a minute")
         ctx.facts["sp.object_id"] = sp["id"]
         for cred in obs.data.get("stale", []):
             remove_password(ctx, app, cred["keyId"], "an unused password credential")
         if obs.data.get("ours") is None:
             add_password(ctx, app)
 
-    def _wait_visible(self, ctx: Context, find: Any) -> dict[str, Any]:
-        deadline = time.monotonic() + REPLICATION_WAIT
-        while True:
-            found = find()
-            if found is not None:
-                return dict(found)
-            if time.monotonic() > deadline:
-                raise TransientError("the directory has not shown the new object yet.", "run again in a minute")
-            ctx.emit(StepProgress(self.key, "waiting for directory replication"))
-            ctx.sleep(ctx.poll_seconds)
-
     def _create_app(self, ctx: Context) -> dict[str, Any]:
-        if ctx.journal.unanswered(self.key, "app_create_started", "app_object_id"):  # a run died mid-request:
-            # the application may exist and not be listed yet (directory replication), so look for a while
-            deadline = time.monotonic() + REPLICATION_WAIT
-            while time.monotonic() < deadline:
-                found = find_app(ctx)
-                if found is not None:
-                    return found
-                ctx.emit(StepProgress(self.key, "looking for an application an interrupted run made"))
-                ctx.sleep(ctx.poll_seconds)
-        ctx.journal.record(self.key, "fact", app_create_started=True)
+        # An upsert by the uniqueName alternate key (Learn, "Upsert application"): a run that died mid-request, or a
+        # request whose answer was lost, cannot leave a second application behind; the next one finds it.
+        graph = ctx.clients.graph()
         with azure_call("creating the Graph application"):
-            app = ctx.clients.graph().request("POST", "/applications", json={
+            app = graph.request("PATCH", _keyed(ctx), headers={"Prefer": "create-if-missing"}, json={
                 "displayName": ctx.names.sp, "signInAudience": "AzureADMyOrg",
                 "tags": [f"{TAG}:{ctx.names.uniq_id}"],
                 "notes": "Pulls studio-go-runner images from the StudioML registry; made by studioml-azure."})
+            if not app:  # 204: it existed (an earlier request got through)
+                app = graph.request("GET", _keyed(ctx))
         ctx.journal.record(self.key, "fact", app_object_id=app["id"], app_id=app["appId"])
         return dict(app)
 
@@ -211,39 +204,68 @@ class ServicePrincipal(Step):
             raise SecretStoreError("the service principal's password is not in the keyring.", "run again")
 
 
+def repository_condition(repository: str) -> str:
+    """The ABAC condition that limits a repository role to reading one repository (the form of "Azure ABAC
+    repository permissions in Azure Container Registry", Learn)."""
+    reads = ("Microsoft.ContainerRegistry/registries/repositories/content/read",
+             "Microsoft.ContainerRegistry/registries/repositories/metadata/read")
+    return (f"((!(ActionMatches{{'{reads[0]}'}}) AND !(ActionMatches{{'{reads[1]}'}})) OR "
+            f"(@Request[Microsoft.ContainerRegistry/registries/repositories:name] StringEqualsIgnoreCase "
+            f"'{repository}'))")
+
+
 class RoleAssignment(Step):
-    """A role for a principal on one scope (``principalType`` set, so replication delay is no error)."""
+    """A role for a principal on one scope, with an optional ABAC condition (``principalType`` set, so replication
+    delay is no error); assignments of ``replaces`` (a role the registry's mode no longer honours) to the same
+    principal there are removed once it exists."""
 
     def __init__(self, key: str, *, role: str, role_name: str, scope_fact: str, principal_fact: str,
-                 needs: tuple[str, ...], who: str) -> None:
+                 needs: tuple[str, ...], who: str, condition: str | None = None, replaces: str = "") -> None:
         self.key, self.role, self.role_name, self.needs, self.who = key, role, role_name, needs, who
         self.scope_fact, self.principal_fact = scope_fact, principal_fact
+        self.condition, self.replaces = condition, replaces
         self.title = f"{role_name} for {who}"
 
     def observe(self, ctx: Context) -> Observation:
-        """Is the role assigned to the principal at the scope?"""
+        """Is the role (with its condition) assigned to the principal at the scope? Any replaced role left?"""
         res = [Resource(f"role assignment ({self.role_name})", self.who)]
         scope, principal = ctx.facts.get(self.scope_fact), ctx.facts.get(self.principal_fact)
         if not scope or not principal:
             return Observation(CREATE, "", res)
         with azure_call("reading role assignments"):
-            found = [rest(a) for a in ctx.clients.authz(ctx.subscription_id).role_assignments.list_for_scope(
+            found = [rest(a) or {} for a in ctx.clients.authz(ctx.subscription_id).role_assignments.list_for_scope(
                 scope, filter=f"principalId eq '{principal}'")]
-        have = any(str((a or {}).get("properties", {}).get("roleDefinitionId", "")).endswith(self.role)
-                   for a in found)
-        return Observation(NONE if have else CREATE, "", res)
+        have = any(str(lookup(a, "properties.roleDefinitionId", "")).endswith(self.role)
+                   and lookup(a, "properties.condition") == self.condition for a in found)
+        old = [str(a.get("id")) for a in found if self.replaces and
+               str(lookup(a, "properties.roleDefinitionId", "")).endswith(self.replaces)
+               and str(lookup(a, "properties.scope", "")).lower() == str(scope).lower()]
+        if have and not old:
+            return Observation(NONE, "", res)
+        detail = "" if not old else f"then remove {len(old)} assignment(s) of a role the registry no longer honours"
+        return Observation(UPDATE if have else CREATE, detail, res, {"have": have, "old": old})
 
     def apply(self, ctx: Context, obs: Observation) -> None:
-        """Assign; a deterministic name makes a repeated PUT the same assignment."""
+        """Assign (a deterministic name makes a repeated PUT the same assignment), then remove what it replaces."""
         scope, principal = str(ctx.facts[self.scope_fact]), str(ctx.facts[self.principal_fact])
-        name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.lower()}|{principal}|{self.role}"))
-        role = f"/subscriptions/{ctx.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{self.role}"
-        def assign() -> Any:
-            with azure_call(f"assigning {self.role_name} to {self.who}"):
-                return ctx.clients.authz(ctx.subscription_id).role_assignments.create(scope, name, {"properties": {
-                    "roleDefinitionId": role, "principalId": principal, "principalType": "ServicePrincipal",
-                    "description": f"{self.title} (studioml-azure)"}})
-        until_replicated(ctx, self.key, f"assigning {self.role_name}", assign)
+        authz = ctx.clients.authz(ctx.subscription_id)
+        if not obs.data.get("have"):
+            seed = f"{scope.lower()}|{principal}|{self.role}" + (f"|{self.condition}" if self.condition else "")
+            name = str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
+            role = f"/subscriptions/{ctx.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{self.role}"
+            props: dict[str, Any] = {"roleDefinitionId": role, "principalId": principal,
+                                     "principalType": "ServicePrincipal",
+                                     "description": f"{self.title} (studioml-azure)"}
+            if self.condition:
+                props.update(condition=self.condition, conditionVersion="2.0")
+
+            def assign() -> Any:
+                with azure_call(f"assigning {self.role_name} to {self.who}"):
+                    return authz.role_assignments.create(scope, name, {"properties": props})
+            until_replicated(ctx, self.key, f"assigning {self.role_name}", assign)
+        for rid in obs.data.get("old", []):
+            with azure_call("removing a role assignment the registry no longer honours"):
+                authz.role_assignments.delete_by_id(rid)
 
 
 def list_tags(ctx: Context, repo: str) -> list[str] | None:

@@ -15,6 +15,9 @@ from .identity import NotYetAllowed, list_tags
 
 PULL_WAIT = 600.0  # a new role assignment can take up to 10 minutes to take effect (Azure RBAC troubleshooting)
 
+# Set explicitly, never left to a default: ABAC-enabled repository permissions, which Microsoft recommends and
+# will make the default; AcrPull is not honoured there, so the puller gets a repository role (plan.py).
+ROLE_MODE = "AbacRepositoryPermissions"
 PROVIDERS = ("Microsoft.ContainerRegistry", "Microsoft.ContainerService", "Microsoft.Compute", "Microsoft.Network")
 
 
@@ -80,7 +83,7 @@ class ResourceGroup(Step):
 
 
 class Registry(Step):
-    """The ACR (Basic), admin user off unless asked for."""
+    """The ACR (Basic), admin user off unless asked for, its role assignment mode explicit."""
 
     key, title, needs = "registry", "Container registry", ("registry-group",)
 
@@ -102,10 +105,13 @@ class Registry(Step):
                                    f"({check.message or check.reason}).",
                                    f"choose another uniq_id, for example uniq_id = \"{self._free_id(ctx)}\"",
                                    "AlreadyInUse")
-            return Observation(CREATE, "Basic SKU" + (", admin user on" if ctx.answers.admin_user else ""), res)
+            return Observation(CREATE, "Basic SKU, ABAC repository permissions"
+                               + (", admin user on" if ctx.answers.admin_user else ""), res)
         self._remember(ctx, reg)
         admin = bool(lookup(reg, "properties.adminUserEnabled"))
         changes = []
+        if lookup(reg, "properties.roleAssignmentMode", "LegacyRegistryPermissions") != ROLE_MODE:
+            changes.append("role assignment mode: ABAC repository permissions")
         if admin != ctx.answers.admin_user:
             changes.append(f"admin user {'on' if ctx.answers.admin_user else 'off'}")
         if tags_missing(reg.get("tags"), ctx.tags):
@@ -136,12 +142,12 @@ class Registry(Step):
                                "prefer the service principal")
         if obs.action == CREATE:
             create = {"location": ctx.names.home_region, "sku": {"name": "Basic"}, "tags": ctx.tags,
-                      "properties": {"adminUserEnabled": ctx.answers.admin_user}}
+                      "properties": {"adminUserEnabled": ctx.answers.admin_user, "roleAssignmentMode": ROLE_MODE}}
             reg = rest(ctx.wait(self.key, lambda: acr.registries.begin_create(rg, name, create),
                                 f"creating registry {name}"))
         else:
             update = {"tags": {**obs.data.get("tags", {}), **ctx.tags},
-                      "properties": {"adminUserEnabled": ctx.answers.admin_user}}
+                      "properties": {"adminUserEnabled": ctx.answers.admin_user, "roleAssignmentMode": ROLE_MODE}}
             reg = rest(ctx.wait(self.key, lambda: acr.registries.begin_update(rg, name, update),
                                 f"updating registry {name}"))
         assert reg is not None
@@ -196,8 +202,8 @@ class Image(Step):
 
     def verify(self, ctx: Context) -> None:
         """List the repository's tags (the data plane, with the service principal's password): the image is there
-        and the principal may pull it. A new AcrPull takes minutes to reach the registry, which refuses the principal
-        meanwhile: that is waited out (up to :data:`PULL_WAIT` seconds), saying so."""
+        and the principal may pull it. A new role assignment takes minutes to reach the registry, which refuses the
+        principal meanwhile: that is waited out (up to :data:`PULL_WAIT` seconds), saying so."""
         _h, _s, repo, tag = self.target(ctx)
         started, said = time.monotonic(), -1
         while True:

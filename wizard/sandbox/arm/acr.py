@@ -26,6 +26,7 @@ PUBLIC_IMAGES = {
     "mcr.microsoft.com": {"azuredocs/aks-helloworld"},
 }
 CREATE_SECONDS, UPDATE_SECONDS, DELETE_SECONDS, IMPORT_SECONDS = 30.0, 10.0, 20.0, 25.0
+ROLE_MODES = ("LegacyRegistryPermissions", "AbacRepositoryPermissions")
 
 
 def login_server(name: str) -> str:
@@ -104,6 +105,11 @@ class Registries(ResourceType):
         props.setdefault("networkRuleBypassOptions", "AzureServices")
         props.setdefault("zoneRedundancy", "Disabled")
         props.setdefault("anonymousPullEnabled", False)
+        mode = props.get("roleAssignmentMode") or (old.get("roleAssignmentMode") or "LegacyRegistryPermissions")
+        if mode not in ROLE_MODES:
+            raise ArmError(400, "InvalidParameter", f"roleAssignmentMode '{mode}' is not one of "
+                           f"{', '.join(ROLE_MODES)}.", target="properties.roleAssignmentMode")
+        props["roleAssignmentMode"] = mode  # the spec's default: LegacyRegistryPermissions
         return out
 
     def after_put(self, call: Call, ref: Ref, rec: dict[str, Any], created: bool) -> None:

@@ -31,6 +31,11 @@ BUILTIN: dict[str, tuple[str, str, list[str], list[str]]] = {
                                              "changes.", ["*/read"], []),
     "4d97b98b-1d4f-4787-a291-c67834d212e7": ("Network Contributor", "Lets you manage networks, but not access "
                                              "to them.", ["Microsoft.Network/*"], []),
+    "b93aa761-3e63-49ed-ac28-beffa264f7ac": ("Container Registry Repository Reader", "Allows read access to "
+                                             "Azure Container Registry repositories; supports ABAC conditions on the "
+                                             "repository name.", [],
+                                             ["Microsoft.ContainerRegistry/registries/repositories/content/read",
+                                              "Microsoft.ContainerRegistry/registries/repositories/metadata/read"]),
 }
 PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal", "ForeignGroup", "Device")
 
@@ -145,6 +150,10 @@ def role_assignments(call: Call, scope: str, name: str | None) -> web.Response:
                        "not exist.")
     if not GUID.match(principal or ""):
         raise ArmError(400, "InvalidPrincipalId", "A valid principal ID must be provided for role assignment.")
+    condition, version = props.get("condition"), props.get("conditionVersion")
+    if condition is not None and (not isinstance(condition, str) or version != "2.0"):
+        raise ArmError(400, "InvalidConditionVersion" if condition else "InvalidCondition", "A role assignment "
+                       "condition must be a string with conditionVersion '2.0'.", target="properties.condition")
     ptype = props.get("principalType")
     if ptype is not None and ptype not in PRINCIPAL_TYPES:
         raise ArmError(400, "InvalidParameter", f"principalType '{ptype}' is not one of {PRINCIPAL_TYPES}.")
@@ -153,7 +162,7 @@ def role_assignments(call: Call, scope: str, name: str | None) -> web.Response:
     for other_key, other in store.items():
         op = other["properties"]
         if op["scope"].lower() == scope.lower() and op["principalId"].lower() == principal.lower() and \
-                op["roleDefinitionId"].rsplit("/", 1)[-1].lower() == guid:
+                op["roleDefinitionId"].rsplit("/", 1)[-1].lower() == guid and op.get("condition") == condition:
             if other_key == key:
                 return json_response(other, status=201)
             raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists.",
@@ -166,7 +175,8 @@ def role_assignments(call: Call, scope: str, name: str | None) -> web.Response:
             "name": name, "type": "Microsoft.Authorization/roleAssignments",
             "properties": {"roleDefinitionId": role_id, "principalId": principal,
                            "principalType": ptype or "ServicePrincipal", "scope": scope.rstrip("/"),
-                           "description": props.get("description"), "condition": None, "conditionVersion": None,
+                           "description": props.get("description"), "condition": condition,
+                           "conditionVersion": version if condition else None,
                            "createdOn": now, "updatedOn": now, "createdBy": call.caller.get("oid"),
                            "updatedBy": call.caller.get("oid"), "delegatedManagedIdentityResourceId": None}}
     store[key] = body

@@ -16,8 +16,7 @@ import re
 from typing import Any
 
 from ..arm import catalog
-from ..arm.authz import effective
-from ..registry import PULL_ROLES, can_pull
+from ..registry import can_pull, grants_pull
 from .kinds import BY_PLURAL
 from .objects import Cluster, now_rfc3339
 from .workloads import probe_args, run_probe
@@ -241,15 +240,16 @@ def _pull_problem(cluster: Cluster, pod: dict[str, Any], rec: dict[str, Any]) ->
         tags = sbx.store.data["registry_tags"].get(host, {}).get(repo, {})
         if (tag or "latest") not in tags or tags[tag or "latest"]["available_at"] > sbx.now():
             return f'Failed to pull image "{image}": {host}/{repo}:{tag or "latest"}: not found'
-        if _attached(sbx, rec, host) or any(_secret_pulls(cluster, pod["metadata"]["namespace"], s.get("name", ""),
-                                                          host) for s in pod["spec"].get("imagePullSecrets") or []):
+        if _attached(sbx, rec, host, repo) or any(_secret_pulls(cluster, pod["metadata"]["namespace"],
+                                                                s.get("name", ""), host, repo)
+                                                  for s in pod["spec"].get("imagePullSecrets") or []):
             continue
         return (f'Failed to pull image "{image}": failed to authorize: failed to fetch anonymous token: unexpected '
                 f"status from GET request to https://{host}/oauth2/token: 401 Unauthorized")
     return None
 
 
-def _secret_pulls(cluster: Cluster, ns: str, name: str, host: str) -> bool:
+def _secret_pulls(cluster: Cluster, ns: str, name: str, host: str, repo: str) -> bool:
     secret = cluster.get(SECRETS, ns, name)
     if secret is None or secret.get("type") != "kubernetes.io/dockerconfigjson":
         return False
@@ -261,17 +261,15 @@ def _secret_pulls(cluster: Cluster, ns: str, name: str, host: str) -> bool:
             user, _, pw = base64.b64decode(entry["auth"]).decode().partition(":")
     except (KeyError, ValueError, TypeError):
         return False
-    return bool(user and pw) and can_pull(cluster.sbx, host, str(user), str(pw))
+    return bool(user and pw) and can_pull(cluster.sbx, host, str(user), str(pw), repo)
 
 
-def _attached(sbx: Any, rec: dict[str, Any], host: str) -> bool:
+def _attached(sbx: Any, rec: dict[str, Any], host: str, repo: str) -> bool:
     kubelet = rec["body"]["properties"]["identityProfile"]["kubeletidentity"]["objectId"]
     reg = next((r for r in sbx.store.resources.values() if r["type"] == "Microsoft.ContainerRegistry/registries"
                 and r["body"]["properties"]["loginServer"] == host), None)
-    return reg is not None and any(
-        a["properties"]["principalId"] == kubelet and reg["id"].lower().startswith(a["properties"]["scope"].lower())
-        and a["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] in PULL_ROLES and effective(sbx, a)
-        for a in sbx.store.data.get("role_assignments", {}).values())
+    return reg is not None and any(a["properties"]["principalId"] == kubelet and grants_pull(sbx, reg, a, repo)
+                                   for a in sbx.store.data.get("role_assignments", {}).values())
 
 
 def _terminated(cluster: Cluster, pod: dict[str, Any], rec: dict[str, Any], base: dict[str, Any],
