@@ -12,6 +12,7 @@ KEYS = [
     ("Enter", "begin (welcome) / pick (lists) / set (node count)"),
     ("r", "sizing: review the plan (availability and quota are checked first)"),
     ("a", "review: apply the plan, with live progress"),
+    ("i", "sizing: where the runner image comes from (quay.io, Docker Hub with your Docker ID and a token)"),
     ("k", "sizing: the install's secrets (v shows one after its name is typed; o twice rotates the password)"),
     ("t", "sizing: what is installed now, every region (r reads it again)"),
     ("s", "progress: stop at the next safe point (run again to resume)"),

@@ -49,12 +49,12 @@ class ReviewScreen(WizardScreen):
     def load(self) -> None:
         """Preflight and observe every step (the app shows a refusal with its way out)."""
         steps, est = self.wizard.plan(lambda e: self.app.call_from_thread(self._progress, e))
-        self.app.call_from_thread(self._show, steps, est)
+        self.app.call_from_thread(self._show, steps, est, self.wizard.source_warnings())
 
     def _progress(self, event: Event) -> None:
         self.query_one("#review-status", Static).update(describe(event).strip())
 
-    def _show(self, steps: list[PlannedStep], est: Estimate) -> None:
+    def _show(self, steps: list[PlannedStep], est: Estimate, warnings: list[str]) -> None:
         table = self.query_one("#plan", DataTable)
         table.add_columns("action", "step", "detail", "per month")
         for p in steps:
@@ -62,7 +62,8 @@ class ReviewScreen(WizardScreen):
             table.add_row(p.action, p.title, p.detail[:60], money(cost, est.currency) if cost else "")
         self.query_one(EstimateView).show(est)
         changes = sum(p.action != "none" for p in steps)
-        self.query_one("#review-status", Static).update(" ".join(filter(None, [self.wizard.adding_region(), (
+        self.query_one("#review-status", Static).update(" ".join(filter(None, [self.wizard.adding_region(), *(
+            f"Warning: {w}; Esc, then i, to change the image source." for w in warnings), (
             f"{changes} step(s) to change, {len(steps) - changes} unchanged. Press a to apply, Esc to change the "
             "sizing." if changes else "Everything is as answered. Press a to check it again, Esc to go back.")])))
         self.ready = True

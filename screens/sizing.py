@@ -31,6 +31,8 @@ class SizingScreen(WizardScreen):
 
     BINDINGS = [Binding("r", "review", "Review the plan", tooltip="See what apply would do, and refuse what "
                         "cannot succeed", id="review"),
+                Binding("i", "image", "Image source", tooltip="Where the runner image comes from (quay.io, Docker "
+                        "Hub with your Docker ID, or anonymously)", id="image"),
                 Binding("k", "secrets", "Secrets", tooltip="The install's secrets in the OS keyring", id="secrets"),
                 Binding("t", "status", "Status", tooltip="What is installed now, every region", id="status")]
 
@@ -63,9 +65,9 @@ class SizingScreen(WizardScreen):
     def refresh_choices(self) -> None:
         """Read prices, availability and quota off the UI thread."""
         sizes, regions, est = self.wizard.sizes(), self.wizard.regions(), self.wizard.estimate()
-        self.app.call_from_thread(self._show, sizes, regions, est)
+        self.app.call_from_thread(self._show, sizes, regions, est, bool(self.wizard.source_warnings()))
 
-    def _show(self, sizes: list[SizeOption], regions: list[dict[str, Any]], est: Estimate) -> None:
+    def _show(self, sizes: list[SizeOption], regions: list[dict[str, Any]], est: Estimate, warn: bool) -> None:
         a = self.wizard.answers
         self._fill("#sizes", [Option(f"{o.size.name:<25} {o.size.gpus} x {o.size.gpu:<8} {o.size.vcpus:>2} vCPUs " + (
             f"{money(o.hourly, o.currency)}/h" if o.hourly is not None else "no price here"), id=o.size.name)
@@ -77,7 +79,9 @@ class SizingScreen(WizardScreen):
         self.query_one("#sizing-status", Static).update(
             f"{a.gpu_nodes} x {a.gpu_sku} in {a.region}: {money(monthly, est.currency)} a month "
             f"({money(hourly, est.currency)} an hour). " + " ".join(filter(None, [
-                self.wizard.adding_region(), "Press r to review the plan."])))
+                self.wizard.adding_region(), f"Image: {a.runner_image}" + (
+                    " (Docker Hub may refuse the import: press i)." if warn else "."),
+                "Press r to review the plan."])))
 
     def _fill(self, selector: str, options: list[Option], current: str) -> None:
         widget = self.query_one(selector, OptionList)
@@ -121,6 +125,12 @@ class SizingScreen(WizardScreen):
         from .review import ReviewScreen
 
         self.app.push_screen(ReviewScreen(self.wizard))
+
+    def action_image(self) -> None:
+        """Where the runner image comes from."""
+        from .image import ImageSourceScreen
+
+        self.app.push_screen(ImageSourceScreen(self.wizard), lambda _r: self.refresh_choices())
 
     def action_secrets(self) -> None:
         """The install's secrets."""

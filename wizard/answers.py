@@ -21,6 +21,7 @@ UNIQ_ID_RE = re.compile(r"^[0-9a-f]{8}$")
 REGION_RE = re.compile(r"^[a-z][a-z0-9]{2,30}$")
 IMAGE_RE = re.compile(r"^(?:(?P<host>[a-z0-9.-]+\.[a-z]{2,}(?::\d+)?)/)?(?P<repo>[a-z0-9]+(?:[._/-][a-z0-9]+)*)"
                       r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
+SOURCE_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,99}$")  # Docker IDs, quay robot accounts (org+name)
 INTERFACE_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,15}$")  # a Linux interface name (IFNAMSIZ - 1)
 SUBSCRIPTION_ID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CAD", "AUD", "INR", "CHF", "BRL", "DKK", "KRW", "NOK", "NZD", "SEK",
@@ -37,6 +38,7 @@ class Answers:
     gpu_sku: str = "Standard_NC4as_T4_v3"
     gpu_nodes: int = 1
     runner_image: str = "docker.io/leafai/studio-go-runner:0.9.21"
+    source_registry_user: str = ""  # the image source registry's user (its token is kept in the keyring)
     runner_replicas: int = 1
     admin_user: bool = False
     pull_auth: str = "secret"
@@ -62,6 +64,8 @@ ALLOWED: dict[str, str] = {
     "gpu_sku": "a current GPU VM size such as \"Standard_NC4as_T4_v3\"",
     "gpu_nodes": "a whole number from 1 to 100",
     "runner_image": "an image reference with a tag, such as \"docker.io/leafai/studio-go-runner:0.9.21\"",
+    "source_registry_user": "empty (anonymous pulls) or the source registry's user name, such as a Docker ID; its "
+                            "access token is asked for and kept in the OS keyring, never in this file",
     "runner_replicas": "a whole number from 0 to the GPUs the pool has (gpu_nodes x GPUs per node)",
     "admin_user": "true or false",
     "pull_auth": "\"secret\" (a Kubernetes pull secret, the seed's way) or \"attach\" (the cluster reads the "
@@ -91,8 +95,8 @@ def validate(raw: dict[str, Any]) -> Answers:
             raise InputError(f"unknown key {key!r} in the answers.", "allowed keys: " + ", ".join(sorted(known)))
     base = Answers()
     values = {**base.as_dict(), **raw}
-    for key in ("subscription", "region", "uniq_id", "gpu_sku", "runner_image", "pull_auth", "currency",
-                "interface"):
+    for key in ("subscription", "region", "uniq_id", "gpu_sku", "runner_image", "source_registry_user", "pull_auth",
+                "currency", "interface"):
         if not isinstance(values[key], str):
             raise _bad(key, values[key], "it must be a string")
     sub = values["subscription"].strip()
@@ -109,6 +113,9 @@ def validate(raw: dict[str, Any]) -> Answers:
     nodes = _int("gpu_nodes", values["gpu_nodes"], 1, 100)
     if not IMAGE_RE.match(values["runner_image"]):
         raise _bad("runner_image", values["runner_image"])
+    user = values["source_registry_user"].strip()
+    if user and not SOURCE_USER_RE.match(user):
+        raise _bad("source_registry_user", user)
     replicas = _int("runner_replicas", values["runner_replicas"], 0, 10_000)
     if replicas > nodes * size.gpus:
         raise _bad("runner_replicas", replicas, f"{nodes} x {size.name} has {nodes * size.gpus} GPU(s) and each "
@@ -122,7 +129,8 @@ def validate(raw: dict[str, Any]) -> Answers:
     if not INTERFACE_RE.match(values["interface"]):
         raise _bad("interface", values["interface"])
     return Answers(subscription=sub, region=values["region"], uniq_id=values["uniq_id"], gpu_sku=size.name,
-                   gpu_nodes=nodes, runner_image=values["runner_image"], runner_replicas=replicas,
+                   gpu_nodes=nodes, runner_image=values["runner_image"], source_registry_user=user,
+                   runner_replicas=replicas,
                    admin_user=values["admin_user"], pull_auth=values["pull_auth"],
                    currency=values["currency"].upper(), interface=values["interface"])
 

@@ -32,6 +32,7 @@ from .prompts import Prompter, ask_answers, choose_subscription
 from .report import costed_plan, estimate_text, money, plan_text, price_source
 from .session import Session, UniqId, make_context, pick_subscription
 from .sizing import estimate, preflight_for, regions_for
+from .source import ensure_token, warnings
 from .state import TenantState, log_dir
 from .status import region_doc, status_command
 from .steps.base import Context
@@ -96,12 +97,15 @@ def plan_command(session: Session, answers: Answers, *, as_json: bool) -> int:
     est = estimate(_book(session, answers), answers, home=ctx.names.home_region)
     preflight_for(ctx)
     plan = costed_plan(ctx, est)
+    said = warnings(answers, ctx.secrets)
     if as_json:
         doc = {**_header(ctx, sub, uid), "steps": [asdict(p) for p in plan],
-               "changes": sum(p.action != "none" for p in plan), "estimate": est.as_dict()}
+               "changes": sum(p.action != "none" for p in plan), "estimate": est.as_dict(), "warnings": said}
         print(json.dumps(doc, indent=2))
         return 0
     print("\n".join(plan_text(plan)))
+    for line in said:
+        print(f"\nwarning: {line}")
     changes = [p for p in plan if p.action != "none"]
     print(f"\n{len(changes)} step(s) to change, {len(plan) - len(changes)} unchanged.\n")
     print("\n".join(estimate_text(est)))
@@ -139,6 +143,7 @@ def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: boo
         if notice:
             print(f"resuming: {notice}", file=sys.stderr)
         ctx.secrets.check_usable()
+        ensure_token(answers, ctx.secrets, prompter.secret if prompter else None)
         est = estimate(_book(session, answers), answers, home=ctx.names.home_region)
         preflight_for(ctx)
         hourly, monthly = est.total()

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import InterruptedRun, TransientError, WizardError
+from .errors import InterruptedRun, LimitReached, TransientError, WizardError
 from .events import Event, StepDone, StepFailed, StepRetrying, StepSkipped, StepStarted
 from .steps.base import NONE, Context, Step
 
@@ -106,7 +106,7 @@ class Engine:
                 self._emit(StepDone(step.key, obs.action, obs.detail))
                 return Outcome("done", obs.action, obs.detail)
             except TransientError as err:
-                if attempt == MAX_ATTEMPTS or ctx.stop.is_set():
+                if attempt == MAX_ATTEMPTS or ctx.stop.is_set() or isinstance(err, LimitReached):
                     return self._failed(step, err if not ctx.stop.is_set() else InterruptedRun(
                         "stopped while retrying.", "run the same command again to resume"))
                 delay = err.retry_after if err.retry_after is not None else self.backoff(attempt)

@@ -49,6 +49,11 @@ class TransientError(WizardError):
         self.retry_after = retry_after
 
 
+class LimitReached(TransientError):
+    """A limit that lasts longer than a run waits (Docker Hub's pulls an hour): not retried now; running again
+    later, or after the fix the hint names, resumes (exit code 4)."""
+
+
 class InterruptedRun(WizardError):
     """The run was stopped (Ctrl-C, lost network); it resumes when run again (exit code 4)."""
 

@@ -20,9 +20,10 @@ from .events import Event, Warning
 from .plan import PlannedStep, build_steps
 from .pricing import PriceBook
 from .report import costed_plan
-from .secrets import PURPOSES, SecretStore
+from .secrets import PURPOSES, SOURCE_TOKEN, SecretStore
 from .session import Session, UniqId, home_region, list_subscriptions, make_context, resolve_uniq_id, usable
 from .sizing import Estimate, estimate, preflight_for, regions_for
+from .source import SourceOption, chosen, credentials, keep_token, options, warnings
 from .state import TenantState
 from .status import status_doc
 from .steps.base import Context
@@ -138,6 +139,36 @@ class Wizard:
         self.answers = validate({**self.answers.as_dict(), **changes})
         return self.answers
 
+    def image_sources(self) -> list[SourceOption]:
+        """Where the runner image can come from, for the answered tag (quay.io, Docker Hub with a user, anonymous)."""
+        return options(self.answers)
+
+    def image_source(self) -> str:
+        """Which of :meth:`image_sources` is answered (``custom`` for another image)."""
+        return chosen(self.answers)
+
+    def choose_image_source(self, key: str, user: str = "", token: str = "") -> Answers:
+        """Answer the image source; a Docker Hub user's access token goes to the keyring (read back) before the
+        answer changes. A user whose token the keyring already holds needs none typed again."""
+        option = next(o for o in options(self.answers) if o.key == key)
+        changes = {"runner_image": option.image, "source_registry_user": user.strip() if option.needs_user else ""}
+        checked = validate({**self.answers.as_dict(), **changes})
+        if option.needs_user:
+            if not checked.source_registry_user:
+                raise InputError("a Docker Hub user is needed for this source.", "type your Docker ID")
+            if token.strip():
+                keep_token(self._store(), token)
+            elif self._store().get(SOURCE_TOKEN) is None:
+                raise InputError("the access token is missing.", "paste a Docker Hub access token (Account settings "
+                                 "> Personal access tokens; public repositories read-only is enough)")
+        self.answers = checked
+        return checked
+
+    def source_warnings(self) -> list[str]:
+        """What to know about the image source before applying (Docker Hub's anonymous limit, a missing token), one
+        short sentence each."""
+        return warnings(self.answers, self._store(), brief=True) if self.uniq is not None else []
+
     def estimate(self) -> Estimate:
         """The whole deployment's cost for the answers so far."""
         return estimate(self.book(), self.answers, home=self.home or self.answers.region)
@@ -162,6 +193,7 @@ class Wizard:
             if notice:
                 emit(Warning("resume", notice))
             ctx.secrets.check_usable()
+            credentials(self.answers, ctx.secrets)  # the image source's token is in the keyring (asked for by `i`)
             return asyncio.run(Engine(build_steps(ctx), ctx).run()), ctx
 
     def status(self) -> dict[str, Any]:

@@ -131,8 +131,10 @@ def script(ctx: Context, plan: list[PlannedStep]) -> list[str]:
         "sp-role": [f"az role assignment create --assignee-object-id <sp objectId> --assignee-principal-type "
                     f"ServicePrincipal --role '{REPO_READER_NAME}' --scope $(az acr show -n {n.registry} --query id "
                     f"-o tsv) --condition-version 2.0 --condition \"{repository_condition(repo)}\""],
-        "image": [f"az acr import -n {n.registry} --source {a.runner_image} -t {n.registry}/"
-                  f"{a.runner_image.rsplit('/', 1)[-1]}"],
+        "image": [(f"{ring}/source-registry-token | " if a.source_registry_user else "")
+                  + f"az acr import -n {n.registry} --source {a.runner_image} -t {n.registry}/"
+                  f"{a.runner_image.rsplit('/', 1)[-1]}"
+                  + (f" --username {a.source_registry_user} --password @-" if a.source_registry_user else "")],
         "outbound": [f"az network public-ip create {sub} -g {n.registry_rg} -n {n.nat_ip} --sku Standard "
                      "--allocation-method Static",
                      f"az network nat gateway create {sub} -g {n.registry_rg} -n {n.nat} --public-ip-addresses "

@@ -42,6 +42,9 @@ class Prompter(Protocol):
     def text(self, message: str, default: str, check: Callable[[str], str | None]) -> str:
         """Free text; ``check`` returns what is wrong with a value (shown, and asked again), or ``None``."""
 
+    def secret(self, message: str) -> str:
+        """A secret, typed without echo."""
+
 
 class TerminalPrompter:
     """questionary prompts on stderr; Ctrl-C raises :class:`KeyboardInterrupt` (nothing has changed yet)."""
@@ -71,6 +74,13 @@ class TerminalPrompter:
 
         return str(questionary.text(message, default=default, validate=lambda v: check(v) or True,
                                     **self._kw).unsafe_ask())
+
+    def secret(self, message: str) -> str:
+        """Hidden input (shown as asterisks)."""
+        import questionary
+
+        return str(questionary.password(message, validate=lambda v: bool(v.strip()) or "it is empty",
+                                        **self._kw).unsafe_ask())
 
 
 def choose_subscription(prompter: Prompter, subs: list[dict[str, Any]], default: str | None) -> dict[str, Any]:
@@ -131,6 +141,26 @@ def ask_answers(prompter: Prompter, wizard: Wizard, sub: dict[str, Any], say: Ca
         Choice("pull secret studioml-go-docker-key with the service principal (the seed's way)", "secret"),
         Choice("attach the registry (the kubelet identity may read the runner repository, no secret)", "attach")],
         wizard.answers.pull_auth))
+    ask_image_source(prompter, wizard)
     return wizard.answer(admin_user=prompter.confirm(
         "Enable the registry's admin user? (a shared password; the service principal is safer)",
         wizard.answers.admin_user))
+
+
+def ask_image_source(prompter: Prompter, wizard: Wizard) -> Answers:
+    """Where the runner image is imported from; for a Docker Hub user, the Docker ID and its access token (hidden,
+    straight to the keyring). Anonymous Docker Hub is offered last: its hourly limit is shared with other Azure
+    customers' imports, so quay.io is the suggestion."""
+    current = wizard.image_source()
+    if current == "custom":  # an image of the admin's own, from an answers file: not this question's business
+        return wizard.answers
+    picked = prompter.choose("Where the runner image comes from", [Choice(o.title, o.key)
+                                                                  for o in wizard.image_sources()],
+                             "quay" if current == "hub-anonymous" else current)
+    if not next(o for o in wizard.image_sources() if o.key == picked).needs_user:
+        return wizard.choose_image_source(picked)
+    user = prompter.text("Docker ID", wizard.answers.source_registry_user,
+                         lambda v: None if v.strip() else "type your Docker ID")
+    return wizard.choose_image_source(picked, user, prompter.secret(
+        f"Access token of {user.strip()} (Docker Hub > Account settings > Personal access tokens; kept in the OS "
+        "keyring)"))

@@ -41,6 +41,7 @@ RUNNER_PRIVATE_KEY = "runner-private-key"
 RUNNER_PUBLIC_KEY = "runner-public-key"
 RUNNER_PASSPHRASE = "runner-passphrase"
 SSH_PRIVATE_KEY = "admin-ssh-private-key"
+SOURCE_TOKEN = "source-registry-token"
 # Every secret an install keeps, and what it is for (the order the secrets screen and status show them).
 PURPOSES: dict[str, str] = {
     SP_PASSWORD: "password of the registry's service principal (image pulls)",
@@ -54,6 +55,7 @@ PURPOSES: dict[str, str] = {
     RUNNER_PUBLIC_KEY: "runners' public key (for the people who send experiments)",
     RUNNER_PASSPHRASE: "passphrase of the runners' private key",
     SSH_PRIVATE_KEY: "SSH key of the service VMs (made only when this host had none)",
+    SOURCE_TOKEN: "access token of source_registry_user at the image's source registry (given by you, not made)",
 }
 # Secrets of earlier versions: the MinIO VM's root user and password (MinIO is archived; its VM is replaced by the
 # file server, and these go with it).

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, RunningSandbox
-from tests.engine.helpers import ANSWERS, Home, endpoint_args, sandbox_writes
+from tests.engine.helpers import Home, answers_with, endpoint_args, run, sandbox_writes, stored
 from tests.tmux import Tmux
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (test.sh installs it)")
@@ -47,6 +47,9 @@ def test_plan_without_answers_asks_and_checks_each_answer(served: RunningSandbox
         term.send("Enter")
         term.wait_for("How the cluster pulls")
         term.send("Down", "Enter")
+        screen = term.wait_for("runner image comes from")
+        assert "quay.io/leafai/studio-go-runner:0.9.21" in screen and "anonymously" in screen
+        term.send("Enter")  # quay.io, suggested over anonymous Docker Hub
         term.wait_for("admin user")
         term.send("Enter")
         assert term.exit_code(marker) == 0, term.pane()
@@ -57,7 +60,8 @@ def test_plan_without_answers_asks_and_checks_each_answer(served: RunningSandbox
     doc = json.loads(out.read_text())  # the prompts went to the terminal, not into the JSON
     assert doc["answers"] | {"subscription": ""} == {
         "subscription": "", "region": "eastus", "uniq_id": "auto", "gpu_sku": "Standard_NC8as_T4_v3", "gpu_nodes": 2,
-        "runner_image": "docker.io/leafai/studio-go-runner:0.9.21", "runner_replicas": 2, "admin_user": False,
+        "runner_image": "quay.io/leafai/studio-go-runner:0.9.21", "source_registry_user": "", "runner_replicas": 2,
+        "admin_user": False,
         "pull_auth": "attach", "currency": "USD", "interface": "eth0"}
     assert doc["subscription"]["name"] == "Visual Studio Ultimate with MSDN"
     assert sandbox_writes(served) == []
@@ -66,9 +70,16 @@ def test_plan_without_answers_asks_and_checks_each_answer(served: RunningSandbox
 def test_apply_asks_before_changing_anything(served: RunningSandbox, home: Home, tmp_path: Path) -> None:
     term, args, env = _terminal(served, home)
     marker = tmp_path / "exit"
+    answers = answers_with(tmp_path, source_registry_user="studioml")
+    token = "dckr_pat_" + "Hx7Qm2Vr9Lp4Tz6Wc3Nb8Ks5"
     try:
-        term.run(f"{EXE} apply {args} --answers {shlex.quote(str(ANSWERS))}", marker, env)
+        term.run(f"{EXE} apply {args} --answers {shlex.quote(str(answers))}", marker, env)
+        term.wait_for("Access token of studioml")  # the answers name the user; the token is asked, hidden
+        term.send(token)
+        assert token not in term.pane()
+        term.send("Enter")
         screen = term.wait_for("change(s)?")
+        assert token not in screen
         assert "create  AKS cluster with a GPU pool" in screen
         term.send("n")
         assert term.exit_code(marker) == 0, term.pane()
@@ -76,3 +87,8 @@ def test_apply_asks_before_changing_anything(served: RunningSandbox, home: Home,
     finally:
         term.close()
     assert sandbox_writes(served) == []
+    args_list, env_vars = endpoint_args(served.info)
+    code, doc, err = run(home, "plan", *args_list, "--answers", str(answers), "--json", env=env_vars)
+    assert code == 0 and doc["warnings"] == [], err[-2000:]  # the token is kept: nothing to warn about
+    assert stored("studioml-azure", f"{served.info['tenant_id']}/{doc['uniq_id']['value']}/source-registry-token") \
+        == token

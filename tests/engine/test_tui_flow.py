@@ -368,3 +368,40 @@ async def test_the_interface_a_new_id_hashes_is_picked_on_the_subscription_scree
         await _at_sizing(pilot, app)
         assert _text(app, "#install-id").endswith(" lo") or " lo here" in _text(app, "#install-id")
         assert wizard.answers.interface == "lo"
+
+
+async def test_the_image_source_is_chosen_with_a_hidden_token(wizard: Wizard, served: RunningSandbox) -> None:
+    """Anonymous Docker Hub is flagged on the sizing screen; `i` picks Docker Hub with a Docker ID, whose token is
+    typed hidden, goes to the keyring and leaves the screen; then nothing is flagged."""
+    from screens.image import ImageSourceScreen
+
+    token = "dckr_pat_" + "Pq8Wm3Zr6Lt2Vx9Kc4Hn7Bs5"
+    app = StudioMLApp(CloudTarget("the sandbox", served.info["arm"], "test"), wizard)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await _to_sizing(pilot, app)
+        assert "Docker Hub may refuse the import: press i" in _text(app, "#sizing-status")
+        await pilot.press("i")
+        await _until(pilot, lambda: isinstance(app.screen, ImageSourceScreen), "the image source screen")
+        sources = app.screen.query_one("#sources", OptionList)
+        assert sources.highlighted == 2  # the answered one: anonymous
+        await pilot.press("up", "enter")  # Docker Hub with a Docker ID
+        await _until(pilot, lambda: app.screen.query_one("#source-user", Input).has_focus, "the Docker ID")
+        await pilot.press(*"studioml", "enter")
+        assert app.screen.query_one("#source-token", Input).has_focus
+        await pilot.press(*token)
+        assert token not in str(app.screen.query_one("#source-token", Input).render_line(0).text)
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, SizingScreen), "back to sizing")
+        assert wizard.answers.source_registry_user == "studioml"
+        assert wizard.answers.runner_image == "docker.io/leafai/studio-go-runner:0.9.21"
+        assert wizard.uniq is not None
+        user = f"{served.info['tenant_id']}/{wizard.uniq.value}/source-registry-token"
+        assert stored("studioml-azure", user) == token
+        await _until(pilot, lambda: "Image: docker.io" in _text(app, "#sizing-status")
+                     and "press i" not in _text(app, "#sizing-status"), "no warning")
+        await pilot.press("i")  # quay.io is one Enter away, and the user answer goes with it
+        await _until(pilot, lambda: isinstance(app.screen, ImageSourceScreen), "the image source screen")
+        await pilot.press("up", "enter")
+        await _until(pilot, lambda: isinstance(app.screen, SizingScreen), "back to sizing")
+        assert wizard.answers.runner_image == "quay.io/leafai/studio-go-runner:0.9.21"
+        assert wizard.answers.source_registry_user == ""

@@ -13,7 +13,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from ..errors import LoginError, RefusedError, TransientError, WizardError
+from ..errors import LimitReached, LoginError, RefusedError, TransientError, WizardError
 
 TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 TRANSIENT_CODES = {"PrincipalNotFound", "RetryableError", "TooManyRequests", "InternalServerError",
@@ -76,6 +76,9 @@ def classify(err: Exception, what: str) -> WizardError:
     if isinstance(err, HttpResponseError):
         code, status = error_code(err), err.status_code or 0
         text = f"{what}: {code or status}: {_message(err)}"
+        if "toomanyrequests:" in _message(err).lower():  # a source registry's pull limit (Docker's words), hourly
+            return LimitReached(text, "the image's source registry limits pulls; run again later, or with "
+                                "credentials for it", retry_after(err))
         busy = code in ("OperationNotAllowed", "Conflict", "AnotherOperationInProgress") and any(
             w in _message(err).lower() for w in BUSY_WORDS)
         if status in TRANSIENT_STATUS or code in TRANSIENT_CODES or busy:

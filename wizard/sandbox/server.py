@@ -140,6 +140,14 @@ async def _downloads(request: web.Request) -> web.Response:
     return web.json_response({"downloads": overrides})
 
 
+async def _upstream(request: web.Request) -> web.Response:
+    """The public registries' limits, changed by tests: ``POST {"anonymous_per_hour": n, "forget": true}``."""
+    from .arm import upstream
+
+    body = await request.json() if request.method == "POST" else {}
+    return web.json_response(upstream.configure(request.app["sandbox"], body))
+
+
 def build_app(sbx: Sandbox, faults: Faults) -> web.Application:
     """The aiohttp application with every route."""
     app = web.Application(middlewares=[_request_log, _fault_middleware(faults)], client_max_size=8 * 1024 * 1024)
@@ -148,6 +156,7 @@ def build_app(sbx: Sandbox, faults: Faults) -> web.Application:
     app.router.add_post("/sandbox/faults", _set_faults)
     app.router.add_route("GET", "/sandbox/requests", _requests)
     app.router.add_route("*", "/sandbox/downloads", _downloads)
+    app.router.add_route("*", "/sandbox/upstream", _upstream)
     app.router.add_route("DELETE", "/sandbox/requests", _requests)
     app.router.add_route("*", "/devicelogin", authority.device_login)
     app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", authority.openid_configuration)

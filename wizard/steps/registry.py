@@ -8,8 +8,10 @@ from typing import Any
 
 from ..answers import image_parts
 from ..azure.errors import azure_call
-from ..errors import InterruptedRun, RefusedError, TransientError, WizardError
+from ..errors import InterruptedRun, LimitReached, RefusedError, TransientError, WizardError
 from ..events import StepProgress
+from ..secrets import SOURCE_TOKEN
+from ..source import credentials, fix_hint
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest, tags_missing
 from .identity import NotYetAllowed, list_tags
 
@@ -182,22 +184,35 @@ class Image(Step):
         return list_tags(ctx, repo)
 
     def apply(self, ctx: Context, obs: Observation) -> None:
-        """ACR importImage; the SDK follows the 202 until the copy is done."""
+        """ACR importImage, with the source registry's user and token when answered; the SDK follows the 202 until
+        the copy is done."""
         host, source, repo, tag = self.target(ctx)
         acr = ctx.clients.acr(ctx.subscription_id)
+        creds = credentials(ctx.answers, ctx.secrets)
+        body: dict[str, Any] = {"source": {"registryUri": host, "sourceImage": source}, "targetTags": [f"{repo}:{tag}"],
+                                "mode": "Force"}
+        if creds is not None:
+            body["source"]["credentials"] = creds
         try:
-            body = {"source": {"registryUri": host, "sourceImage": source}, "targetTags": [f"{repo}:{tag}"],
-                    "mode": "Force"}
             ctx.wait(self.key, lambda: acr.registries.begin_import_image(ctx.names.registry_rg, ctx.names.registry,
                                                                          body), f"importing {host}/{source}")
+        except LimitReached as err:
+            raise LimitReached(err.message, fix_hint(ctx.answers, ctx.secrets)) from err
         except (RefusedError, WizardError) as err:
             if isinstance(err, (TransientError, InterruptedRun)):
                 raise
+            if creds is not None and "unauthorized" in err.message.lower():
+                raise RefusedError(err.message, f"the source registry refused {ctx.answers.source_registry_user} "
+                                   f"and its token: store the right access token in {ctx.secrets.ref(SOURCE_TOKEN)} "
+                                   "(the wizard's image source, `i`, asks for it; or `keyring set studioml-azure "
+                                   f"{ctx.secrets.ref(SOURCE_TOKEN).username}`), then run again") from err
             login = ctx.login_server
             raise type(err)(err.message, f"the server-side import failed; the seed's way works from a host with "
                             f"docker: az acr login -n {ctx.names.registry} && docker pull {host}/{source} && docker "
                             f"tag {host}/{source} {login}/{repo}:{tag} && docker push {login}/{repo}:{tag}; then run "
                             "again") from err
+        finally:
+            body["source"].pop("credentials", None)
         ctx.journal.record(self.key, "fact", imported=f"{ctx.facts['registry.id']}|{repo}:{tag}")
 
     def verify(self, ctx: Context) -> None:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from .base import ArmError, Sandbox, json_response, not_found, now_iso
 from .provider import Call, Ref, ResourceType, base_body
+from .upstream import pull
 
 NAMESPACE = "Microsoft.ContainerRegistry"
 NAME_RE = re.compile(r"^[a-zA-Z0-9]{5,50}$")
@@ -155,6 +156,9 @@ class Registries(ResourceType):
         repo, _sep, tag = image.partition(":")
         tag = tag or "latest"
         host = (source.get("registryUri") or "").lower()
+        if "credentials" in source and not (source["credentials"] or {}).get("password"):  # required by the spec
+            raise ArmError(400, "InvalidParameter", "source.credentials.password is required.",
+                           target="source.credentials.password")
         error = None
         if source.get("resourceId"):
             error = None if sbx.get_resource(source["resourceId"]) else {
@@ -163,6 +167,8 @@ class Registries(ResourceType):
             raise ArmError(400, "InvalidParameter", f"Unknown source registry '{host}'.", target="source.registryUri")
         elif repo not in PUBLIC_IMAGES[host]:
             error = {"code": "ImageNotFound", "message": f"Image '{image}' was not found in registry '{host}'."}
+        else:  # the source registry's own limits and sign-in (upstream.py)
+            error = pull(sbx, host, source.get("credentials"))
         targets = body.get("targetTags") or [f"{repo}:{tag}"]
         op = sbx.start_operation(sub=ref.sub, namespace=NAMESPACE, location=rec["location"], seconds=IMPORT_SECONDS,
                                  resource_id=ref.id, kind="action", api_version=call.api_version, error=error)
