@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import config
 from kubernetes.client import ApiClient
 
@@ -42,6 +43,31 @@ def contains(live: Any, want: Any) -> bool:
         return isinstance(live, list) and len(live) == len(want) and all(
             contains(a, b) for a, b in zip(live, want, strict=True))
     return bool(live == want or str(live) == str(want))
+
+
+def context_of(text: str) -> str:
+    """A kubeconfig's current context."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return ""
+    return str(doc.get("current-context") or "") if isinstance(doc, dict) else ""
+
+
+def renamed(text: str, name: str) -> str:
+    """The kubeconfig AKS returned with its context and cluster entries called ``name``. AKS names both after the
+    cluster, which has the same name in every region here: under ``KUBECONFIG=a:b`` kubectl would show one context
+    and resolve every region's to the first file's server. (Its user entry, ``clusterUser_<group>_<cluster>``, is
+    already unique.)"""
+    doc = yaml.safe_load(text)
+    old = doc.get("current-context") or doc["contexts"][0]["name"]
+    context = next(c for c in doc["contexts"] if c["name"] == old)
+    for cluster in doc.get("clusters") or []:
+        if cluster["name"] == context["context"]["cluster"]:
+            cluster["name"] = name
+    context["name"] = context["context"]["cluster"] = doc["current-context"] = name
+    doc["contexts"] = [context]  # the one context the file is for
+    return str(yaml.safe_dump(doc, sort_keys=False))
 
 
 class KubeError(WizardError):

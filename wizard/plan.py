@@ -177,7 +177,8 @@ def script(ctx: Context, plan: list[PlannedStep]) -> list[str]:
         "cluster-network-role": ["az role assignment create --assignee <cluster identity> --role 'Network "
                                  "Contributor' --scope <aks subnet id>"],
         "acr-attach": [f"az aks update -g {n.cluster_rg(region)} -n {n.cluster} --attach-acr {n.registry}"],
-        "kubeconfig": [f"az aks get-credentials -g {n.cluster_rg(region)} -n {n.cluster} -f {kc}",
+        "kubeconfig": [f"az aks get-credentials -g {n.cluster_rg(region)} -n {n.cluster} -f {kc} --context "
+                       f"{n.cluster}-{region}",
                        f"chmod 600 {kc}"],
         "k8s-base": [f"kubectl --kubeconfig {kc} create namespace {NAMESPACE}",
                      f"kubectl --kubeconfig {kc} apply -f assets/manifests/nvidia-device-plugin.yaml"],

@@ -4,8 +4,11 @@ VNet; the home part (registry, principal, RabbitMQ, Minio) is shared, not duplic
 from __future__ import annotations
 
 import ipaddress
+import os
+import subprocess
 from pathlib import Path
 
+import yaml
 from azure.mgmt.network import NetworkManagementClient
 
 from tests.conftest import RunningSandbox, admin_credential
@@ -73,6 +76,27 @@ def test_a_second_region_is_added_peered_and_converges(served: RunningSandbox, h
     assert not ipaddress.ip_network(far.address_space.address_prefixes[0]).overlaps(
         ipaddress.ip_network("10.20.0.0/16"))
     assert_converged(served, first, ("westeurope",))  # one app, principal, password; 2 VMs; one home cluster
+
+    # Both regions' kubeconfigs at once: a context of each, each reaching its own cluster
+    east_kc, west_kc = first["regions"][0]["kubeconfig"], region["kubeconfig"]
+    both = {**os.environ, "KUBECONFIG": f"{east_kc}:{west_kc}"}
+    names = subprocess.run(["kubectl", "config", "get-contexts", "-o", "name"], env=both, capture_output=True,
+                           text=True, check=True).stdout.split()
+    assert sorted(names) == [f"leafai-cluster-{uid}-eastus", f"leafai-cluster-{uid}-westeurope"], names
+    servers = {subprocess.run(["kubectl", "config", "view", "--minify", "--context", name, "-o",
+                               "jsonpath={.clusters[0].cluster.server}"], env=both, capture_output=True, text=True,
+                              check=True).stdout for name in names}
+    assert len(servers) == 2, servers
+    # A file an earlier version wrote (AKS's own names, the same in every region) is rewritten by the next run
+    old = yaml.safe_load(Path(east_kc).read_text())
+    for entry in (*old["contexts"], *old["clusters"]):
+        entry["name"] = f"leafai-cluster-{uid}"
+    old["contexts"][0]["context"]["cluster"] = old["current-context"] = f"leafai-cluster-{uid}"
+    Path(east_kc).write_text(yaml.safe_dump(old))
+    code, again, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    assert code == 0 and again["steps"]["kubeconfig"]["action"] == "update", again["steps"]["kubeconfig"]
+    assert yaml.safe_load(Path(east_kc).read_text())["current-context"] == f"leafai-cluster-{uid}-eastus"
+    assert oct(Path(east_kc).stat().st_mode & 0o777) == "0o600"
 
     clear_request_log(served)
     for answers in (west, ANSWERS):  # each region again: nothing to change, nothing written

@@ -10,7 +10,7 @@ from ..azure.errors import azure_call
 from ..catalog import gpu_size, service_sizes
 from ..errors import RefusedError
 from ..events import StepProgress
-from ..kube import Kube
+from ..kube import Kube, context_of, renamed
 from ..state import write_private
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest, tags_missing
 
@@ -187,23 +187,32 @@ class Kubeconfig(Step):
     key, title, needs = "kubeconfig", "Kubeconfig for the region", ("cluster",)
 
     def observe(self, ctx: Context) -> Observation:
-        """A file that still reaches the cluster needs nothing."""
+        """A file that still reaches the cluster under this region's context name needs nothing; one an earlier
+        version wrote (AKS's names, the same in every region) is written again."""
         path = ctx.state.kubeconfig_path(ctx.names.uniq_id, ctx.region)
         ctx.facts["kubeconfig.path"] = str(path)
         res = [Resource("kubeconfig (0600)", str(path))]
         if path.exists() and Kube(path).reachable():
-            return Observation(NONE, str(path), res)
+            if context_of(path.read_text()) == self.context(ctx):
+                return Observation(NONE, str(path), res)
+            return Observation(UPDATE, f"{path}: context named {self.context(ctx)}", res)
         return Observation(CREATE, str(path), res)
 
+    @staticmethod
+    def context(ctx: Context) -> str:
+        """This region's context (and cluster entry) name: unique across the install's regions."""
+        return f"{ctx.names.cluster}-{ctx.region}"
+
     def apply(self, ctx: Context, obs: Observation) -> None:
-        """listClusterUserCredential, written atomically 0600."""
+        """listClusterUserCredential, its context named for the region, written atomically 0600."""
         rg, name = ctx.names.cluster_rg(ctx.region), ctx.names.cluster
         with azure_call(f"reading the credentials of {name}"):
             creds = ctx.clients.aks(ctx.subscription_id).managed_clusters.list_cluster_user_credentials(rg, name)
         values = [k.value for k in creds.kubeconfigs or [] if k.value]
         if not values:
             raise RefusedError(f"Azure returned no kubeconfig for {name}.", "run again")
-        write_private(ctx.state.kubeconfig_path(ctx.names.uniq_id, ctx.region), values[0])
+        text = renamed(values[0].decode() if isinstance(values[0], bytes) else str(values[0]), self.context(ctx))
+        write_private(ctx.state.kubeconfig_path(ctx.names.uniq_id, ctx.region), text.encode())
 
     def verify(self, ctx: Context) -> None:
         """The file reaches the cluster."""
