@@ -106,6 +106,15 @@ def test_registry_lifecycle(arm: Any, recorder: Any, sub: str) -> None:
     with pytest.raises(HttpResponseError) as bad:
         acr.registries.begin_create("rg-acr", "bad-name!", {"location": "eastus", "sku": {"name": "Basic"}})
     assert bad.value.status_code == 400
+    # a trademarked or reserved word: the name check says so, and a create is refused as ARM refuses it
+    held = acr.registries.check_name_availability({"name": "microsoftstudio1", "type": check["type"]})
+    assert held.name_available is False and held.reason == "Invalid" and "reserved" in (held.message or "")
+    with pytest.raises(HttpResponseError) as word:
+        acr.registries.begin_create("rg-acr", "azure", {"location": "eastus", "sku": {"name": "Basic"}})
+    assert word.value.error is not None and word.value.error.code == "ReservedResourceName"
+    free = [body for method, url, status, body in recorder.seen if url.split("?")[0].endswith("/checkNameAvailability")
+            and isinstance(body, dict) and body.get("nameAvailable")]
+    assert free and free[0]["availableLoginServerName"] == f"{name}.azurecr.io"
     acr.registries.begin_delete("rg-acr", name).result()
     with pytest.raises(ResourceNotFoundError):
         acr.registries.get("rg-acr", name)
@@ -319,3 +328,66 @@ def test_api_versions_and_auth(sandbox: Any, sub: str) -> None:
                          "?api-version=2099-01-01", verify=ca, headers=hdr, timeout=10)
     assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "NoRegisteredProviderFound"
     assert "2025-11-01" in wrong.json()["error"]["message"]
+
+
+def test_retry_after_is_whole_seconds_on_every_wait(tmp_path: Any) -> None:
+    """ARM's Retry-After is an integer number of seconds (RFC 9110 delay-seconds; the SDKs parse it as int) on a
+    429 and on an operation still running, at any speed; below a second the sandbox adds retry-after-ms, which
+    azure-core prefers, so other clients (az, Terraform) never see a wait they cannot parse or none at all."""
+    import re
+
+    import requests
+
+    from tests.conftest import admin_credential, start_sandbox
+
+    served = start_sandbox(tmp_path / "s", "--speed", "500", "--faults", "429=1,seed=3")
+    try:
+        info, ca = served.info, served.info["ca_bundle"]
+        token = admin_credential(info).get_token("https://management.azure.com/.default").token
+        hdr = {"Authorization": f"Bearer {token}"}
+        throttled = requests.get(f"{info['arm']}/subscriptions?api-version=2022-12-01", verify=ca, headers=hdr,
+                                 timeout=10)
+        assert throttled.status_code == 429
+        assert re.fullmatch(r"[1-9][0-9]*", throttled.headers.get("Retry-After", "")), throttled.headers
+        assert int(throttled.headers["retry-after-ms"]) < 1000
+        requests.post(f"{info['arm']}/sandbox/faults", data={"spec": ""}, verify=ca, timeout=10).raise_for_status()
+        sub = info["subscriptions"][0]
+        rg = f"{info['arm']}/subscriptions/{sub}/resourcegroups/rg-retry?api-version=2025-04-01"
+        requests.put(rg, json={"location": "eastus"}, verify=ca, headers=hdr, timeout=10).raise_for_status()
+        made = requests.put(f"{info['arm']}/subscriptions/{sub}/resourceGroups/rg-retry/providers/"
+                            "Microsoft.ContainerRegistry/registries/leafairetry01?api-version=2025-11-01",
+                            json={"location": "eastus", "sku": {"name": "Basic"}}, verify=ca, headers=hdr, timeout=10)
+        assert made.status_code in (200, 201) and "Azure-AsyncOperation" in made.headers, made.text
+        assert re.fullmatch(r"[1-9][0-9]*", made.headers.get("Retry-After", "")), made.headers
+        polled = requests.get(made.headers["Azure-AsyncOperation"], verify=ca, headers=hdr, timeout=10)
+        if polled.json().get("status") == "InProgress":
+            assert re.fullmatch(r"[1-9][0-9]*", polled.headers.get("Retry-After", "")), polled.headers
+    finally:
+        served.stop()
+
+
+def test_private_addresses_are_unique_per_vnet(arm: Any, recorder: Any, sub: str) -> None:
+    """Two installs side by side (two VNets with the same space) each get their .4; within one VNet a static
+    address already held is refused with the network RP's PrivateIPAddressInUse."""
+    arm(ResourceManagementClient, sub).resource_groups.create_or_update("rg-ips", {"location": "eastus"})
+    net = arm(NetworkManagementClient, sub)
+
+    def subnet(vnet: str) -> Any:
+        made = net.virtual_networks.begin_create_or_update("rg-ips", vnet, {"location": "eastus", "properties": {
+            "addressSpace": {"addressPrefixes": ["10.20.0.0/16"]},
+            "subnets": [{"name": "services", "properties": {"addressPrefix": "10.20.16.0/24"}}]}}).result()
+        return made.subnets[0].id
+
+    def nic(name: str, subnet_id: str) -> Any:
+        return net.network_interfaces.begin_create_or_update("rg-ips", name, {"location": "eastus", "properties": {
+            "ipConfigurations": [{"name": "ipconfig1", "properties": {
+                "subnet": {"id": subnet_id}, "privateIPAllocationMethod": "Static",
+                "privateIPAddress": "10.20.16.4"}}]}}).result()
+
+    one, two = subnet("install-a"), subnet("install-b")
+    assert nic("a-rabbitmq", one).ip_configurations[0].private_ip_address == "10.20.16.4"
+    assert nic("b-rabbitmq", two).ip_configurations[0].private_ip_address == "10.20.16.4"
+    with pytest.raises(HttpResponseError) as taken:
+        nic("a-other", one)
+    assert taken.value.error.code == "PrivateIPAddressInUse"
+    check_all(recorder.seen)

@@ -26,6 +26,13 @@ PUBLIC_IMAGES = {
     "nvcr.io": {"nvidia/k8s-device-plugin"},
     "mcr.microsoft.com": {"azuredocs/aks-helloworld"},
 }
+# Resources with a public FQDN may not use trademarked or reserved words (Learn, "Resolve errors for reserved
+# resource names"): these as the whole name, MICROSOFT and WINDOWS anywhere in it, LOGIN at its start.
+RESERVED_WHOLE = {"access", "azure", "bing", "bizspark", "biztalk", "cortana", "directx", "dotnet", "dynamics",
+                  "excel", "exchange", "forefront", "groove", "hololens", "hyperv", "kinect", "lync", "msdn", "o365",
+                  "office", "office365", "onedrive", "onenote", "outlook", "powerpoint", "sharepoint", "skype", "visio",
+                  "visualstudio", "xbox"}
+RESERVED_ANYWHERE, RESERVED_START = ("microsoft", "windows"), "login"
 CREATE_SECONDS, UPDATE_SECONDS, DELETE_SECONDS, IMPORT_SECONDS = 30.0, 10.0, 20.0, 25.0
 ROLE_MODES = ("LegacyRegistryPermissions", "AbacRepositoryPermissions")
 
@@ -46,6 +53,17 @@ def name_taken(sbx: Sandbox, name: str, except_id: str | None = None) -> bool:
     return False
 
 
+def reserved(name: str) -> bool:
+    """Whether ``name`` is or holds a reserved word."""
+    low = name.lower()
+    return low in RESERVED_WHOLE or any(w in low for w in RESERVED_ANYWHERE) or low.startswith(RESERVED_START)
+
+
+def reserved_message(name: str) -> str:
+    """ARM's words for a reserved name."""
+    return f"The resource name '{name}' or a part of the name is a trademarked or reserved word."
+
+
 def check_name(call: Call) -> web.Response:
     """POST checkNameAvailability."""
     body = call.json_body()
@@ -56,10 +74,14 @@ def check_name(call: Call) -> web.Response:
     if not NAME_RE.match(name):
         return json_response({"nameAvailable": False, "reason": "Invalid",
                               "message": "The specified resource name must be 5 to 50 alphanumeric characters."})
+    if reserved(name):
+        return json_response({"nameAvailable": False, "reason": "Invalid", "message": reserved_message(name)})
     if name_taken(call.sbx, name):
         return json_response({"nameAvailable": False, "reason": "AlreadyExists",
                               "message": f"The registry {name} is already in use."})
-    return json_response({"nameAvailable": True})
+    # newer api-versions also name the login server the registry would get (RegistryNameStatus,
+    # availableLoginServerName); older clients ignore the extra property
+    return json_response({"nameAvailable": True, "availableLoginServerName": login_server(name)})
 
 
 class Registries(ResourceType):
@@ -80,6 +102,8 @@ class Registries(ResourceType):
         if not NAME_RE.match(ref.name):
             raise ArmError(400, "InvalidParameter", "Registry names may contain only alpha numeric "
                            "characters and must be between 5 and 50 characters.", target="registryName")
+        if existing is None and reserved(ref.name):
+            raise ArmError(400, "ReservedResourceName", reserved_message(ref.name), target="registryName")
         if existing is None and name_taken(call.sbx, ref.name, ref.id):
             raise ArmError(409, "AlreadyInUse", f"The registry {ref.name} is already in use.",
                            target="registryName")

@@ -101,11 +101,13 @@ class Sandbox:
         return seconds / self.speed if self.speed > 0 else 0.0
 
     def retry_after(self, seconds: float) -> dict[str, str]:
-        """Retry headers: ``Retry-After`` in whole seconds (the SDKs deserialize it as an int), or, below a
-        second (high speed factors only), ``retry-after-ms``, which azure-core also honours."""
-        if seconds >= 1:
-            return {"Retry-After": str(math.ceil(seconds))}
-        return {"retry-after-ms": str(max(50, int(seconds * 1000)))}
+        """Retry headers: ``Retry-After`` always, in whole seconds as ARM sends it (RFC 9110 delay-seconds; the SDKs
+        parse an int, az and Terraform wait that long), at least 1; below a second (high speed factors only) also
+        ``retry-after-ms``, which azure-core reads first, so the SDK keeps the pace of the simulation."""
+        headers = {"Retry-After": str(max(1, math.ceil(seconds)))}
+        if seconds < 1:
+            headers["retry-after-ms"] = str(max(50, int(seconds * 1000)))
+        return headers
 
     # --- long-running operations ---------------------------------------------------------------
 

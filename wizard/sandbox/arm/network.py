@@ -301,7 +301,7 @@ class NetworkInterfaces(Net):
         if not configs:
             raise ArmError(400, "InvalidRequestFormat", "At least one ipConfiguration is required.",
                            target="properties.ipConfigurations")
-        taken = _ips_in_use(sbx, exclude=ref.id)
+        taken = _ips_in_use(sbx, exclude=ref.id)  # (VNet id, address) -> NIC: addresses are unique per VNet only
         for i, cfg in enumerate(configs):
             where = f"properties.ipConfigurations[{i}].properties"
             cp = cfg.setdefault("properties", {})
@@ -310,6 +310,7 @@ class NetworkInterfaces(Net):
                 raise ArmError(400, "InvalidResourceReference", f"Subnet {(cp.get('subnet') or {}).get('id')} "
                                "referenced by the NIC was not found.", target=f"{where}.subnet.id")
             net = _net(subnet["body"]["properties"]["addressPrefix"], where)
+            vnet = _vnet_of(subnet["id"])
             reserved = {net.network_address, net.broadcast_address, *list(net.hosts())[:3]}
             method = cp.get("privateIPAllocationMethod") or "Dynamic"
             if method == "Static":
@@ -323,17 +324,17 @@ class NetworkInterfaces(Net):
                                    "PrivateIPAddressIsReserved", f"Private static IP address {ip} does not belong "
                                    f"to the range of subnet prefix {net}, or is one of its reserved addresses.",
                                    target=f"{where}.privateIPAddress")
-                if str(ip) in taken:
+                if (vnet, str(ip)) in taken:
                     raise ArmError(400, "PrivateIPAddressInUse", f"IP configuration {ref.id} is using the private "
-                                   f"IP address {ip} which is already allocated to resource {taken[str(ip)]}.",
-                                   target=f"{where}.privateIPAddress")
+                                   f"IP address {ip} which is already allocated to resource "
+                                   f"{taken[(vnet, str(ip))]}.", target=f"{where}.privateIPAddress")
             else:
-                ip = next(h for h in net.hosts() if h not in reserved and str(h) not in taken)
+                ip = next(h for h in net.hosts() if h not in reserved and (vnet, str(h)) not in taken)
             cp.update({"privateIPAddress": str(ip), "privateIPAllocationMethod": method,
                        "privateIPAddressVersion": "IPv4", "primary": i == 0})
             cp.pop("provisioningState", None)
             cfg["id"] = f"{ref.id}/ipConfigurations/{cfg.get('name', f'ipconfig{i + 1}')}"
-            taken[str(ip)] = ref.id
+            taken[(vnet, str(ip))] = ref.id
         old = (existing or {}).get("body", {}).get("properties", {})
         if old.get("virtualMachine"):
             out["properties"]["virtualMachine"] = old["virtualMachine"]
@@ -350,11 +351,16 @@ class NetworkInterfaces(Net):
                            "In order to delete the network interface, it must be dissociated from the resource.")
 
 
-def _ips_in_use(sbx: Any, exclude: str) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _vnet_of(subnet_id: str) -> str:
+    return subnet_id.lower().split("/subnets/")[0]
+
+
+def _ips_in_use(sbx: Any, exclude: str) -> dict[tuple[str, str], str]:
+    out: dict[tuple[str, str], str] = {}
     for key, rec in list(sbx.store.resources.items()):
         if rec["type"].lower() == "microsoft.network/networkinterfaces" and key != exclude.lower() \
                 and sbx.get_resource(key) is not None:  # a NIC whose delete has finished holds no address
             for cfg in rec["body"]["properties"].get("ipConfigurations", []):
-                out[cfg["properties"]["privateIPAddress"]] = rec["id"]
+                vnet = _vnet_of(cfg["properties"]["subnet"]["id"])
+                out[(vnet, cfg["properties"]["privateIPAddress"])] = rec["id"]
     return out

@@ -108,3 +108,30 @@ def openapi_document(group: str, version: str) -> dict[str, Any] | None:
                                      "patch": _op(k, "patch", True), "delete": _op(k, "delete", True)}
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": GIT_VERSION}, "paths": paths,
             "components": {"schemas": {}}}
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (wire type 2)."""
+    size, length = bytearray(), len(payload)
+    while True:
+        byte, length = length & 0x7F, length >> 7
+        size.append(byte | (0x80 if length else 0))
+        if not length:
+            break
+    return bytes([number << 3 | 2]) + bytes(size) + payload
+
+
+def openapi_v2() -> bytes:
+    """GET /openapi/v2 as client-go asks for it (``application/com.github.proto-openapi.spec.v2@v1.0+protobuf``,
+    gnostic's openapi_v2.Document): the document with its swagger version, info and no paths or definitions. The
+    built-in kinds are described by /openapi/v3; this one tells kubectl the server has no v2 schema for a kind it
+    asks about (a removed API version), so kubectl goes on to the discovery lookup and reports the kind as not
+    served, as against a real server, instead of failing to download the document."""
+    info = _field(1, b"Kubernetes") + _field(2, GIT_VERSION.encode())
+    return _field(1, b"2.0") + _field(2, info) + _field(8, b"")
+
+
+def crd_list() -> dict[str, Any]:
+    """GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions: AKS has none of ours."""
+    return {"kind": "CustomResourceDefinitionList", "apiVersion": "apiextensions.k8s.io/v1",
+            "metadata": {"resourceVersion": "1"}, "items": []}

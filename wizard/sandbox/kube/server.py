@@ -17,7 +17,7 @@ import yaml
 from aiohttp import web
 
 from ..arm.base import Sandbox
-from . import controllers, discovery
+from . import controllers, discovery, table
 from .kinds import BY_KIND, BY_PLURAL, Kind, invalid_fields, unknown_and_type_errors
 from .objects import Cluster, KubeError, json_patch, merge_patch, not_found, secret_defaults, strategic_merge
 from .selectors import field_selector, label_selector
@@ -80,6 +80,11 @@ async def route(request: web.Request, cluster: Cluster, parts: list[str]) -> web
         return _json(discovery.api_groups())
     if parts == ["healthz"] or parts == ["readyz"] or parts == ["livez"]:
         return web.Response(text="ok")
+    if parts == ["openapi", "v2"]:
+        return web.Response(body=discovery.openapi_v2(),
+                            content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+    if parts == ["apis", "apiextensions.k8s.io", "v1", "customresourcedefinitions"] and request.method == "GET":
+        return _json(discovery.crd_list())
     if parts[:2] == ["openapi", "v3"]:
         if len(parts) == 2:
             return _json(discovery.openapi_index())
@@ -123,14 +128,22 @@ async def verb(request: web.Request, cluster: Cluster, kind: Kind, namespace: st
                ) -> web.StreamResponse:
     """Dispatch the HTTP method."""
     q = request.query
+    as_table = table.wants_table(request.headers.get("Accept", ""))
     if request.method == "GET" and name is None:
         if q.get("watch") in ("true", "1"):
             return await serve_watch(request, cluster, kind, namespace)
-        return _json(list_objects(cluster, kind, namespace, q.get("labelSelector", ""), q.get("fieldSelector", "")))
+        listed = list_objects(cluster, kind, namespace, q.get("labelSelector", ""), q.get("fieldSelector", ""))
+        if as_table:
+            return _json(table.table(kind.kind, listed["items"], listed["metadata"]["resourceVersion"],
+                                     q.get("includeObject", "Metadata")))
+        return _json(listed)
     if request.method == "GET":
         obj = cluster.get(kind, namespace, name or "")
         if obj is None:
             raise not_found(kind, name or "")
+        if as_table:
+            return _json(table.table(kind.kind, [obj], str(cluster.resource_version), q.get("includeObject",
+                                                                                             "Metadata")))
         return _json(obj)
     if request.method == "DELETE" and name:
         obj = cluster.delete(kind, namespace, name)
