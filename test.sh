@@ -14,6 +14,14 @@ done
 if [ -n "$missing" ]; then
   as_root_apt $missing || { echo "Install:$missing" >&2; exit 1; }
 fi
+# The official az CLI in an environment of its own (its pins are not the wizard's): the printed script's test runs
+# it against a sandbox. Pinned to the release the sandbox's accepted api-versions were read from.
+AZ_VERSION=2.91.0
+if [ "$(cat .azcli/.installed 2>/dev/null)" != "$AZ_VERSION" ]; then
+  echo "Setting up .azcli (azure-cli $AZ_VERSION, first run)..." >&2
+  rm -rf .azcli && "$PY" -m venv .azcli && .azcli/bin/pip install -q --disable-pip-version-check "azure-cli==$AZ_VERSION" \
+    && echo "$AZ_VERSION" > .azcli/.installed
+fi
 # A throwaway keyring folder, so tests never touch the keyring of the person running them, served on a private
 # D-Bus whose only activatable service is gnome-keyring over that folder, unlocked (scripts/test_keyring_daemon.sh):
 # the first keyring call starts it, and should it ever end mid-run the next call starts it again, unlocked, with

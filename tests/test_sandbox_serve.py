@@ -173,3 +173,41 @@ def test_a_busy_servers_command_line_is_matched_by_its_folder(tmp_path: Path) ->
     assert not _serves(serve, tmp_path, tmp_path / "other")
     assert not _serves(["sleep", "--dir", "sb"], tmp_path, tmp_path / "sb")
     assert not _serves(serve[:6], tmp_path, tmp_path / "sb")  # no --dir: not provably this folder
+
+
+def test_the_ca_vouches_for_the_sandbox_only_and_for_a_year(tmp_path: Path) -> None:
+    """The CA a person trusts is name-constrained (critical) to loopback names and addresses, valid a year at most;
+    an earlier version's ten-year unconstrained CA is replaced on the next start, and the SDKs still connect."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pki = tmp_path / "pki"
+    pki.mkdir(mode=0o700)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "old sandbox CA")])
+    now = dt.datetime.now(dt.UTC)
+    old = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+           .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=3650))
+           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(key, hashes.SHA256()))
+    (pki / "ca.pem").write_bytes(old.public_bytes(serialization.Encoding.PEM))
+    (pki / "ca.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()))
+    served = start_sandbox(tmp_path, "--speed", "100")
+    try:
+        ca = x509.load_pem_x509_certificate(Path(served.info["ca_bundle"]).read_bytes())
+        assert ca.subject != name
+        constraints = ca.extensions.get_extension_for_class(x509.NameConstraints)
+        assert constraints.critical
+        permitted = constraints.value.permitted_subtrees or []
+        assert x509.IPAddress(ipaddress.ip_network("127.0.0.0/8")) in permitted
+        assert x509.DNSName("localhost") in permitted and len(permitted) == 3
+        assert ca.not_valid_after_utc - ca.not_valid_before_utc <= dt.timedelta(days=366)
+        leaf = x509.load_pem_x509_certificate((pki / "server.pem").read_bytes())
+        assert leaf.not_valid_after_utc <= ca.not_valid_after_utc
+        assert _rm(served.info).resource_groups.create_or_update("rg", {"location": "eastus"}).name == "rg"
+    finally:
+        served.stop()

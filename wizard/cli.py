@@ -67,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         if name == "apply":
             cmd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    rd = sub.add_parser("render", help="print a generated part of plan's script (a VM body, the cluster's secrets, "
+                                       "the runner's or the probe's manifests) for it to pipe on; no sign-in")
+    rd.add_argument("what", choices=["vm-rabbitmq", "vm-files", "k8s-base", "k8s-secrets", "runner", "probe"])
+    rd.add_argument("--tenant", required=True, help="the tenant id whose keyring entries hold the secrets")
+    rd.add_argument("--answers", type=Path, required=True, help="the answers (their uniq_id resolved)")
+    for flag in ("--nic-id", "--login-server", "--app-id", "--probe-image"):
+        rd.add_argument(flag, default="")
     sb = sub.add_parser("sandbox", help="run or reset the local sandbox cloud on its own")
     sbsub = sb.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
     serve = sbsub.add_parser("serve", help="serve the sandbox until SIGTERM/SIGINT; prints one JSON line when ready")
@@ -103,6 +110,19 @@ def _sandbox(args: argparse.Namespace) -> int:
     return control.reset_command(directory)
 
 
+def _render(args: argparse.Namespace) -> int:
+    from .answers import load_answers
+    from .scriptparts import render
+
+    try:
+        sys.stdout.write(render(args.what, args.tenant, load_answers(args.answers), nic_id=args.nic_id,
+                                login_server=args.login_server, app_id=args.app_id, probe_image=args.probe_image))
+    except WizardError as err:
+        print(f"error: {err.message}" + (f"\n  next: {err.hint}" if err.hint else ""), file=sys.stderr)
+        return err.exit_code
+    return 0
+
+
 def _headless(args: argparse.Namespace) -> int:
     from .answers import load_answers
     from .commands import run
@@ -123,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "sandbox":
         return _sandbox(args)
+    if args.command == "render":
+        return _render(args)
     if args.command in ("plan", "apply", "status", "regions", "rotate"):
         try:
             return _headless(args)

@@ -26,10 +26,11 @@ from .engine import Engine, RunResult
 from .errors import InputError
 from .events import Event, describe
 from .flow import Wizard
-from .plan import build_steps, observe_all, planned, script
+from .plan import build_steps, observe_all, planned
 from .pricing import PriceBook
 from .prompts import Prompter, ask_answers, choose_subscription
 from .report import costed_plan, estimate_text, money, plan_text, price_source
+from .script import script
 from .session import Session, UniqId, make_context, pick_subscription
 from .sizing import estimate, preflight_for, regions_for
 from .source import ensure_token, warnings
@@ -100,7 +101,8 @@ def plan_command(session: Session, answers: Answers, *, as_json: bool) -> int:
     said = warnings(answers, ctx.secrets)
     if as_json:
         doc = {**_header(ctx, sub, uid), "steps": [asdict(p) for p in plan],
-               "changes": sum(p.action != "none" for p in plan), "estimate": est.as_dict(), "warnings": said}
+               "changes": sum(p.action != "none" for p in plan), "estimate": est.as_dict(), "warnings": said,
+               "script": script(ctx, plan)}
         print(json.dumps(doc, indent=2))
         return 0
     print("\n".join(plan_text(plan)))
@@ -110,7 +112,7 @@ def plan_command(session: Session, answers: Answers, *, as_json: bool) -> int:
     print(f"\n{len(changes)} step(s) to change, {len(plan) - len(changes)} unchanged.\n")
     print("\n".join(estimate_text(est)))
     if changes:
-        print("\n# The same as commands (secrets come from the keyring, never the screen):")
+        print("\n# The same as commands (bash; secrets come from the keyring through pipes, never the screen):")
         print("\n".join(script(ctx, plan)))
     return 0
 

@@ -125,3 +125,8 @@ class Names:
     def nat_ip(self) -> str:
         """The NAT gateway's public IP."""
         return f"studioml-nat-ip-{self.uniq_id}"
+
+
+def install_tags(uniq_id: str) -> dict[str, str]:
+    """The tags on everything the wizard makes."""
+    return {TAG: uniq_id, "managed-by": "studioml-azure"}

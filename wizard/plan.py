@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .events import StepProgress
-from .naming import NAMESPACE, PULL_SECRET
 from .steps.access import ServiceAccess
 from .steps.base import Context, Observation, Step
 from .steps.cluster import Cluster, Kubeconfig
@@ -18,7 +17,6 @@ from .steps.probe import Probe
 from .steps.registry import Image, Providers, Registry, ResourceGroup
 from .steps.services import ServiceVm
 from .steps.workloads import NamespaceAndPlugin, Runner, RunnerSecrets
-from .vmconfig import boot_digest as boot
 from .vmconfig import versions
 
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
@@ -106,101 +104,3 @@ def planned(observed: list[tuple[Step, Observation]]) -> list[PlannedStep]:
 def probe_image() -> str:
     """The image the probe pod runs (Python, from MCR: no pull limit)."""
     return str(versions()["probe_image"])
-
-
-def script(ctx: Context, plan: list[PlannedStep]) -> list[str]:
-    """The az/kubectl commands equivalent to the plan's changes (secrets read from the keyring, never shown)."""
-    n, region, a = ctx.names, ctx.region, ctx.answers
-    kc = ctx.state.kubeconfig_path(n.uniq_id, region)
-    ring = f"keyring get studioml-azure {ctx.secrets.prefix}"
-    sub = f"--subscription {ctx.subscription_id}"
-    sources = " ".join(ctx.facts.get("service-access.sources") or ["10.20.0.0/20"])
-    repo = Image().target(ctx)[2]
-    commands: dict[str, list[str]] = {
-        "providers": [f"az provider register {sub} --namespace {ns} --wait" for ns in (
-            "Microsoft.ContainerRegistry", "Microsoft.ContainerService", "Microsoft.Compute", "Microsoft.Network")],
-        "registry-group": [f"az group create {sub} -n {n.registry_rg} -l {n.home_region} --tags studioml-uniq-id="
-                           f"{n.uniq_id}"],
-        "registry": [f"az acr create {sub} -g {n.registry_rg} -n {n.registry} --sku Basic --role-assignment-mode "
-                     "rbac-abac" + (" --admin-enabled true" if a.admin_user else "")],
-        "sp": [f"az rest --method PATCH --uri \"https://graph.microsoft.com/v1.0/applications(uniqueName='{n.sp}')\" "
-               f"--headers Prefer=create-if-missing --body '{{\"displayName\": \"{n.sp}\"}}'",
-               f"az ad sp create --id <appId of {n.sp}>",
-               f"az ad app credential reset --id <appId> --append --display-name studioml-azure --query password -o tsv"
-               f" | keyring set studioml-azure {ctx.secrets.prefix}/sp-password"],
-        "sp-role": [f"az role assignment create --assignee-object-id <sp objectId> --assignee-principal-type "
-                    f"ServicePrincipal --role '{REPO_READER_NAME}' --scope $(az acr show -n {n.registry} --query id "
-                    f"-o tsv) --condition-version 2.0 --condition \"{repository_condition(repo)}\""],
-        "image": [(f"{ring}/source-registry-token | " if a.source_registry_user else "")
-                  + f"az acr import -n {n.registry} --source {a.runner_image} -t {n.registry}/"
-                  f"{a.runner_image.rsplit('/', 1)[-1]}"
-                  + (f" --username {a.source_registry_user} --password @-" if a.source_registry_user else "")],
-        "outbound": [f"az network public-ip create {sub} -g {n.registry_rg} -n {n.nat_ip} --sku Standard "
-                     "--allocation-method Static",
-                     f"az network nat gateway create {sub} -g {n.registry_rg} -n {n.nat} --public-ip-addresses "
-                     f"{n.nat_ip} --idle-timeout 4"],
-        "network": [f"az network nsg create {sub} -g {n.registry_rg} -n {n.nsg}",
-                    f"az network vnet create {sub} -g {n.registry_rg} -n {n.vnet} --address-prefixes 10.20.0.0/16",
-                    f"az network vnet subnet create {sub} -g {n.registry_rg} --vnet-name {n.vnet} -n aks "
-                    "--address-prefixes 10.20.0.0/20 --default-outbound-access false",
-                    f"az network vnet subnet create {sub} -g {n.registry_rg} --vnet-name {n.vnet} -n services "
-                    f"--address-prefixes 10.20.16.0/24 --network-security-group {n.nsg} --nat-gateway {n.nat} "
-                    "--default-outbound-access false"],
-        "service-access": [
-            f"az network nsg rule create {sub} -g {n.registry_rg} --nsg-name {n.nsg} -n allow-amqp-from-clusters "
-            f"--priority 200 --protocol Tcp --source-address-prefixes {sources} --destination-address-prefixes "
-            "10.20.16.4/32 --destination-port-ranges 5672",
-            f"az network nsg rule create {sub} -g {n.registry_rg} --nsg-name {n.nsg} -n allow-s3-from-clusters "
-            f"--priority 210 --protocol Tcp --source-address-prefixes {sources} --destination-address-prefixes "
-            "10.20.16.5/32 --destination-port-ranges 8333",
-            f"az network nsg rule create {sub} -g {n.registry_rg} --nsg-name {n.nsg} -n deny-other-vnet-inbound "
-            "--priority 4000 --access Deny --protocol '*' --source-address-prefixes VirtualNetwork "
-            "--destination-address-prefixes '*' --destination-port-ranges '*'"],
-        "rabbitmq": [f"az vm create {sub} -g {n.registry_rg} -n {n.vm('rabbitmq')} --image Ubuntu2404 --size "
-                     "Standard_DS12_v2 --subnet <services subnet id> --private-ip-address 10.20.16.4 "
-                     "--public-ip-address '' --custom-data <cloud-config of wizard/vmconfig.py, secrets from the "
-                     "keyring> --tags studioml-boot=" + boot("rabbitmq"),
-                     f"az vm run-command invoke {sub} -g {n.registry_rg} -n {n.vm('rabbitmq')} --command-id "
-                     "RunShellScript --scripts 'timeout 900 cloud-init status --wait; python3 "
-                     "/usr/local/lib/studioml/check.py amqp'"],
-        "files": [f"az vm create {sub} -g {n.registry_rg} -n {n.vm('files')} --image Ubuntu2404 --size Standard_D4s_v3 "
-                  "--subnet <services subnet id> --private-ip-address 10.20.16.5 --public-ip-address '' "
-                  "--data-disk-sizes-gb 256 --custom-data <cloud-config of wizard/vmconfig.py, secrets from the "
-                  "keyring> --tags studioml-boot=" + boot("files"),
-                  f"az vm run-command invoke {sub} -g {n.registry_rg} -n {n.vm('files')} --command-id RunShellScript "
-                  "--scripts 'timeout 900 cloud-init status --wait; python3 /usr/local/lib/studioml/check.py s3'"],
-        "cluster-group": [f"az group create {sub} -n {n.cluster_rg(region)} -l {region}"],
-        "cluster": [f"az aks create -g {n.cluster_rg(region)} -n {n.cluster} --nodepool-name system --node-count 1 "
-                    f"--vnet-subnet-id <aks subnet id> --network-plugin azure --network-plugin-mode overlay",
-                    f"az aks nodepool add -g {n.cluster_rg(region)} --cluster-name {n.cluster} -n gpu --mode User "
-                    f"--node-vm-size {a.gpu_sku} --node-count {a.gpu_nodes} --node-taints sku=gpu:NoSchedule"],
-        "cluster-network-role": ["az role assignment create --assignee <cluster identity> --role 'Network "
-                                 "Contributor' --scope <aks subnet id>"],
-        "acr-attach": [f"az aks update -g {n.cluster_rg(region)} -n {n.cluster} --attach-acr {n.registry}"],
-        "kubeconfig": [f"az aks get-credentials -g {n.cluster_rg(region)} -n {n.cluster} -f {kc} --context "
-                       f"{n.cluster}-{region}",
-                       f"chmod 600 {kc}"],
-        "k8s-base": [f"kubectl --kubeconfig {kc} create namespace {NAMESPACE}",
-                     f"kubectl --kubeconfig {kc} apply -f assets/manifests/nvidia-device-plugin.yaml"],
-        "k8s-secrets": [f"kubectl --kubeconfig {kc} -n {NAMESPACE} create secret docker-registry {PULL_SECRET} "
-                        f"--docker-server={ctx.login_server} --docker-username=<appId> "
-                        f"--docker-password=\"$({ring}/sp-password)\"",
-                        f"kubectl --kubeconfig {kc} -n {NAMESPACE} create secret generic studioml-runner-key-secret "
-                        f"--from-file=ssh-privatekey=<({ring}/runner-private-key) "
-                        f"--from-file=ssh-publickey=<({ring}/runner-public-key)",
-                        f"kubectl --kubeconfig {kc} -n {NAMESPACE} create secret generic "
-                        f"studioml-runner-passphrase-secret --from-file=ssh-passphrase=<({ring}/runner-passphrase)"],
-        "probe": [f"kubectl --kubeconfig {kc} -n {NAMESPACE} create configmap studioml-check "
-                  "--from-file=assets/services/check.py",
-                  f"kubectl --kubeconfig {kc} -n {NAMESPACE} run studioml-probe --rm -i --restart=Never "
-                  f"--image={probe_image()} -- python3 /check/check.py probe --amqp 10.20.16.4:5672 --s3 "
-                  "http://10.20.16.5:8333  # with the check ConfigMap mounted and the runner's secrets as env"],
-        "runner": [f"kubectl --kubeconfig {kc} apply -f <(stencil < assets/runner/deployment.yaml)",
-                   f"kubectl --kubeconfig {kc} -n {NAMESPACE} rollout status deploy/studioml-go-runner-deployment"],
-    }
-    out: list[str] = []
-    for step in plan:
-        if step.action != "none":
-            out.append(f"# {step.title}: {step.action}" + (f" ({step.detail})" if step.detail else ""))
-            out.extend(commands.get(step.key, []))
-    return out

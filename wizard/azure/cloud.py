@@ -85,6 +85,9 @@ def cloud_from_options(name: str, *, arm: str | None = None, authority: str | No
     for key, value in overrides.items():
         if not value.startswith("https://"):
             raise InputError(f"--{key}-endpoint {value!r} must be an https:// URL.", "give the full https:// URL")
+    if registry is not None and not registry.startswith("https://"):  # the principal's password goes there
+        raise InputError(f"--registry-endpoint {registry!r} must be an https:// URL (the service principal's "
+                         "password is sent to it).", "give the full https:// URL, such as https://{host}")
     if ca_bundle and not os.path.isfile(ca_bundle):
         raise InputError(f"--ca-bundle {ca_bundle!r} is not a file.", "point it at a PEM file of CA certificates")
     if not overrides and not ca_bundle and registry is None:

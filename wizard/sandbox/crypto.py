@@ -24,6 +24,25 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+# The CA a person adds to their trust (--ca-bundle, kubeconfigs) can vouch for nothing but the sandbox: it is
+# name-constrained to loopback names and addresses (critical, so a client that cannot check it refuses it) and
+# valid for a year at most; one that is not (an earlier version's, or near its end) is replaced on start.
+CA_DAYS = 365
+PERMITTED: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_network("127.0.0.0/8")),
+                                     x509.IPAddress(ipaddress.ip_network("::1/128"))]
+
+
+def _ca_current(path: Path) -> bool:
+    """Whether the CA at ``path`` is name-constrained, valid a year at most, and not within 30 days of its end."""
+    try:
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+        cert.extensions.get_extension_for_class(x509.NameConstraints)
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    life = cert.not_valid_after_utc - cert.not_valid_before_utc
+    left = cert.not_valid_after_utc - dt.datetime.now(dt.UTC)
+    return life <= dt.timedelta(days=CA_DAYS + 1) and left > dt.timedelta(days=30)
+
 
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -75,7 +94,7 @@ class Pki:
         ca_path, ca_key_path = pki / "ca.pem", pki / "ca.key"
         srv_path, srv_key_path = pki / "server.pem", pki / "server.key"
         sig_path = pki / "signing.key"
-        if not ca_path.exists() or not ca_key_path.exists():
+        if not ca_path.exists() or not ca_key_path.exists() or not _ca_current(ca_path):
             ca_key = _new_key()
             name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "studioml-azure sandbox CA")])
             now = dt.datetime.now(dt.UTC)
@@ -86,8 +105,10 @@ class Pki:
                 .public_key(ca_key.public_key())
                 .serial_number(x509.random_serial_number())
                 .not_valid_before(now - dt.timedelta(days=1))
-                .not_valid_after(now + dt.timedelta(days=3650))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .not_valid_after(now + dt.timedelta(days=CA_DAYS))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(x509.NameConstraints(permitted_subtrees=PERMITTED, excluded_subtrees=None),
+                               critical=True)
                 .add_extension(
                     x509.KeyUsage(
                         digital_signature=True, key_cert_sign=True, crl_sign=True,
@@ -189,7 +210,7 @@ def issue_certificate(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=825))
+        .not_valid_after(min(now + dt.timedelta(days=CA_DAYS), ca_cert.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]),

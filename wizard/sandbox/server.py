@@ -148,11 +148,49 @@ async def _upstream(request: web.Request) -> web.Response:
     return web.json_response(upstream.configure(request.app["sandbox"], body))
 
 
+async def _metadata(request: web.Request) -> web.Response:
+    """ARM's anonymous cloud metadata (``GET /metadata/endpoints?api-version=2022-09-01``), which ``az cloud
+    register``, Terraform and azd read to learn a cloud's endpoints: the public cloud's shape with this sandbox's
+    Resource Manager, authority and Graph in place of Azure's (suffixes as the public cloud's)."""
+    sbx: Sandbox = request.app["sandbox"]
+    if not request.query.get("api-version"):
+        return web.json_response({"error": {"code": "MissingApiVersionParameter", "message": "The api-version query "
+                                            "parameter (?api-version=) is required for all requests."}}, status=400)
+    base = sbx.base_url
+    return web.json_response({
+        "name": "AzureCloud", "portal": "https://portal.azure.com", "resourceManager": f"{base}/",
+        "authentication": {"loginEndpoint": f"{base}/", "audiences": ["https://management.core.windows.net/",
+                                                                       "https://management.azure.com/"],
+                           "tenant": "common", "identityProvider": "AAD"},
+        "microsoftGraphResourceId": f"{base}/graph/", "graph": "https://graph.windows.net/",
+        "graphAudience": "https://graph.windows.net/", "gallery": "https://gallery.azure.com/",
+        "batch": "https://batch.core.windows.net/", "media": "https://rest.media.azure.net",
+        "sqlManagement": "https://management.core.windows.net:8443/",
+        "activeDirectoryDataLake": "https://datalake.azure.net/",
+        "vmImageAliasDoc": "https://raw.githubusercontent.com/Azure/azure-rest-api-specs/main/arm-compute/"
+                           "quickstart-templates/aliases.json",
+        "appInsightsResourceId": "https://api.applicationinsights.io",
+        "appInsightsTelemetryChannelResourceId": "https://dc.applicationinsights.azure.com/v2/track",
+        "attestationResourceId": "https://attest.azure.net", "synapseAnalyticsResourceId": "https://dev.azuresynapse.net",
+        "logAnalyticsResourceId": "https://api.loganalytics.io", "ossrDbmsResourceId": "https://ossrdbms-aad.database.windows.net",
+        "suffixes": {"acrLoginServer": "azurecr.io", "keyVaultDns": "vault.azure.net", "storage": "core.windows.net",
+                     "sqlServerHostname": "database.windows.net", "mhsmDns": "managedhsm.azure.net",
+                     "mysqlServerEndpoint": "mysql.database.azure.com",
+                     "postgresqlServerEndpoint": "postgres.database.azure.com",
+                     "mariadbServerEndpoint": "mariadb.database.azure.com", "synapseAnalytics": "dev.azuresynapse.net",
+                     "attestationEndpoint": "attest.azure.net", "storageSyncEndpointSuffix": "afs.azure.net",
+                     "azureDataLakeStoreFileSystem": "azuredatalakestore.net",
+                     "azureDataLakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net",
+                     "azureFrontDoorEndpointSuffix": "azurefd.net"}})
+
+
 def build_app(sbx: Sandbox, faults: Faults) -> web.Application:
     """The aiohttp application with every route."""
     app = web.Application(middlewares=[_request_log, _fault_middleware(faults)], client_max_size=8 * 1024 * 1024)
     app["sandbox"], app["faults"], app["request_log"] = sbx, faults, []
     app.router.add_get("/sandbox/health", _health)
+    app.router.add_get("/metadata/endpoints", _metadata)
+    app.router.add_get("//metadata/endpoints", _metadata)  # az appends it to the endpoint it is given, trailing / too
     app.router.add_post("/sandbox/faults", _set_faults)
     app.router.add_route("GET", "/sandbox/requests", _requests)
     app.router.add_route("*", "/sandbox/downloads", _downloads)

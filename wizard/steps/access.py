@@ -39,18 +39,27 @@ def wanted_rules(sources: list[str]) -> list[dict[str, Any]]:
                 "description": "nothing else from the VNet or peered VNets (studioml-azure)"}}]
 
 
+def _norm(props: dict[str, Any]) -> dict[str, Any]:
+    """A rule's properties with the singular and plural forms of its prefixes and ranges merged (Azure treats
+    ``sourceAddressPrefix: X`` and ``sourceAddressPrefixes: [X]`` alike; az writes a single value singular)."""
+    out = {k: v for k, v in props.items() if not k.endswith(("AddressPrefix", "AddressPrefixes", "PortRange",
+                                                                 "PortRanges"))}
+    for side in ("source", "destination"):
+        for what in ("AddressPrefix", "PortRange"):
+            one, many = props.get(f"{side}{what}"), props.get(f"{side}{what}es" if what.endswith("x") else
+                                                           f"{side}{what}s") or []
+            out[f"{side}{what}"] = sorted({str(v) for v in [one, *many] if v})
+    return out
+
+
 def _same(have: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
-    got = {r.get("name"): r.get("properties", {}) for r in have}
+    got = {r.get("name"): _norm(r.get("properties", {})) for r in have}
     if set(got) != {r["name"] for r in want}:
         return False
     for rule in want:
         props = got[rule["name"]]
-        for key, value in rule["properties"].items():
-            seen = props.get(key)
-            if key == "sourceAddressPrefixes":
-                seen = sorted(seen or [])
-            if seen != value:
-                return False
+        if any(props.get(key) != value for key, value in _norm(rule["properties"]).items()):
+            return False
     return True
 
 

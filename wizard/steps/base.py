@@ -16,7 +16,7 @@ from ..azure.errors import azure_call
 from ..errors import InterruptedRun, WizardError
 from ..events import Event, StepProgress
 from ..events import Warning as WarningEvent
-from ..naming import TAG, Names
+from ..naming import Names, install_tags
 from ..secrets import SecretStore
 from ..state import Journal, TenantState
 
@@ -73,7 +73,7 @@ class Context:
     @property
     def tags(self) -> dict[str, str]:
         """The tags on everything the wizard makes."""
-        return {TAG: self.names.uniq_id, "managed-by": "studioml-azure"}
+        return install_tags(self.names.uniq_id)
 
     def check_stop(self) -> None:
         """Raise :class:`InterruptedRun` when the run was asked to stop."""

@@ -9,11 +9,12 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 
 from ..azure.errors import azure_call
-from ..errors import SecretStoreError, TransientError, WizardError
+from ..errors import RefusedError, SecretStoreError, TransientError, WizardError
 from ..events import StepProgress, Warning
 from ..naming import TAG
 from ..secrets import SP_PASSWORD
@@ -268,6 +269,18 @@ class RoleAssignment(Step):
                 authz.role_assignments.delete_by_id(rid)
 
 
+def token_exchange(challenge: str, url: str) -> dict[str, str]:
+    """The parameters of a registry's ``WWW-Authenticate: Bearer`` challenge, refused unless its realm is https on
+    the registry's own host: the principal's password goes to the realm, never to a host the answer names."""
+    params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+    realm, asked = urlsplit(params.get("realm", "")), urlsplit(url)
+    if realm.scheme != "https" or realm.netloc.lower() != asked.netloc.lower():
+        raise RefusedError(f"the registry {asked.netloc} sent its token exchange to {params.get('realm')!r}, not to "
+                           "https on its own host: the password was not sent there.",
+                           "check --registry-endpoint and the network between here and the registry")
+    return params
+
+
 def list_tags(ctx: Context, repo: str) -> list[str] | None:
     """The repository's tags through the registry's data plane with the service principal's password;
     ``None`` when this cloud's data plane is not reachable from here or the identity is not ready."""
@@ -281,7 +294,7 @@ def list_tags(ctx: Context, repo: str) -> list[str] | None:
         resp = requests.get(url, auth=(user, password), verify=verify, timeout=30)
         challenge = resp.headers.get("WWW-Authenticate", "")
         if resp.status_code == 401 and challenge.lower().startswith("bearer"):  # the registry token exchange
-            params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+            params = token_exchange(challenge, url)
             token = requests.get(params["realm"], params={"service": params.get("service", host),
                                                           "scope": f"repository:{repo}:pull"},
                                  auth=(user, password), verify=verify, timeout=30).json()

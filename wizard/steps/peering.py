@@ -64,7 +64,7 @@ class RegionNetwork(Step):
                                 "reading the region's VNet"))
         if vnet is None:
             space = _free_space(ctx)
-            ctx.facts["region.aks_prefix"] = _aks_prefix(space)
+            ctx.facts["region.space"], ctx.facts["region.aks_prefix"] = space, _aks_prefix(space)
             return Observation(CREATE, f"{space}: {AKS_SUBNET} {_aks_prefix(space)}, peered with the home VNet", res,
                                {"space": space})
         space = lookup(vnet, "properties.addressSpace.addressPrefixes", [ADDRESS_SPACE])[0]

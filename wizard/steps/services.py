@@ -20,6 +20,7 @@ from .. import secrets as keys
 from ..catalog import service_sizes
 from ..errors import RefusedError, WizardError
 from ..events import StepProgress
+from ..naming import Names
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest, tags_missing
 from .network import SERVICES_SUBNET, STATIC_IPS
 
@@ -31,7 +32,7 @@ SECRETS = {"rabbitmq": (keys.RABBITMQ_ADMIN, keys.RABBITMQ_USER),
 LEGACY_ROLE = "minio"  # the file server of earlier versions
 
 
-def admin_public_key(ctx: Context) -> str:
+def admin_public_key(store: keys.SecretStore) -> str:
     """The admin's own SSH public key (``~/.ssh``), else one generated for this install (private half in the
     keyring). Azure requires one; the NSG admits no SSH (Run Command replaces it)."""
     for name in ("id_ed25519.pub", "id_rsa.pub", "id_ecdsa.pub"):
@@ -44,15 +45,45 @@ def admin_public_key(ctx: Context) -> str:
         return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
                                  serialization.NoEncryption()).decode()
 
-    private = serialization.load_ssh_private_key(ctx.secrets.ensure(keys.SSH_PRIVATE_KEY, make).encode(), None)
+    private = serialization.load_ssh_private_key(store.ensure(keys.SSH_PRIVATE_KEY, make).encode(), None)
     public = private.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     return public.decode() + " studioml-azure"
 
 
-def s3_keys(ctx: Context, access: str, secret: str) -> vmconfig.S3Keys:
+def s3_keys(store: keys.SecretStore, access: str, secret: str) -> vmconfig.S3Keys:
     """An S3 identity's keys from the keyring (made there first, and read back, when missing)."""
-    return vmconfig.S3Keys(ctx.secrets.ensure(access, keys.access_key),
-                           ctx.secrets.ensure(secret, keys.random_password))
+    return vmconfig.S3Keys(store.ensure(access, keys.access_key), store.ensure(secret, keys.random_password))
+
+
+def cloud_config(role: str, store: keys.SecretStore) -> str:
+    """The VM's cloud-config, its credentials from the keyring (made there first when missing)."""
+    public = admin_public_key(store)
+    if role == "rabbitmq":
+        return vmconfig.rabbitmq(public, store.ensure(keys.RABBITMQ_USER, keys.random_password),
+                                 store.ensure(keys.RABBITMQ_ADMIN, keys.random_password))
+    return vmconfig.files(public, s3_keys(store, keys.S3_ADMIN_KEY, keys.S3_ADMIN_SECRET),
+                          s3_keys(store, keys.S3_RUNNER_KEY, keys.S3_RUNNER_SECRET))
+
+
+def vm_body(role: str, names: Names, store: keys.SecretStore, nic_id: str, tags: dict[str, str]) -> dict[str, Any]:
+    """The service VM's PUT body (the wizard sends it, and ``studioml-azure render`` prints it for the script)."""
+    name = names.vm(role)
+    storage: dict[str, Any] = {"imageReference": IMAGE, "osDisk": {
+        "createOption": "FromImage", "deleteOption": "Delete", "managedDisk": {"storageAccountType": "Premium_LRS"}}}
+    if role == "files":
+        storage["dataDisks"] = [{"lun": 0, "name": f"{name}-data", "createOption": "Empty",
+                                 "diskSizeGB": service_sizes()["files_data_disk_gb"], "deleteOption": "Detach",
+                                 "managedDisk": {"storageAccountType": "Premium_LRS"}}]
+    custom = base64.b64encode(cloud_config(role, store).encode()).decode()
+    return {
+        "location": names.home_region, "tags": {**tags, BOOT_TAG: vmconfig.boot_digest(role)},
+        "properties": {
+            "hardwareProfile": {"vmSize": str(service_sizes()[role])}, "storageProfile": storage,
+            "osProfile": {"computerName": name, "adminUsername": vmconfig.ADMIN_USER, "customData": custom,
+                          "linuxConfiguration": {"disablePasswordAuthentication": True, "ssh": {"publicKeys": [
+                              {"path": f"/home/{vmconfig.ADMIN_USER}/.ssh/authorized_keys",
+                               "keyData": admin_public_key(store)}]}}},
+            "networkProfile": {"networkInterfaces": [{"id": nic_id, "properties": {"primary": True}}]}}}
 
 
 def run_shell(ctx: Context, step: str, vm: str, lines: list[str], what: str) -> str:
@@ -148,19 +179,10 @@ class ServiceVm(Step):
             return
         self._create(ctx)
 
-    def _cloud_config(self, ctx: Context) -> str:
-        public = admin_public_key(ctx)
-        if self.role == "rabbitmq":
-            return vmconfig.rabbitmq(public, ctx.secrets.ensure(keys.RABBITMQ_USER, keys.random_password),
-                                     ctx.secrets.ensure(keys.RABBITMQ_ADMIN, keys.random_password))
-        return vmconfig.files(public, s3_keys(ctx, keys.S3_ADMIN_KEY, keys.S3_ADMIN_SECRET),
-                              s3_keys(ctx, keys.S3_RUNNER_KEY, keys.S3_RUNNER_SECRET))
-
     def _create(self, ctx: Context) -> None:
         """Credentials to the keyring (read back), the NIC, then the VM with cloud-init as customData."""
         compute, net = ctx.clients.compute(ctx.subscription_id), ctx.clients.network(ctx.subscription_id)
         name, rg = ctx.names.vm(self.role), ctx.names.registry_rg
-        custom = base64.b64encode(self._cloud_config(ctx).encode()).decode()
         nic = rest(get_or_none(lambda: net.network_interfaces.get(rg, f"{name}-nic"), "reading the NIC"))
         if nic is None:
             body = NetworkInterface({"location": ctx.names.home_region, "tags": ctx.tags, "properties": {
@@ -170,22 +192,7 @@ class ServiceVm(Step):
             nic = rest(ctx.wait(self.key, lambda: net.network_interfaces.begin_create_or_update(
                 rg, f"{name}-nic", body), f"creating {name}-nic"))
         assert nic is not None
-        storage: dict[str, Any] = {"imageReference": IMAGE, "osDisk": {
-            "createOption": "FromImage", "deleteOption": "Delete",
-            "managedDisk": {"storageAccountType": "Premium_LRS"}}}
-        if self.role == "files":
-            storage["dataDisks"] = [{"lun": 0, "name": f"{name}-data", "createOption": "Empty",
-                                     "diskSizeGB": service_sizes()["files_data_disk_gb"], "deleteOption": "Detach",
-                                     "managedDisk": {"storageAccountType": "Premium_LRS"}}]
-        vm = VirtualMachine({
-            "location": ctx.names.home_region, "tags": {**ctx.tags, BOOT_TAG: vmconfig.boot_digest(self.role)},
-            "properties": {
-                "hardwareProfile": {"vmSize": self.size}, "storageProfile": storage,
-                "osProfile": {"computerName": name, "adminUsername": vmconfig.ADMIN_USER, "customData": custom,
-                              "linuxConfiguration": {"disablePasswordAuthentication": True, "ssh": {"publicKeys": [
-                                  {"path": f"/home/{vmconfig.ADMIN_USER}/.ssh/authorized_keys",
-                                   "keyData": admin_public_key(ctx)}]}}},
-                "networkProfile": {"networkInterfaces": [{"id": nic["id"], "properties": {"primary": True}}]}}})
+        vm = VirtualMachine(vm_body(self.role, ctx.names, ctx.secrets, nic["id"], ctx.tags))
         made = rest(ctx.wait(self.key, lambda: compute.virtual_machines.begin_create_or_update(rg, name, vm),
                              f"creating VM {name}"))
         ctx.facts[f"{self.role}.vm_id"] = lookup(made, "properties.vmId")

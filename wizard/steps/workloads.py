@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,35 @@ class NamespaceAndPlugin(Objects):
         return [manifests.namespace(), manifests.device_plugin()]
 
 
+def secret_objects(store: keys.SecretStore, pull_auth: str, login_server: str, app_id: str,
+                   say: Callable[[str], None] = lambda _text: None) -> list[dict[str, Any]]:
+    """The runner's Secrets from keyring values (the passphrase and key pair made there first, and read back, when
+    missing); the wizard applies them and ``studioml-azure render k8s-secrets`` prints them for the script."""
+    def need(key: str) -> str:
+        value = store.get(key)
+        if value is None:
+            raise SecretStoreError(f"{store.ref(key)} is missing from the keyring.",
+                                   "run again so the step that makes it runs first")
+        return value
+
+    objs = []
+    if pull_auth == "secret":
+        objs.append(manifests.pull_secret(login_server, app_id, need(keys.SP_PASSWORD)))
+    objs.append(manifests.secret(manifests.AMQP_SECRET, {"password": need(keys.RABBITMQ_USER)}))
+    objs.append(manifests.s3_secret(f"http://{STATIC_IPS['files']}:{vmconfig.S3_PORT}", vmconfig.buckets()[-1],
+                                    need(keys.S3_RUNNER_KEY), need(keys.S3_RUNNER_SECRET)))
+    passphrase = store.ensure(keys.RUNNER_PASSPHRASE, lambda: keys.random_password(40))
+    if store.get(keys.RUNNER_PRIVATE_KEY) is None or store.get(keys.RUNNER_PUBLIC_KEY) is None:
+        say("generating the runner's RSA 4096 message-encryption key pair")
+        private, public = manifests.runner_key_pair(passphrase)
+        store.put(keys.RUNNER_PUBLIC_KEY, public)
+        store.put(keys.RUNNER_PRIVATE_KEY, private)
+    objs.append(manifests.secret(manifests.KEY_SECRET, {"ssh-privatekey": need(keys.RUNNER_PRIVATE_KEY),
+                                                        "ssh-publickey": need(keys.RUNNER_PUBLIC_KEY)}))
+    objs.append(manifests.secret(manifests.PASSPHRASE_SECRET, {"ssh-passphrase": passphrase}))
+    return objs
+
+
 class RunnerSecrets(Objects):
     """The pull secret, the AMQP password, and the runner's message-encryption key pair and passphrase
     (generated into the keyring, read back, then written to the cluster)."""
@@ -87,24 +117,8 @@ class RunnerSecrets(Objects):
 
     def objects(self, ctx: Context) -> list[dict[str, Any]]:
         """Built from keyring values only."""
-        objs = []
-        if ctx.answers.pull_auth == "secret":
-            objs.append(manifests.pull_secret(ctx.login_server, str(ctx.facts["sp.app_id"]),
-                                              self._need(ctx, keys.SP_PASSWORD)))
-        objs.append(manifests.secret(manifests.AMQP_SECRET, {"password": self._need(ctx, keys.RABBITMQ_USER)}))
-        objs.append(manifests.s3_secret(f"http://{STATIC_IPS['files']}:{vmconfig.S3_PORT}", vmconfig.buckets()[-1],
-                                        self._need(ctx, keys.S3_RUNNER_KEY), self._need(ctx, keys.S3_RUNNER_SECRET)))
-        passphrase = ctx.secrets.ensure(keys.RUNNER_PASSPHRASE, lambda: keys.random_password(40))
-        if ctx.secrets.get(keys.RUNNER_PRIVATE_KEY) is None or ctx.secrets.get(keys.RUNNER_PUBLIC_KEY) is None:
-            ctx.emit(StepProgress(self.key, "generating the runner's RSA 4096 message-encryption key pair"))
-            private, public = manifests.runner_key_pair(passphrase)
-            ctx.secrets.put(keys.RUNNER_PUBLIC_KEY, public)
-            ctx.secrets.put(keys.RUNNER_PRIVATE_KEY, private)
-        objs.append(manifests.secret(manifests.KEY_SECRET, {
-            "ssh-privatekey": self._need(ctx, keys.RUNNER_PRIVATE_KEY),
-            "ssh-publickey": self._need(ctx, keys.RUNNER_PUBLIC_KEY)}))
-        objs.append(manifests.secret(manifests.PASSPHRASE_SECRET, {"ssh-passphrase": passphrase}))
-        return objs
+        return secret_objects(ctx.secrets, ctx.answers.pull_auth, ctx.login_server, str(ctx.facts["sp.app_id"]),
+                              lambda text: ctx.emit(StepProgress(self.key, text)))
 
     def _planned(self, ctx: Context) -> list[dict[str, Any]]:
         names = ([manifests.pull_secret("x", "x", "x")] if ctx.answers.pull_auth == "secret" else []) + [
@@ -124,14 +138,6 @@ class RunnerSecrets(Objects):
             return Observation(CREATE, "secrets to generate: " + (", ".join(missing) or "none"),
                                [Resource("Secret", f"{NAMESPACE}/{o['metadata']['name']}") for o in objs])
         return super().observe(ctx)
-
-    @staticmethod
-    def _need(ctx: Context, key: str) -> str:
-        value = ctx.secrets.get(key)
-        if value is None:
-            raise SecretStoreError(f"{ctx.secrets.ref(key)} is missing from the keyring.",
-                                   "run again so the step that makes it runs first")
-        return value
 
 
 class Runner(Objects):

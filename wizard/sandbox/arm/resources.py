@@ -10,16 +10,18 @@ from aiohttp import web
 from . import catalog
 from .base import ArmError, Sandbox, json_response
 from .provider import Call, mark_deleting, normalize_location
+from .versions import ACCEPTED
 
 # Namespaces every subscription knows; the wizard needs the last two registered.
 NAMESPACES = ["Microsoft.Resources", "Microsoft.Authorization", "Microsoft.Compute", "Microsoft.Network",
               "Microsoft.ContainerRegistry", "Microsoft.ContainerService"]
 RESOURCE_TYPES: dict[str, list[str]] = {
-    "Microsoft.Resources": ["resourceGroups", "subscriptions", "tenants"],
+    "Microsoft.Resources": ["resourceGroups", "subscriptions", "tenants", "resources"],
     "Microsoft.Authorization": ["roleAssignments", "roleDefinitions"],
     "Microsoft.Compute": ["virtualMachines", "locations/usages", "skus", "locations/vmSizes"],
-    "Microsoft.Network": ["virtualNetworks", "networkSecurityGroups", "publicIPAddresses", "natGateways",
-                          "networkInterfaces"],
+    "Microsoft.Network": ["virtualNetworks", "virtualNetworks/subnets", "virtualNetworks/virtualNetworkPeerings",
+                          "networkSecurityGroups", "networkSecurityGroups/securityRules", "publicIPAddresses",
+                          "natGateways", "networkInterfaces"],
     "Microsoft.ContainerRegistry": ["registries", "checkNameAvailability"],
     "Microsoft.ContainerService": ["managedClusters", "managedClusters/agentPools"],
 }
@@ -129,7 +131,8 @@ def provider_body(sbx: Sandbox, sub: str, namespace: str) -> dict[str, Any]:
         "id": f"/subscriptions/{sub}/providers/{namespace}", "namespace": namespace,
         "registrationState": _provider_state(sbx, sub, namespace), "registrationPolicy": "RegistrationRequired",
         "resourceTypes": [{"resourceType": t, "locations": [r[1] for r in catalog.REGIONS],
-                           "apiVersions": []} for t in RESOURCE_TYPES[namespace]],
+                           "apiVersions": sorted(ACCEPTED.get(namespace.lower(), ()), reverse=True)}
+                          for t in RESOURCE_TYPES[namespace]],
     }
 
 
@@ -246,6 +249,39 @@ def resource_groups(call: Call, sub_id: str, name: str | None) -> web.Response:
         return json_response(None, status=202, headers={
             "Location": location, **sbx.retry_after(op["done_at"] - sbx.now())})
     raise ArmError(405, "MethodNotAllowed", f"The method '{call.method}' is not allowed here.")
+
+
+FILTER_TERM = re.compile(r"^\s*(resourceType|name|location|resourceGroup)\s+eq\s+'([^']*)'\s*$", re.I)
+
+
+def list_resources(call: Call, sub_id: str, group: str | None) -> web.Response:
+    """``GET /subscriptions/{s}/resources`` (and a group's): every top-level resource, with ARM's ``$filter`` terms
+    ``resourceType``/``name``/``location``/``resourceGroup eq '...'`` joined by ``and`` (az finds a registry's group
+    this way); child resources are not listed, as ARM lists none."""
+    sbx = call.sbx
+    sub = require_subscription(sbx, sub_id)["subscriptionId"]
+    if group is not None:
+        require_rg(sbx, sub, group)
+    terms: list[tuple[str, str]] = []
+    for part in filter(None, re.split(r"\s+and\s+", call.query.get("$filter", ""), flags=re.I)):
+        m = FILTER_TERM.match(part)
+        if m is None:
+            raise ArmError(400, "InvalidFilterInQueryString", f"Invalid $filter '{call.query['$filter']}' specified "
+                           "in the query string.")
+        terms.append((m.group(1).lower(), m.group(2).lower()))
+    out = []
+    for key, rec in list(sbx.store.resources.items()):
+        parts = key.split("/")  # '', subscriptions, s, resourcegroups, g, providers, ns, type, name
+        if len(parts) != 9 or parts[2] != sub.lower() or parts[5] != "providers" or not sbx.get_resource(key):
+            continue
+        if group is not None and parts[4] != group.lower():
+            continue
+        body = rec["body"]
+        fields = {"resourcetype": rec["type"].lower(), "name": str(body.get("name", "")).lower(),
+                  "location": str(rec.get("location") or body.get("location") or "").lower(), "resourcegroup": parts[4]}
+        if all(fields[k] == v for k, v in terms):
+            out.append({k: body[k] for k in ("id", "name", "type", "location", "tags", "sku", "kind") if k in body})
+    return json_response({"value": out})
 
 
 DELETE_SECONDS: dict[str, float] = {}

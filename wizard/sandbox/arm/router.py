@@ -19,7 +19,7 @@ from .provider import Call, Ref, ResourceType
 TYPES: list[ResourceType] = [
     acr.Registries(), aks.ManagedClusters(), aks.AgentPools(), compute.VirtualMachines(),
     network.VirtualNetworks(), network.SUBNET, network.Peerings(), network.NetworkSecurityGroups(),
-    outbound.PublicIPAddresses(), outbound.NatGateways(), network.NetworkInterfaces(),
+    network.SecurityRules(), outbound.PublicIPAddresses(), outbound.NatGateways(), network.NetworkInterfaces(),
 ]
 BY_PATH = {(t.namespace.lower(), tuple(x.lower() for x in t.types)): t for t in TYPES}
 resources.DELETE_SECONDS.update({f"{t.namespace}/{'/'.join(t.types)}".lower(): t.delete_seconds for t in TYPES})
@@ -101,6 +101,9 @@ def dispatch(call: Call, seg: list[str]) -> web.StreamResponse:
         return resources.list_locations(call, sub_id)
     if lrest[0] == "operationresults" and len(rest) == 2:
         return poll(call, rest[1], location_style=True)
+    if lrest == ["resources"] or lrest[0] == "resourcegroups" and lrest[2:] == ["resources"]:
+        versions.check("Microsoft.Resources", call.api_version, "resources")
+        return resources.list_resources(call, sub_id, rest[1] if len(rest) == 3 else None)
     if lrest[0] == "resourcegroups":
         if len(rest) <= 2:
             versions.check("Microsoft.Resources", call.api_version, "resourceGroups")

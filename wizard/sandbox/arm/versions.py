@@ -1,8 +1,11 @@
 """The api-versions the sandbox's ARM accepts, per resource provider namespace.
 
-The set is the union of the versions the pinned SDK wheels send by default
-(``azure-specs/sdk-api-versions``) and the versions of the spec files the contract rests on.
-Anything else is refused as ARM refuses it.
+ARM accepts, for a resource type, the api-versions its providers answer lists for that type (``GET
+/subscriptions/{s}/providers/{namespace}``: ``resourceTypes[].apiVersions``), and the providers answer here lists
+these same versions. The set is the union of the versions the pinned SDK wheels send by default
+(``azure-specs/sdk-api-versions``), the versions of the spec files the contract rests on, and the versions the
+official ``az`` CLI 2.91 sends for the commands of the printed script (read from its requests against the sandbox;
+``tests/engine/test_script.py`` runs them). Anything else is refused as ARM refuses it.
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ from __future__ import annotations
 from .base import ArmError
 
 ACCEPTED: dict[str, tuple[str, ...]] = {
-    "microsoft.resources": ("2016-06-01", "2020-01-01", "2021-01-01", "2022-12-01", "2024-03-01",
+    "microsoft.resources": ("2016-06-01", "2020-01-01", "2021-01-01", "2022-12-01", "2024-03-01", "2024-11-01",
                             "2025-04-01"),
-    "microsoft.containerregistry": ("2023-07-01", "2025-11-01"),
-    "microsoft.containerservice": ("2024-02-01", "2026-08-01"),
-    "microsoft.compute": ("2021-07-01", "2024-03-01", "2026-04-01"),
-    "microsoft.network": ("2024-01-01", "2026-03-01"),
-    "microsoft.authorization": ("2022-04-01",),
+    "microsoft.containerregistry": ("2023-07-01", "2025-11-01", "2026-09-01-preview"),
+    "microsoft.containerservice": ("2024-02-01", "2026-06-01", "2026-08-01"),
+    "microsoft.compute": ("2021-07-01", "2024-03-01", "2024-11-01", "2026-04-01"),
+    "microsoft.network": ("2022-01-01", "2023-11-01", "2024-01-01", "2024-07-01", "2025-07-01", "2025-09-01",
+                          "2026-03-01"),
+    "microsoft.authorization": ("2022-04-01", "2022-05-01-preview"),
 }
 
 

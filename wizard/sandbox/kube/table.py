@@ -155,11 +155,15 @@ def wants_table(accept: str) -> bool:
 
 def table(kind: str, objects: list[dict[str, Any]], resource_version: str, include: str) -> dict[str, Any]:
     """The Table of ``objects`` of ``kind``."""
+    cells: Callable[[dict[str, Any]], Row]
     if kind == "Event":
         columns, cells = EVENT_COLUMNS, _event
     else:
         extra, row = COLUMNS.get(kind, ([("Age", S, 0)], lambda o: [age(o)]))
-        columns, cells = [("Name", S, 0), *extra], (lambda o, row=row: [o["metadata"]["name"], *row(o)])
+        columns = [("Name", S, 0), *extra]
+
+        def cells(o: dict[str, Any]) -> Row:
+            return [o["metadata"]["name"], *row(o)]
 
     def carried(o: dict[str, Any]) -> dict[str, Any] | None:
         if include == "None":
