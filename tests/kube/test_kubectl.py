@@ -110,3 +110,36 @@ def test_wrong_token_is_unauthorized(kubeconfig: Path, tmp_path: Path) -> None:
     bad.write_text(kubeconfig.read_text().replace("token: ", "token: 00"))
     out = kubectl(bad, "get", "nodes", check=False)
     assert out.returncode != 0 and "You must be logged in to the server" in out.stderr
+
+
+def test_everyday_verbs_work_as_against_aks(kubeconfig: Path) -> None:
+    """create (sent as protobuf), scale, logs (--tail, --since, -f), top (metrics API), auth can-i, run."""
+    created = kubectl(kubeconfig, "create", "deployment", "runner", "--image=leafai/studio-go-runner:0.9.21")
+    assert "deployment.apps/runner created" in created.stdout
+    assert "created" in kubectl(kubeconfig, "create", "secret", "generic", "s1", "--from-literal=k=v").stdout
+    assert kubectl(kubeconfig, "get", "secret", "s1", "-o", "jsonpath={.data.k}").stdout == "dg=="  # base64 of v
+    assert "scaled" in kubectl(kubeconfig, "scale", "deployment/runner", "--replicas=2").stdout
+    deadline = time.time() + 30
+    while kubectl(kubeconfig, "get", "deploy", "runner", "-o", "jsonpath={.status.readyReplicas}").stdout != "2":
+        assert time.time() < deadline
+        time.sleep(0.2)
+    pod = kubectl(kubeconfig, "get", "pods", "-l", "app=runner", "-o", "name").stdout.split()[0]
+    time.sleep(1)
+    tail = kubectl(kubeconfig, "logs", pod, "--tail=2").stdout.splitlines()
+    assert len(tail) == 2 and all(" INF " in line for line in tail), tail
+    first = kubectl(kubeconfig, "logs", pod, "--since=1h").stdout.splitlines()
+    assert "INF runner version 0.9.21 starting" in first[0] and not first[0].startswith("{"), first[:2]
+    follow = subprocess.Popen(["kubectl", "--kubeconfig", str(kubeconfig), "logs", "-f", "--tail=1", pod],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert follow.stdout is not None
+        lines = [follow.stdout.readline() for _ in range(3)]  # the last line, then new ones as they are written
+        assert all("checking queues again" in line for line in lines), lines
+    finally:
+        follow.kill()
+    top = kubectl(kubeconfig, "top", "nodes").stdout.splitlines()
+    assert top[0].split()[:3] == ["NAME", "CPU(cores)", "CPU(%)"] and len(top) >= 2, top
+    assert pod.removeprefix("pod/") in kubectl(kubeconfig, "top", "pods").stdout
+    assert kubectl(kubeconfig, "auth", "can-i", "create", "deployments").stdout.strip() == "yes"
+    assert "pod/one-off created" in kubectl(kubeconfig, "run", "one-off", "--image=busybox", "--restart=Never",
+                                            "--", "true").stdout

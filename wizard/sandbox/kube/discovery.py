@@ -34,14 +34,27 @@ def _group(group: str, version: str) -> dict[str, Any]:
     return {"name": group, "versions": [gv], "preferredVersion": gv}
 
 
+# Groups served without stored kinds (extras.py): access reviews, and the metrics API AKS's metrics-server adds.
+EXTRA = {("authorization.k8s.io", "v1"): [{"name": "selfsubjectaccessreviews",
+                                          "singularName": "selfsubjectaccessreview", "namespaced": False,
+                                          "kind": "SelfSubjectAccessReview", "verbs": ["create"]}],
+         ("metrics.k8s.io", "v1beta1"): [{"name": n, "singularName": "", "namespaced": n == "pods",
+                                          "kind": k, "verbs": ["get", "list"]}
+                                         for n, k in (("nodes", "NodeMetrics"), ("pods", "PodMetrics"))]}
+
+
+def _all_groups() -> list[tuple[str, str]]:
+    return sorted({*GROUPS, *EXTRA})
+
+
 def api_groups() -> dict[str, Any]:
     """GET /apis."""
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group(g, v) for g, v in GROUPS]}
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group(g, v) for g, v in _all_groups()]}
 
 
 def api_group(group: str) -> dict[str, Any] | None:
     """GET /apis/{group}."""
-    for g, v in GROUPS:
+    for g, v in _all_groups():
         if g == group:
             return {"kind": "APIGroup", "apiVersion": "v1", **_group(g, v)}
     return None
@@ -50,6 +63,9 @@ def api_group(group: str) -> dict[str, Any] | None:
 def resource_list(group: str, version: str) -> dict[str, Any] | None:
     """GET /api/v1 or /apis/{group}/{version}: the resources served there."""
     kinds = [k for k in KINDS if k.group == group and k.version == version]
+    if (group, version) in EXTRA:
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}",
+                "resources": EXTRA[(group, version)]}
     if not kinds:
         return None
     resources: list[dict[str, Any]] = []
@@ -64,6 +80,12 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
         if k.kind in ("Deployment", "DaemonSet", "ReplicaSet", "Pod", "Node", "Namespace"):
             resources.append({"name": f"{k.plural}/status", "singularName": "", "namespaced": k.namespaced,
                               "kind": k.kind, "verbs": ["get", "patch", "update"]})
+        if k.kind in ("Deployment", "ReplicaSet"):
+            resources.append({"name": f"{k.plural}/scale", "singularName": "", "namespaced": True, "group":
+                              "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]})
+        if k.kind == "Pod":
+            resources.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod",
+                              "verbs": ["get"]})
     gv = f"{group}/{version}" if group else version
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
 

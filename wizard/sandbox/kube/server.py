@@ -17,7 +17,7 @@ import yaml
 from aiohttp import web
 
 from ..arm.base import Sandbox
-from . import controllers, discovery, table
+from . import controllers, discovery, extras, protobuf, table
 from .kinds import BY_KIND, BY_PLURAL, Kind, invalid_fields, unknown_and_type_errors
 from .objects import Cluster, KubeError, json_patch, merge_patch, not_found, secret_defaults, strategic_merge
 from .selectors import field_selector, label_selector
@@ -115,11 +115,23 @@ async def route(request: web.Request, cluster: Cluster, parts: list[str]) -> web
     namespace = None
     if rest[0] == "namespaces" and len(rest) >= 3:
         namespace, rest = rest[1], rest[2:]
+    if group == "metrics.k8s.io" and request.method == "GET" and rest[0] in ("nodes", "pods"):
+        return _json(extras.metrics(cluster, rest[0], namespace, rest[1] if len(rest) > 1 else None))
+    if (group, rest) == ("authorization.k8s.io", ["selfsubjectaccessreviews"]) and request.method == "POST":
+        return _json(extras.access_review(await _body(request)), 201)
     kind = BY_PLURAL.get((group, version, rest[0]))
     if kind is None:
         raise KubeError(404, "NotFound", "the server could not find the requested resource")
     name = rest[1] if len(rest) > 1 else None
     if namespace and not kind.namespaced:
+        raise KubeError(404, "NotFound", "the server could not find the requested resource")
+    sub = rest[2] if len(rest) > 2 else None
+    if sub == "log" and kind.kind == "Pod" and request.method == "GET" and namespace and name:
+        return await extras.pod_log(request, cluster, namespace, name)
+    if sub == "scale" and kind.kind in ("Deployment", "ReplicaSet") and namespace and name:
+        body = await _body(request) if request.method in ("PUT", "PATCH") else None
+        return _json(extras.scale(cluster, kind, namespace, name, request.method, body))
+    if sub not in (None, "status"):
         raise KubeError(404, "NotFound", "the server could not find the requested resource")
     return await verb(request, cluster, kind, namespace, name)
 
@@ -202,6 +214,11 @@ async def _body(request: web.Request) -> Any:
     raw = await request.read()
     if not raw:
         return None
+    if request.content_type == "application/vnd.kubernetes.protobuf":  # kubectl's built-in types (protobuf.py)
+        try:
+            return protobuf.decode(raw)
+        except (protobuf.ProtobufError, UnicodeDecodeError, ValueError) as err:
+            raise KubeError(400, "BadRequest", f"the object provided is unrecognized: {err}") from None
     try:
         if "yaml" in request.content_type:
             return yaml.safe_load(raw)
