@@ -315,3 +315,18 @@ def test_an_id_derived_without_an_interface_says_how_to_pick_one(tmp_path: Path)
     assert state.remembered_uniq_id("sub") == alone.value and state.remembered_interface("sub") is None
     over_lo = remember_derived(state, "sub", derive_uniq_id("sub", "lo"))
     assert over_lo.hint == "" or multicast_words("lo") is None
+
+
+def test_steps_pass_facts_through_a_typed_contract() -> None:
+    """What steps learn is a typed object (a misspelt fact fails instead of reading None) and actions and outcomes
+    are enums whose values are the words plans and run documents have always used."""
+    from wizard.actions import Action, Status
+    from wizard.steps.base import NONE
+    from wizard.steps.facts import Facts
+
+    facts = Facts()
+    facts.registry_id = "/subscriptions/x/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/r"
+    with pytest.raises(AttributeError):
+        facts.registy_id = "typo"  # type: ignore[attr-defined]
+    assert facts.sp_app_id is None and facts.done == set()
+    assert NONE is Action.NONE and json.dumps([Action.CREATE, Status.DONE]) == '["create", "done"]'

@@ -20,6 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
+from .actions import Action, Status
 from .answers import Answers
 from .catalog import gpu_size
 from .engine import Engine, RunResult
@@ -37,6 +38,7 @@ from .source import ensure_token, warnings
 from .state import TenantState, log_dir
 from .status import region_doc, status_command
 from .steps.base import Context
+from .steps.facts import Facts
 
 log = logging.getLogger("studioml_azure")
 
@@ -101,14 +103,14 @@ def plan_command(session: Session, answers: Answers, *, as_json: bool) -> int:
     said = warnings(answers, ctx.secrets)
     if as_json:
         doc = {**_header(ctx, sub, uid), "steps": [asdict(p) for p in plan],
-               "changes": sum(p.action != "none" for p in plan), "estimate": est.as_dict(), "warnings": said,
+               "changes": sum(p.action != Action.NONE for p in plan), "estimate": est.as_dict(), "warnings": said,
                "script": script(ctx, plan)}
         print(json.dumps(doc, indent=2))
         return 0
     print("\n".join(plan_text(plan)))
     for line in said:
         print(f"\nwarning: {line}")
-    changes = [p for p in plan if p.action != "none"]
+    changes = [p for p in plan if p.action != Action.NONE]
     print(f"\n{len(changes)} step(s) to change, {len(plan) - len(changes)} unchanged.\n")
     print("\n".join(estimate_text(est)))
     if changes:
@@ -157,13 +159,13 @@ def apply_command(session: Session, answers: Answers, *, yes: bool, as_json: boo
                 raise InputError("apply needs a confirmation and no one is at the terminal.",
                                  "review `studioml-azure plan`, then run apply with --yes")
             plan = planned(observe_all(ctx, steps))
-            changes = [p for p in plan if p.action != "none"]
+            changes = [p for p in plan if p.action != Action.NONE]
             for p in changes:
                 print(f"{p.action:>7}  {p.title}" + (f": {p.detail}" if p.detail else ""), file=sys.stderr)
             if changes and not prompter.confirm(f"Apply {len(changes)} change(s)?"):
                 print("nothing changed.", file=sys.stderr)
                 return 0
-            ctx.facts.clear()
+            ctx.facts = Facts()
         with _ctrl_c(ctx):
             result = asyncio.run(Engine(steps, ctx).run())
     doc = {**_header(ctx, sub, uid), **_result_doc(ctx, result), "estimate": est.as_dict()}
@@ -191,7 +193,7 @@ def _summary(result: RunResult) -> str:
                            "every step unchanged")
     if code == 4:
         return "interrupted: run the same command again to resume where it stopped"
-    failed = [k for k, o in result.outcomes.items() if o.status == "failed"]
+    failed = [k for k, o in result.outcomes.items() if o.status == Status.FAILED]
     return f"failed in {', '.join(failed)}: fix the cause above and run again (finished steps are kept)"
 
 

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .actions import Action, Status
 from .errors import InterruptedRun, LimitReached, TransientError, WizardError
 from .events import Event, StepDone, StepFailed, StepRetrying, StepSkipped, StepStarted
 from .steps.base import NONE, Context, Step
@@ -22,8 +23,8 @@ MAX_ATTEMPTS = 6
 class Outcome:
     """How one step ended."""
 
-    status: str  # done | failed | skipped | not-run
-    action: str = ""
+    status: Status
+    action: Action | str = ""
     detail: str = ""
     error: WizardError | None = None
 
@@ -38,7 +39,7 @@ class RunResult:
     def exit_code(self) -> int:
         """0 done, 2 bad input, 3 refused by Azure, 4 interrupted, 1 anything else."""
         codes = [o.error.exit_code for o in self.outcomes.values() if o.error is not None]
-        if not codes and all(o.status == "done" for o in self.outcomes.values()):
+        if not codes and all(o.status == Status.DONE for o in self.outcomes.values()):
             return 0
         for code in (3, 2, 4):  # a refusal needs a person; an interruption only a re-run
             if code in codes:
@@ -48,7 +49,7 @@ class RunResult:
     @property
     def changed(self) -> list[str]:
         """Steps that created or updated something."""
-        return [k for k, o in self.outcomes.items() if o.status == "done" and o.action != NONE]
+        return [k for k, o in self.outcomes.items() if o.status == Status.DONE and o.action != NONE]
 
 
 class Engine:
@@ -70,7 +71,7 @@ class Engine:
 
     async def run(self) -> RunResult:
         """Run every step; returns when all have ended."""
-        result = RunResult({k: Outcome("not-run") for k in self.steps})
+        result = RunResult({k: Outcome(Status.NOT_RUN) for k in self.steps})
         done: dict[str, asyncio.Event] = {k: asyncio.Event() for k in self.steps}
 
         async def one(key: str) -> None:
@@ -78,9 +79,9 @@ class Engine:
             try:
                 for need in step.needs:
                     await done[need].wait()
-                failed = [n for n in step.needs if result.outcomes[n].status != "done"]
+                failed = [n for n in step.needs if result.outcomes[n].status != Status.DONE]
                 if failed:
-                    result.outcomes[key] = Outcome("skipped", detail=f"needs {', '.join(failed)}")
+                    result.outcomes[key] = Outcome(Status.SKIPPED, detail=f"needs {', '.join(failed)}")
                     self._emit(StepSkipped(key, f"waiting on {', '.join(failed)}, which did not finish"))
                     return
                 result.outcomes[key] = await self._attempts(step)
@@ -101,10 +102,10 @@ class Engine:
                 if obs.action != NONE:
                     await asyncio.to_thread(step.apply, ctx, obs)
                 await asyncio.to_thread(step.verify, ctx)
-                ctx.facts[f"{step.key}.done"] = True
+                ctx.facts.done.add(step.key)
                 ctx.journal.record(step.key, "done", action=obs.action)
                 self._emit(StepDone(step.key, obs.action, obs.detail))
-                return Outcome("done", obs.action, obs.detail)
+                return Outcome(Status.DONE, obs.action, obs.detail)
             except TransientError as err:
                 if attempt == MAX_ATTEMPTS or ctx.stop.is_set() or isinstance(err, LimitReached):
                     return self._failed(step, err if not ctx.stop.is_set() else InterruptedRun(
@@ -127,4 +128,4 @@ class Engine:
     def _failed(self, step: Step, err: WizardError) -> Outcome:
         self.ctx.journal.record(step.key, "failed", message=err.message, code=err.exit_code)
         self._emit(StepFailed(step.key, err.message, err.hint, err.exit_code))
-        return Outcome("failed", error=err)
+        return Outcome(Status.FAILED, error=err)

@@ -14,6 +14,7 @@ import yaml
 from kubernetes import config
 from kubernetes.client import ApiClient
 
+from .actions import Action
 from .errors import TransientError, WizardError
 
 PLURALS = {"Namespace": "namespaces", "ConfigMap": "configmaps", "Secret": "secrets",
@@ -113,23 +114,23 @@ class Kube:
         status, data = self.request("GET", object_path(obj), ok=(200, 404))
         return data if status == 200 else None
 
-    def differs(self, obj: dict[str, Any]) -> str:
+    def differs(self, obj: dict[str, Any]) -> Action:
         """``create``, ``update`` or ``none`` for a manifest."""
         live = self.get(obj)
         if live is None:
-            return "create"
-        return "none" if contains(live, {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}) \
-            else "update"
+            return Action.CREATE
+        return Action.NONE if contains(live, {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}) \
+            else Action.UPDATE
 
-    def converge(self, obj: dict[str, Any]) -> str:
+    def converge(self, obj: dict[str, Any]) -> Action:
         """Create or server-side apply the manifest when it differs; returns what was done."""
         action = self.differs(obj)
-        if action == "create":
+        if action == Action.CREATE:
             status, _ = self.request("POST", object_path(obj, with_name=False), obj, ok=(201, 200, 409),
                                      query={"fieldManager": MANAGER, "fieldValidation": "Strict"})
             if status == 409:  # made meanwhile: apply over it
-                action = "update"
-        if action == "update":
+                action = Action.UPDATE
+        if action == Action.UPDATE:
             self.request("PATCH", object_path(obj), json.dumps(obj), content_type="application/apply-patch+yaml",
                          query={"fieldManager": MANAGER, "force": "true", "fieldValidation": "Strict"})
         return action

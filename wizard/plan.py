@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .actions import Action
 from .events import StepProgress
 from .steps.access import ServiceAccess
 from .steps.base import Context, Observation, Step
@@ -35,8 +36,8 @@ def build_steps(ctx: Context) -> list[Step]:
         ResourceGroup("registry-group", names.registry_rg, names.home_region),
         Registry(),
         ServicePrincipal(),
-        RoleAssignment("sp-role", role=REPO_READER, role_name=REPO_READER_NAME, scope_fact="registry.id",
-                       principal_fact="sp.object_id", needs=("sp", "registry"), who=names.sp, condition=condition,
+        RoleAssignment("sp-role", role=REPO_READER, role_name=REPO_READER_NAME, scope=lambda f: f.registry_id,
+                       principal=lambda f: f.sp_object_id, needs=("sp", "registry"), who=names.sp, condition=condition,
                        replaces=ACR_PULL),
         Image(),
         Outbound(),
@@ -47,7 +48,7 @@ def build_steps(ctx: Context) -> list[Step]:
         ResourceGroup("cluster-group", names.cluster_rg(region), region),
         Cluster(),
         RoleAssignment("cluster-network-role", role=NETWORK_CONTRIBUTOR, role_name="Network Contributor",
-                       scope_fact="cluster.subnet_id", principal_fact="cluster.principal_id",
+                       scope=lambda f: f.cluster_subnet_id, principal=lambda f: f.cluster_principal_id,
                        needs=("cluster", "network"), who=f"{names.cluster} (on the AKS subnet)"),
         Kubeconfig(),
         NamespaceAndPlugin(),
@@ -62,7 +63,7 @@ def build_steps(ctx: Context) -> list[Step]:
         runner.needs = (*runner.needs, "peering")
     if ctx.answers.pull_auth == "attach":
         steps.append(RoleAssignment("acr-attach", role=REPO_READER, role_name=REPO_READER_NAME,
-                                    scope_fact="registry.id", principal_fact="cluster.kubelet_object_id",
+                                    scope=lambda f: f.registry_id, principal=lambda f: f.cluster_kubelet_object_id,
                                     needs=("cluster", "registry"), who=f"{names.cluster} kubelet identity",
                                     condition=condition, replaces=ACR_PULL))
         runner.needs = (*runner.needs, "acr-attach")
@@ -78,7 +79,7 @@ class PlannedStep:
 
     key: str
     title: str
-    action: str
+    action: Action
     detail: str
     needs: tuple[str, ...]
     resources: list[dict[str, Any]] = field(default_factory=list)

@@ -13,6 +13,7 @@ import json
 import shlex
 from dataclasses import replace
 
+from .actions import Action
 from .assets import asset_path
 from .catalog import service_sizes
 from .naming import NAMESPACE, TAG
@@ -60,11 +61,11 @@ def script(ctx: Context, plan: list[PlannedStep]) -> list[str]:
             f"app_id() {{ {graph} --method GET --uri \"{app_uri}\" --query appId -o tsv; }}",
             f"login_server() {{ az acr show {sub} -n {n.registry} --query loginServer -o tsv; }}"]
     _h, _s, repo, tag = Image().target(ctx)
-    rules = wanted_rules(list(ctx.facts.get("service-access.sources") or [AKS_PREFIX]))
+    rules = wanted_rules(list(ctx.facts.service_access_sources or [AKS_PREFIX]))
     vnet_rg, vnet_name = (rg, n.vnet) if region == n.home_region else (crg, n.region_vnet(region))
     aks_subnet = (f"$(az network vnet subnet show {sub} -g {vnet_rg} --vnet-name {vnet_name} -n {AKS_SUBNET} "
                   "--query id -o tsv)")
-    space, aks_prefix = str(ctx.facts.get("region.space") or ""), str(ctx.facts.get("region.aks_prefix") or "")
+    space, aks_prefix = ctx.facts.region_space or "", ctx.facts.region_aks_prefix or ""
 
     def role(step: str, assignee: str, role_name: str, scope: str, condition: str = "") -> list[str]:
         extra = f" --condition-version 2.0 --condition {_q(condition)}" if condition else ""
@@ -172,7 +173,7 @@ def script(ctx: Context, plan: list[PlannedStep]) -> list[str]:
     }
     out: list[str] = []
     for step in plan:
-        if step.action != "none":
+        if step.action != Action.NONE:
             out.append(f"# {step.title}: {step.action}" + (f" ({step.detail})" if step.detail else ""))
             out.extend(commands.get(step.key, []))
     return head + out if out else []

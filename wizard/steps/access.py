@@ -73,8 +73,8 @@ def cluster_sources(ctx: Context) -> list[str]:
         for sub in lookup(vnet, "properties.subnets", []) or []:
             if sub.get("name") == AKS_SUBNET and lookup(sub, "properties.addressPrefix"):
                 sources.add(str(lookup(sub, "properties.addressPrefix")))
-    if ctx.facts.get("region.aks_prefix"):
-        sources.add(str(ctx.facts["region.aks_prefix"]))
+    if ctx.facts.region_aks_prefix:
+        sources.add(ctx.facts.region_aks_prefix)
     return sorted(sources)
 
 
@@ -95,7 +95,7 @@ class ServiceAccess(Step):
         nsg = rest(get_or_none(lambda: net.network_security_groups.get(rg, name), "reading the NSG"))
         res = [Resource("NSG rules", f"{name}: AMQP {AMQP_PORT} and S3 {S3_PORT} from {len(sources)} cluster "
                                      "subnet(s), deny other VNet traffic", lookup(nsg, "id", ""))]
-        ctx.facts["service-access.sources"] = sources
+        ctx.facts.service_access_sources = sources
         have = lookup(nsg, "properties.securityRules", []) or []
         if nsg is not None and _same(have, want):
             return Observation(NONE, f"from {', '.join(sources)}", res)
@@ -111,4 +111,4 @@ class ServiceAccess(Step):
                                      "properties": {"securityRules": obs.data["want"]}})
         ctx.wait(self.key, lambda: net.network_security_groups.begin_create_or_update(
             ctx.names.registry_rg, ctx.names.nsg, body), "setting the NSG rules")
-        ctx.facts["service-access.changed"] = True
+        ctx.facts.service_access_changed = True

@@ -10,6 +10,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from ..actions import Action
 from ..answers import Answers
 from ..azure.clients import Clients
 from ..azure.errors import azure_call
@@ -19,8 +20,9 @@ from ..events import Warning as WarningEvent
 from ..naming import Names, install_tags
 from ..secrets import SecretStore
 from ..state import Journal, TenantState
+from .facts import Facts
 
-CREATE, UPDATE, NONE = "create", "update", "none"
+CREATE, UPDATE, NONE = Action.CREATE, Action.UPDATE, Action.NONE
 
 
 @dataclass
@@ -37,7 +39,7 @@ class Resource:
 class Observation:
     """What a step found: the action it needs, why, and the resources it covers."""
 
-    action: str
+    action: Action
     detail: str = ""
     resources: list[Resource] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
@@ -57,7 +59,7 @@ class Context:
     journal: Journal
     emit: Callable[[Event], None]
     stop: threading.Event = field(default_factory=threading.Event)
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: Facts = field(default_factory=Facts)
     poll_seconds: float = 1.0
 
     @property

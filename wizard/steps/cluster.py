@@ -24,7 +24,7 @@ BUSY = ("Creating", "Updating", "Upgrading", "Scaling", "Deleting", "Starting", 
 
 
 def _pools(ctx: Context) -> list[dict[str, Any]]:
-    subnet = ctx.facts.get("cluster.subnet_id")
+    subnet = ctx.facts.cluster_subnet_id
     common: dict[str, Any] = {"osType": "Linux", "type": "VirtualMachineScaleSets"}
     if subnet:
         common["vnetSubnetID"] = subnet
@@ -110,9 +110,9 @@ class Cluster(Step):
         return Observation(UPDATE if changes else NONE, ", ".join(changes), res, data)
 
     def _remember(self, ctx: Context, mc: dict[str, Any]) -> None:
-        ctx.facts["cluster.id"] = mc["id"]
-        ctx.facts["cluster.kubelet_object_id"] = lookup(mc, "properties.identityProfile.kubeletidentity.objectId")
-        ctx.facts["cluster.principal_id"] = lookup(mc, "identity.principalId")
+        ctx.facts.cluster_id = mc["id"]
+        ctx.facts.cluster_kubelet_object_id = lookup(mc, "properties.identityProfile.kubeletidentity.objectId")
+        ctx.facts.cluster_principal_id = lookup(mc, "identity.principalId")
 
     def apply(self, ctx: Context, obs: Observation) -> None:
         """Create with one PUT; wait out a busy cluster; retry a failed one with its own body; change the GPU pool
@@ -190,7 +190,7 @@ class Kubeconfig(Step):
         """A file that still reaches the cluster under this region's context name needs nothing; one an earlier
         version wrote (AKS's names, the same in every region) is written again."""
         path = ctx.state.kubeconfig_path(ctx.names.uniq_id, ctx.region)
-        ctx.facts["kubeconfig.path"] = str(path)
+        ctx.facts.kubeconfig_path = str(path)
         res = [Resource("kubeconfig (0600)", str(path))]
         if path.exists() and Kube(path).reachable():
             if context_of(path.read_text()) == self.context(ctx):

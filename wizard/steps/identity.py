@@ -19,6 +19,7 @@ from ..events import StepProgress, Warning
 from ..naming import TAG
 from ..secrets import SP_PASSWORD
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, lookup, rest
+from .facts import Facts
 
 T = TypeVar("T")
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
@@ -141,10 +142,10 @@ class ServicePrincipal(Step):
         app = find_app(ctx)
         if app is None:
             return Observation(CREATE, "application, service principal, password", res)
-        ctx.facts["sp.app_id"] = app["appId"]
+        ctx.facts.sp_app_id = app["appId"]
         sp = _find_sp(ctx, app["appId"])
         if sp is not None:
-            ctx.facts["sp.object_id"] = sp["id"]
+            ctx.facts.sp_object_id = sp["id"]
         ours = our_credential(ctx, app)
         if ours and ours.get("endDateTime") and days_left(ours["endDateTime"]) < ROTATE_DAYS:
             ctx.emit(Warning(self.key, f"the service principal's password ends on {ours['endDateTime'][:10]}; the "
@@ -166,7 +167,7 @@ class ServicePrincipal(Step):
         """Create what is missing; a new password goes to the keyring (read back) before anything uses it."""
         graph = ctx.clients.graph()
         app = obs.data.get("app") or self._create_app(ctx)
-        ctx.facts["sp.app_id"] = app["appId"]
+        ctx.facts.sp_app_id = app["appId"]
         sp = obs.data.get("sp") or _find_sp(ctx, app["appId"])
         if sp is None:
             def post() -> Any:
@@ -179,7 +180,7 @@ class ServicePrincipal(Step):
             if sp is None:
                 raise TransientError("the directory refused a second service principal but shows none.",
                                      "run again in a minute")
-        ctx.facts["sp.object_id"] = sp["id"]
+        ctx.facts.sp_object_id = sp["id"]
         for cred in obs.data.get("stale", []):
             remove_password(ctx, app, cred["keyId"], "an unused password credential")
         if obs.data.get("ours") is None:
@@ -220,17 +221,18 @@ class RoleAssignment(Step):
     delay is no error); assignments of ``replaces`` (a role the registry's mode no longer honours) to the same
     principal there are removed once it exists."""
 
-    def __init__(self, key: str, *, role: str, role_name: str, scope_fact: str, principal_fact: str,
-                 needs: tuple[str, ...], who: str, condition: str | None = None, replaces: str = "") -> None:
+    def __init__(self, key: str, *, role: str, role_name: str, scope: Callable[[Facts], str | None],
+                 principal: Callable[[Facts], str | None], needs: tuple[str, ...], who: str,
+                 condition: str | None = None, replaces: str = "") -> None:
         self.key, self.role, self.role_name, self.needs, self.who = key, role, role_name, needs, who
-        self.scope_fact, self.principal_fact = scope_fact, principal_fact
+        self.scope, self.principal = scope, principal
         self.condition, self.replaces = condition, replaces
         self.title = f"{role_name} for {who}"
 
     def observe(self, ctx: Context) -> Observation:
         """Is the role (with its condition) assigned to the principal at the scope? Any replaced role left?"""
         res = [Resource(f"role assignment ({self.role_name})", self.who)]
-        scope, principal = ctx.facts.get(self.scope_fact), ctx.facts.get(self.principal_fact)
+        scope, principal = self.scope(ctx.facts), self.principal(ctx.facts)
         if not scope or not principal:
             return Observation(CREATE, "", res)
         with azure_call("reading role assignments"):
@@ -248,7 +250,7 @@ class RoleAssignment(Step):
 
     def apply(self, ctx: Context, obs: Observation) -> None:
         """Assign (a deterministic name makes a repeated PUT the same assignment), then remove what it replaces."""
-        scope, principal = str(ctx.facts[self.scope_fact]), str(ctx.facts[self.principal_fact])
+        scope, principal = str(self.scope(ctx.facts)), str(self.principal(ctx.facts))
         authz = ctx.clients.authz(ctx.subscription_id)
         if not obs.data.get("have"):
             seed = f"{scope.lower()}|{principal}|{self.role}" + (f"|{self.condition}" if self.condition else "")
@@ -284,8 +286,8 @@ def token_exchange(challenge: str, url: str) -> dict[str, str]:
 def list_tags(ctx: Context, repo: str) -> list[str] | None:
     """The repository's tags through the registry's data plane with the service principal's password;
     ``None`` when this cloud's data plane is not reachable from here or the identity is not ready."""
-    template, host = ctx.clients.cloud.registry, ctx.facts.get("registry.login_server")
-    password, user = ctx.secrets.get(SP_PASSWORD), ctx.facts.get("sp.app_id")
+    template, host = ctx.clients.cloud.registry, ctx.facts.registry_login_server
+    password, user = ctx.secrets.get(SP_PASSWORD), ctx.facts.sp_app_id
     if not template or not host or not password or not user:
         return None
     url = template.format(host=host) + f"/v2/{repo}/tags/list"
@@ -305,7 +307,7 @@ def list_tags(ctx: Context, repo: str) -> list[str] | None:
     if resp.status_code == 404:
         return []
     if resp.status_code in (401, 403):
-        if not ctx.facts.get("sp-role.done"):
+        if "sp-role" not in ctx.facts.done:
             return None
         raise NotYetAllowed(f"the registry {host} refused the service principal ({resp.status_code}): a new role "
                             "assignment takes minutes to reach the registry",

@@ -26,7 +26,7 @@ def _subnets(ctx: Context) -> list[dict[str, Any]]:
     return [{"name": AKS_SUBNET, "properties": {"addressPrefix": AKS_PREFIX, "defaultOutboundAccess": False}},
             {"name": SERVICES_SUBNET, "properties": {
                 "addressPrefix": SERVICES_PREFIX, "defaultOutboundAccess": False,
-                "networkSecurityGroup": {"id": nsg_id}, "natGateway": {"id": ctx.facts["outbound.nat_id"]}}}]
+                "networkSecurityGroup": {"id": nsg_id}, "natGateway": {"id": ctx.facts.outbound_nat_id}}}]
 
 
 def _same_subnets(have: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
@@ -78,11 +78,11 @@ class Network(Step):
 
     def _remember(self, ctx: Context) -> None:
         _nsg, vnet_id = _ids(ctx)
-        ctx.facts["network.vnet_id"] = vnet_id
-        ctx.facts["network.aks_subnet_id"] = f"{vnet_id}/subnets/{AKS_SUBNET}"
+        ctx.facts.network_vnet_id = vnet_id
+        ctx.facts.network_aks_subnet_id = f"{vnet_id}/subnets/{AKS_SUBNET}"
         if ctx.region == ctx.names.home_region:  # the home cluster's subnet; other regions have their own VNet
-            ctx.facts["cluster.subnet_id"] = ctx.facts["network.aks_subnet_id"]
-        ctx.facts["network.services_subnet_id"] = f"{vnet_id}/subnets/{SERVICES_SUBNET}"
+            ctx.facts.cluster_subnet_id = ctx.facts.network_aks_subnet_id
+        ctx.facts.network_services_subnet_id = f"{vnet_id}/subnets/{SERVICES_SUBNET}"
 
     def apply(self, ctx: Context, obs: Observation) -> None:
         """The NSG (its rules kept: the service-access step owns them), then the VNet with both subnets inline (a

@@ -30,7 +30,7 @@ class Outbound(Step):
         net = ctx.clients.network(ctx.subscription_id)
         rg, n = ctx.names.registry_rg, ctx.names
         ip_id, nat_id = nat_ids(ctx)
-        ctx.facts["outbound.nat_id"] = nat_id
+        ctx.facts.outbound_nat_id = nat_id
         res = [Resource("NAT gateway (Standard)", n.nat, nat_id, cost_item="NAT gateway"),
                Resource("public IP (Standard, static) of the NAT gateway", n.nat_ip, ip_id,
                         cost_item="NAT gateway public IP"),
@@ -47,7 +47,7 @@ class Outbound(Step):
         if nat is None or ip_id.lower() not in attached or tags_missing(nat.get("tags"), ctx.tags):
             changes.append("NAT gateway")
         if ip is not None:
-            ctx.facts["outbound.ip"] = lookup(ip, "properties.ipAddress")
+            ctx.facts.outbound_ip = lookup(ip, "properties.ipAddress")
         return Observation(UPDATE if changes else NONE, ", ".join(changes), res,
                            {"ip": ip is None or "public IP" in changes, "nat": "NAT gateway" in changes,
                             "ip_tags": (ip or {}).get("tags") or {}, "nat_tags": (nat or {}).get("tags") or {}})
@@ -64,7 +64,7 @@ class Outbound(Step):
                                                    "publicIPAddressVersion": "IPv4"}}
             ip = rest(ctx.wait(self.key, lambda: net.public_ip_addresses.begin_create_or_update(
                 rg, n.nat_ip, PublicIPAddress(body)), f"creating public IP {n.nat_ip}"))
-            ctx.facts["outbound.ip"] = lookup(ip, "properties.ipAddress")
+            ctx.facts.outbound_ip = lookup(ip, "properties.ipAddress")
         if obs.action == CREATE or obs.data.get("nat"):
             ctx.wait(self.key, lambda: net.nat_gateways.begin_create_or_update(rg, n.nat, NatGateway({
                 "location": loc, "tags": {**obs.data.get("nat_tags", {}), **ctx.tags}, "sku": {"name": "Standard"},

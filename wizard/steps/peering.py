@@ -57,18 +57,18 @@ class RegionNetwork(Step):
         """Exists with its AKS subnet and tags? A new one gets the next free address space."""
         rg, name = ctx.names.cluster_rg(ctx.region), ctx.names.region_vnet(ctx.region)
         vnet_id = _vnet_id(ctx, rg, name)
-        ctx.facts["region.vnet_id"] = vnet_id
-        ctx.facts["cluster.subnet_id"] = f"{vnet_id}/subnets/{AKS_SUBNET}"
+        ctx.facts.region_vnet_id = vnet_id
+        ctx.facts.cluster_subnet_id = f"{vnet_id}/subnets/{AKS_SUBNET}"
         res = [Resource("virtual network", name, vnet_id)]
         vnet = rest(get_or_none(lambda: ctx.clients.network(ctx.subscription_id).virtual_networks.get(rg, name),
                                 "reading the region's VNet"))
         if vnet is None:
             space = _free_space(ctx)
-            ctx.facts["region.space"], ctx.facts["region.aks_prefix"] = space, _aks_prefix(space)
+            ctx.facts.region_space, ctx.facts.region_aks_prefix = space, _aks_prefix(space)
             return Observation(CREATE, f"{space}: {AKS_SUBNET} {_aks_prefix(space)}, peered with the home VNet", res,
                                {"space": space})
         space = lookup(vnet, "properties.addressSpace.addressPrefixes", [ADDRESS_SPACE])[0]
-        ctx.facts["region.aks_prefix"] = _aks_prefix(space)
+        ctx.facts.region_aks_prefix = _aks_prefix(space)
         subnets = {s["name"]: s.get("properties", {}) for s in lookup(vnet, "properties.subnets", [])}
         ok = lookup(subnets.get(AKS_SUBNET), "addressPrefix") == _aks_prefix(space) \
             and lookup(subnets.get(AKS_SUBNET), "defaultOutboundAccess") is False \
@@ -137,7 +137,7 @@ class Peering(Step):
                 "allowForwardedTraffic": False, "allowGatewayTransit": False, "useRemoteGateways": False}})
             ctx.wait(self.key, lambda r=rg, v=vnet, n=name, b=body: peerings.begin_create_or_update(r, v, n, b),
                      f"peering {vnet} {name}")
-        ctx.facts["peering.changed"] = True
+        ctx.facts.peering_changed = True
 
     def verify(self, ctx: Context) -> None:
         """Both halves Connected."""

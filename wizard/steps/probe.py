@@ -69,9 +69,9 @@ class Probe(Objects):
     def _inputs(self, ctx: Context) -> str:
         """What the probe's outcome rests on: the service VMs and how they were made, this cluster, its subnet (the
         rules of other regions' subnets do not change what this region reaches)."""
-        own = AKS_PREFIX if ctx.region == ctx.names.home_region else str(ctx.facts.get("region.aks_prefix"))
-        parts = [ctx.region, str(ctx.facts.get("rabbitmq.vm_id")), str(ctx.facts.get("files.vm_id")), own,
-                 str(own in (ctx.facts.get("service-access.sources") or [])), str(ctx.facts.get("cluster.id")),
+        own = AKS_PREFIX if ctx.region == ctx.names.home_region else str(ctx.facts.region_aks_prefix)
+        parts = [ctx.region, str(ctx.facts.vm_ids.get("rabbitmq")), str(ctx.facts.vm_ids.get("files")), own,
+                 str(own in (ctx.facts.service_access_sources or [])), str(ctx.facts.cluster_id),
                  vmconfig.boot_digest("rabbitmq"), vmconfig.boot_digest("files")]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
@@ -79,8 +79,7 @@ class Probe(Objects):
         """Run the probe pod unless the last one from this region passed and nothing it depends on changed."""
         book = health.book(ctx.state, ctx.names.uniq_id)
         last, inputs = book.get(f"probe:{ctx.region}"), self._inputs(ctx)
-        changed = any(ctx.facts.get(f) for f in ("service-access.changed", "rabbitmq.recheck", "files.recheck",
-                                                 "peering.changed"))
+        changed = ctx.facts.service_access_changed or ctx.facts.peering_changed or bool(ctx.facts.recheck)
         if last and last.get("ok") and last.get("inputs") == inputs and not changed:
             return
         kube = self.kube(ctx)

@@ -33,7 +33,7 @@ class Providers(Step):
         rm = ctx.clients.resources(ctx.subscription_id)
         with azure_call("reading resource providers"):
             missing = [ns for ns in PROVIDERS if rm.providers.get(ns).registration_state != "Registered"]
-        ctx.facts["providers.missing"] = missing
+        ctx.facts.providers_missing = missing
         return Observation(UPDATE if missing else NONE, ", ".join(missing) or "all registered",
                            [Resource("provider", ns) for ns in PROVIDERS], {"missing": missing})
 
@@ -51,7 +51,7 @@ class Providers(Step):
                     break
                 ctx.emit(StepProgress(self.key, f"{ns}: {state}"))
                 ctx.sleep(ctx.poll_seconds)
-        ctx.facts["providers.missing"] = []
+        ctx.facts.providers_missing = []
 
 
 class ResourceGroup(Step):
@@ -71,7 +71,7 @@ class ResourceGroup(Step):
         if group["location"] != self.location:
             raise RefusedError(f"resource group {self.name} exists in {group['location']}, not {self.location}.",
                                f"answer region = \"{group['location']}\", or delete the group")
-        ctx.facts[f"{self.key}.id"] = group["id"]
+        ctx.facts.group_ids[self.key] = group["id"]
         return Observation(UPDATE if tags_missing(group.get("tags"), ctx.tags) else NONE, "", res,
                            {"tags": group.get("tags") or {}})
 
@@ -81,7 +81,7 @@ class ResourceGroup(Step):
         with azure_call(f"creating resource group {self.name}"):
             group = rm.resource_groups.create_or_update(
                 self.name, {"location": self.location, "tags": {**obs.data.get("tags", {}), **ctx.tags}})
-        ctx.facts[f"{self.key}.id"] = group.id
+        ctx.facts.group_ids[self.key] = str(group.id)
 
 
 class Registry(Step):
@@ -96,7 +96,7 @@ class Registry(Step):
         reg = rest(get_or_none(lambda: acr.registries.get(rg, name), f"reading registry {name}"))
         res = [Resource("container registry (Basic)", name, lookup(reg, "id", ""),
                         cost_item="container registry (Basic)")]
-        if reg is None and "Microsoft.ContainerRegistry" in ctx.facts.get("providers.missing", []):
+        if reg is None and "Microsoft.ContainerRegistry" in ctx.facts.providers_missing:
             return Observation(CREATE, "Basic SKU (the name is checked once the provider is registered)", res)
         if reg is None:
             with azure_call("checking the registry name"):
@@ -132,8 +132,8 @@ class Registry(Step):
         return secrets.token_hex(4)
 
     def _remember(self, ctx: Context, reg: dict[str, Any]) -> None:
-        ctx.facts["registry.id"] = reg["id"]
-        ctx.facts["registry.login_server"] = lookup(reg, "properties.loginServer")
+        ctx.facts.registry_id = reg["id"]
+        ctx.facts.registry_login_server = lookup(reg, "properties.loginServer")
 
     def apply(self, ctx: Context, obs: Observation) -> None:
         """Create, or converge the admin user and tags."""
@@ -172,11 +172,11 @@ class Image(Step):
         host, source, repo, tag = self.target(ctx)
         res = [Resource("image", f"{repo}:{tag}")]
         try:
-            tags = self._tags(ctx, repo) if ctx.facts.get("registry.id") else None
+            tags = self._tags(ctx, repo) if ctx.facts.registry_id else None
         except NotYetAllowed:  # the pull role has not reached the registry yet: verify waits for it
             tags = None
         if tags is None:  # the data plane cannot tell (not reachable, or not yet allowed): the journal says
-            done = ctx.journal.fact(self.key, "imported") == f"{ctx.facts.get('registry.id')}|{repo}:{tag}"
+            done = ctx.journal.fact(self.key, "imported") == f"{ctx.facts.registry_id}|{repo}:{tag}"
             return Observation(NONE if done else CREATE, f"from {host}/{source}", res)
         return Observation(NONE if tag in tags else CREATE, f"from {host}/{source}", res)
 
@@ -213,7 +213,7 @@ class Image(Step):
                             "again") from err
         finally:
             body["source"].pop("credentials", None)
-        ctx.journal.record(self.key, "fact", imported=f"{ctx.facts['registry.id']}|{repo}:{tag}")
+        ctx.journal.record(self.key, "fact", imported=f"{ctx.facts.registry_id}|{repo}:{tag}")
 
     def verify(self, ctx: Context) -> None:
         """List the repository's tags (the data plane, with the service principal's password): the image is there

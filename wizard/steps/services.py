@@ -123,7 +123,7 @@ class ServiceVm(Step):
         """VM there, made from today's configuration, tagged, its secrets in the keyring, its last check passed?"""
         name, rg = ctx.names.vm(self.role), ctx.names.registry_rg
         compute = ctx.clients.compute(ctx.subscription_id)
-        ctx.facts[f"{self.role}.ip"] = STATIC_IPS[self.role]
+        ctx.facts.service_ips[self.role] = STATIC_IPS[self.role]
         res = self._resources(ctx, name)
         vm = rest(get_or_none(lambda: compute.virtual_machines.get(rg, name), f"reading VM {name}"))
         legacy = None
@@ -136,7 +136,7 @@ class ServiceVm(Step):
         if vm is None:
             return Observation(CREATE, f"{self.size} at {STATIC_IPS[self.role]}{retire}", res, {"legacy": legacy})
         res[0].id = vm["id"]
-        ctx.facts[f"{self.role}.vm_id"] = lookup(vm, "properties.vmId")
+        ctx.facts.vm_ids[self.role] = lookup(vm, "properties.vmId")
         missing = [k for k in SECRETS[self.role] if ctx.secrets.get(k) is None]
         if missing:
             raise WizardError(f"VM {name} exists but the keyring holds none of its credentials "
@@ -153,7 +153,7 @@ class ServiceVm(Step):
                                f"{digest}); re-created with the same NIC and IP{lost}", res,
                                {"replace": True, "tags": tags})
         last = health.book(ctx.state, ctx.names.uniq_id).get(f"vm:{name}")
-        if last and not last.get("ok") and last.get("vm_id") == ctx.facts[f"{self.role}.vm_id"]:
+        if last and not last.get("ok") and last.get("vm_id") == ctx.facts.vm_ids.get(self.role):
             return Observation(UPDATE, "run its boot script again (last check: not serving)", res,
                                {"rerun": True, "tags": tags})
         if tags_missing(tags, ctx.tags):
@@ -171,7 +171,7 @@ class ServiceVm(Step):
         elif obs.data.get("rerun"):
             ctx.emit(StepProgress(self.key, f"running the boot script of {name} again (Run Command)"))
             run_shell(ctx, self.key, name, health.rerun_script(), f"re-running the boot script on {name}")
-            ctx.facts[f"{self.key}.recheck"] = True
+            ctx.facts.recheck.add(self.key)
             return
         elif obs.action == UPDATE:
             ctx.wait(self.key, lambda: compute.virtual_machines.begin_update(rg, name, VirtualMachineUpdate({
@@ -187,7 +187,7 @@ class ServiceVm(Step):
         if nic is None:
             body = NetworkInterface({"location": ctx.names.home_region, "tags": ctx.tags, "properties": {
                 "ipConfigurations": [{"name": "ipconfig1", "properties": {
-                    "subnet": {"id": ctx.facts["network.services_subnet_id"]},
+                    "subnet": {"id": ctx.facts.network_services_subnet_id},
                     "privateIPAllocationMethod": "Static", "privateIPAddress": STATIC_IPS[self.role]}}]}})
             nic = rest(ctx.wait(self.key, lambda: net.network_interfaces.begin_create_or_update(
                 rg, f"{name}-nic", body), f"creating {name}-nic"))
@@ -195,7 +195,7 @@ class ServiceVm(Step):
         vm = VirtualMachine(vm_body(self.role, ctx.names, ctx.secrets, nic["id"], ctx.tags))
         made = rest(ctx.wait(self.key, lambda: compute.virtual_machines.begin_create_or_update(rg, name, vm),
                              f"creating VM {name}"))
-        ctx.facts[f"{self.role}.vm_id"] = lookup(made, "properties.vmId")
+        ctx.facts.vm_ids[self.role] = lookup(made, "properties.vmId")
 
     def _retire_minio(self, ctx: Context) -> None:
         """An earlier version's MinIO VM: delete it and its NIC (which holds the file server's IP); its data disk
@@ -216,10 +216,10 @@ class ServiceVm(Step):
         name = ctx.names.vm(self.role)
         self._wait_idle(ctx, name)
         book = health.book(ctx.state, ctx.names.uniq_id)
-        vm_id, digest = ctx.facts.get(f"{self.role}.vm_id"), vmconfig.boot_digest(self.role)
+        vm_id, digest = ctx.facts.vm_ids.get(self.role), vmconfig.boot_digest(self.role)
         last = book.get(f"vm:{name}")
         if last and last.get("ok") and last.get("vm_id") == vm_id and last.get("boot") == digest \
-                and not ctx.facts.get(f"{self.key}.recheck"):
+                and self.key not in ctx.facts.recheck:
             return
         ctx.emit(StepProgress(self.key, f"checking {name}: cloud-init, {vmconfig.SERVICE_UNITS[self.role]}, and a "
                                         f"login over {health.PROTOCOL[self.role].upper()} (Run Command; up to "
@@ -243,7 +243,7 @@ class ServiceVm(Step):
             state = lookup(vm, "properties.provisioningState", "")
             if vm is None or state not in ("Creating", "Updating", "Deleting"):
                 if vm is not None:
-                    ctx.facts[f"{self.role}.vm_id"] = lookup(vm, "properties.vmId")
+                    ctx.facts.vm_ids[self.role] = lookup(vm, "properties.vmId")
                 return
             ctx.emit(StepProgress(self.key, f"VM {name}: {state}"))
             ctx.sleep(ctx.poll_seconds)

@@ -34,7 +34,7 @@ class Objects(Step):
 
     def kube(self, ctx: Context) -> Kube | None:
         """The cluster, when its kubeconfig exists."""
-        path = Path(str(ctx.facts.get("kubeconfig.path") or ctx.state.kubeconfig_path(ctx.names.uniq_id,
+        path = Path(str(ctx.facts.kubeconfig_path or ctx.state.kubeconfig_path(ctx.names.uniq_id,
                                                                                         ctx.region)))
         return Kube(path) if path.exists() else None
 
@@ -117,7 +117,7 @@ class RunnerSecrets(Objects):
 
     def objects(self, ctx: Context) -> list[dict[str, Any]]:
         """Built from keyring values only."""
-        return secret_objects(ctx.secrets, ctx.answers.pull_auth, ctx.login_server, str(ctx.facts["sp.app_id"]),
+        return secret_objects(ctx.secrets, ctx.answers.pull_auth, ctx.login_server, str(ctx.facts.sp_app_id),
                               lambda text: ctx.emit(StepProgress(self.key, text)))
 
     def _planned(self, ctx: Context) -> list[dict[str, Any]]:
@@ -133,7 +133,7 @@ class RunnerSecrets(Objects):
         if ctx.answers.pull_auth == "secret":
             wanted.append(keys.SP_PASSWORD)
         missing = [k for k in wanted if ctx.secrets.get(k) is None]
-        if missing or "sp.app_id" not in ctx.facts:
+        if missing or ctx.facts.sp_app_id is None:
             objs = self._planned(ctx)
             return Observation(CREATE, "secrets to generate: " + (", ".join(missing) or "none"),
                                [Resource("Secret", f"{NAMESPACE}/{o['metadata']['name']}") for o in objs])
@@ -151,7 +151,7 @@ class Runner(Objects):
         return manifests.runner_objects(
             registry=ctx.names.registry, login_server=ctx.login_server, image=ctx.answers.runner_image,
             replicas=ctx.answers.runner_replicas,
-            amqp_host=str(ctx.facts.get("rabbitmq.ip", "")), size=gpu_size(ctx.answers.gpu_sku),
+            amqp_host=ctx.facts.service_ips.get("rabbitmq", ""), size=gpu_size(ctx.answers.gpu_sku),
             pull_auth=ctx.answers.pull_auth)
 
     def verify(self, ctx: Context) -> None:
@@ -168,7 +168,7 @@ class Runner(Objects):
             ready = status.get("availableReplicas", 0) or 0
             if status.get("observedGeneration", 0) >= gen and status.get("updatedReplicas", 0) == want \
                     and ready == want and status.get("replicas", 0) == want:
-                ctx.facts["runner.ready"] = f"{ready}/{want}"
+                ctx.facts.runner_ready = f"{ready}/{want}"
                 return
             problem = self._pod_problem(kube)
             message = f"{ready}/{want} runner replicas ready" + (f"; {problem}" if problem else "")
