@@ -7,6 +7,7 @@ wrong, and what is allowed.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import tomllib
@@ -44,10 +45,13 @@ class Answers:
     pull_auth: str = "secret"
     currency: str = "USD"
     interface: str = "eth0"
+    client_cidrs: tuple[str, ...] = ()  # who submits experiments: empty keeps the services VNet-only
 
     def as_dict(self) -> dict[str, Any]:
         """The answers as plain data (they hold no secrets)."""
-        return asdict(self)
+        out = asdict(self)
+        out["client_cidrs"] = list(self.client_cidrs)
+        return out
 
     def as_toml(self) -> str:
         """The answers as an answers file (``--answers``) that :func:`load_answers` reads back unchanged."""
@@ -55,6 +59,11 @@ class Answers:
             return ("true" if v else "false") if isinstance(v, bool) else str(v) if isinstance(v, int) else \
                 json.dumps(v)  # a JSON string of printable text is a TOML basic string
         return "".join(f"{k} = {value(v)}\n" for k, v in self.as_dict().items())
+
+    @property
+    def public_services(self) -> bool:
+        """Whether experimenters reach the services from outside the VNet (over TLS, from ``client_cidrs``)."""
+        return bool(self.client_cidrs)
 
 
 ALLOWED: dict[str, str] = {
@@ -73,7 +82,10 @@ ALLOWED: dict[str, str] = {
     "currency": ", ".join(CURRENCIES),
     "interface": "a network interface name such as \"eth0\" (whose multicast memberships a new uniq_id hashes, "
                  "as the seed's `ip maddress show eth0`)",
+    "client_cidrs": "a list of the IPv4 networks experimenters submit from, such as [\"203.0.113.0/24\"] (at most "
+                    f"{20}); empty keeps RabbitMQ and the file server reachable inside the VNet only",
 }
+MAX_CIDRS = 20
 
 
 def _bad(key: str, value: Any, why: str = "") -> InputError:
@@ -128,11 +140,36 @@ def validate(raw: dict[str, Any]) -> Answers:
         raise _bad("currency", values["currency"])
     if not INTERFACE_RE.match(values["interface"]):
         raise _bad("interface", values["interface"])
+    cidrs = _cidrs(values["client_cidrs"])
     return Answers(subscription=sub, region=values["region"], uniq_id=values["uniq_id"], gpu_sku=size.name,
                    gpu_nodes=nodes, runner_image=values["runner_image"], source_registry_user=user,
                    runner_replicas=replicas,
                    admin_user=values["admin_user"], pull_auth=values["pull_auth"],
-                   currency=values["currency"].upper(), interface=values["interface"])
+                   currency=values["currency"].upper(), interface=values["interface"],
+                   client_cidrs=cidrs)
+
+
+def _cidrs(value: Any) -> tuple[str, ...]:
+    """``client_cidrs``: IPv4 networks in canonical form (a bare address is its /32), sorted, no repeats."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise _bad("client_cidrs", value, "it must be a list")
+    if len(value) > MAX_CIDRS:
+        raise _bad("client_cidrs", value, f"{len(value)} networks")
+    out = set()
+    for item in value:
+        if not isinstance(item, str):
+            raise _bad("client_cidrs", item, "each entry must be a string")
+        try:
+            net = ipaddress.IPv4Network(item.strip(), strict=True)
+        except ipaddress.NetmaskValueError:
+            raise _bad("client_cidrs", item, "not a network mask") from None
+        except ValueError as err:
+            if "host bits" not in str(err):
+                raise _bad("client_cidrs", item, "not an IPv4 address or network") from None
+            fixed = ipaddress.IPv4Network(item.strip(), strict=False)
+            raise _bad("client_cidrs", item, f"host bits set; the network holding it is {fixed}") from None
+        out.add(str(net))
+    return tuple(sorted(out, key=lambda n: ipaddress.IPv4Network(n)))
 
 
 def load_answers(path: Path | None) -> Answers:

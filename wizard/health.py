@@ -34,6 +34,7 @@ def check_script(role: str) -> list[str]:
         f'echo "boot=$(cat {BOOT_STATUS} 2>/dev/null)"',
         f'echo "service=$(systemctl is-active {SERVICE_UNITS[role]})"',
         f"python3 {CHECK_TOOL} {PROTOCOL[role]} || true",
+        f"python3 {CHECK_TOOL} tls || true",
         'echo "--- log"',
         f"tail -n 15 {BOOT_LOG} 2>/dev/null || tail -n 8 /var/log/cloud-init-output.log || true",
     ]
@@ -56,6 +57,7 @@ class VmHealth:
     step: str = "unknown"  # the boot script's status: done, running: X, failed: X
     service: str = "unknown"
     protocol: str = ""
+    tls: str = ""  # the TLS listener's check: "tls: ok (<name> at ..., certificate valid until T)" or why not
     log: list[str] = field(default_factory=list)
     checked_at: str = ""
 
@@ -85,6 +87,8 @@ def parse(vm: str, role: str, stdout: str) -> VmHealth:
             found.service = value.strip() or "unknown"
         elif line.startswith(f"{PROTOCOL[role]}:"):
             found.protocol = line.strip()
+        elif line.startswith("tls:"):
+            found.tls = line.strip()
     return found
 
 

@@ -126,6 +126,15 @@ class Names:
         """The NAT gateway's public IP."""
         return f"studioml-nat-ip-{self.uniq_id}"
 
+    def service_ip(self, role: str) -> str:
+        """A service VM's public IP (only when experimenters connect from outside the VNet)."""
+        return f"studioml-{role}-ip-{self.uniq_id}"
+
+    def dns_label(self, role: str) -> str:
+        """The DNS label of a service's public IP: ``<label>.<region>.cloudapp.azure.com`` in Azure's public cloud
+        (unique per region; the install id makes it ours)."""
+        return f"studioml-{role}-{self.uniq_id}"
+
 
 def install_tags(uniq_id: str) -> dict[str, str]:
     """The tags on everything the wizard makes."""

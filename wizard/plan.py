@@ -10,6 +10,7 @@ from .events import StepProgress
 from .steps.access import ServiceAccess
 from .steps.base import Context, Observation, Step
 from .steps.cluster import Cluster, Kubeconfig
+from .steps.endpoints import Endpoints
 from .steps.identity import RoleAssignment, ServicePrincipal, repository_condition
 from .steps.network import Network
 from .steps.outbound import Outbound
@@ -45,6 +46,7 @@ def build_steps(ctx: Context) -> list[Step]:
         ServiceAccess(("network",) if region == names.home_region else ("network", "region-network")),
         ServiceVm("rabbitmq"),
         ServiceVm("files"),
+        Endpoints(),
         ResourceGroup("cluster-group", names.cluster_rg(region), region),
         Cluster(),
         RoleAssignment("cluster-network-role", role=NETWORK_CONTRIBUTOR, role_name="Network Contributor",
@@ -68,7 +70,7 @@ def build_steps(ctx: Context) -> list[Step]:
                                     condition=condition, replaces=ACR_PULL))
         runner.needs = (*runner.needs, "acr-attach")
     steps.append(runner)
-    steps.append(Probe(("runner", "service-access", "rabbitmq", "files")
+    steps.append(Probe(("runner", "service-access", "rabbitmq", "files", "endpoints")
                        + (("peering",) if region != names.home_region else ())))
     return steps
 

@@ -42,6 +42,23 @@ RUNNER_PUBLIC_KEY = "runner-public-key"
 RUNNER_PASSPHRASE = "runner-passphrase"
 SSH_PRIVATE_KEY = "admin-ssh-private-key"
 SOURCE_TOKEN = "source-registry-token"
+RABBITMQ_EXPERIMENTER = "rabbitmq-experimenter-password"
+S3_EXPERIMENTER_KEY = "s3-experimenter-access-key"
+S3_EXPERIMENTER_SECRET = "s3-experimenter-secret-key"
+TLS_CA_KEY = "tls-ca-key"
+TLS_CA_CERT = "tls-ca-certificate"
+
+
+def tls_key(role: str) -> str:
+    """The keyring key of a service's TLS private key."""
+    return f"tls-{role}-key"
+
+
+def tls_cert(role: str) -> str:
+    """The keyring key of a service's TLS certificate (not secret; kept beside its key)."""
+    return f"tls-{role}-certificate"
+
+
 # Every secret an install keeps, and what it is for (the order the secrets screen and status show them).
 PURPOSES: dict[str, str] = {
     SP_PASSWORD: "password of the registry's service principal (image pulls)",
@@ -56,6 +73,15 @@ PURPOSES: dict[str, str] = {
     RUNNER_PASSPHRASE: "passphrase of the runners' private key",
     SSH_PRIVATE_KEY: "SSH key of the service VMs (made only when this host had none)",
     SOURCE_TOKEN: "access token of source_registry_user at the image's source registry (given by you, not made)",
+    RABBITMQ_EXPERIMENTER: "RabbitMQ user of the experimenters (user experimenter; rmq_ queues only)",
+    S3_EXPERIMENTER_KEY: "file server (S3) access key of the experimenters (the experiment buckets only)",
+    S3_EXPERIMENTER_SECRET: "file server (S3) secret key of the experimenters",
+    TLS_CA_KEY: "private key of the install's CA (signs the services' TLS certificates)",
+    TLS_CA_CERT: "the install's CA certificate (not secret: experimenters trust it)",
+    tls_key("rabbitmq"): "RabbitMQ's TLS private key (AMQPS)",
+    tls_cert("rabbitmq"): "RabbitMQ's TLS certificate (not secret)",
+    tls_key("files"): "the file server's TLS private key (S3 over HTTPS)",
+    tls_cert("files"): "the file server's TLS certificate (not secret)",
 }
 # Secrets of earlier versions: the MinIO VM's root user and password (MinIO is archived; its VM is replaced by the
 # file server, and these go with it).

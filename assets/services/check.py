@@ -7,6 +7,8 @@ check prints one line, ``<what>: ok (...)`` (exit 0) or ``<what>: failed: <why>`
   check.py amqp                  AMQP 0-9-1 login (PLAIN) and open of the vhost, with /etc/studioml/check.json's "amqp"
   check.py s3                    S3 ListBuckets signed with SigV4, with check.json's "s3" keys
   check.py s3-buckets NAME...    create the buckets (PUT Bucket, SigV4) with check.json's "s3_admin" keys
+  check.py tls                   a TLS handshake with check.json's "tls" listener, trusting only the install CA and
+                                 checking the certificate's name; prints when the certificate expires
   check.py wait-port HOST PORT SECONDS
   check.py probe [--amqp HOST:PORT] [--s3 URL] [--tcp HOST:PORT]...
                                  from a pod: the same checks against the given endpoints, credentials from the
@@ -23,6 +25,7 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -201,6 +204,26 @@ def s3_buckets(endpoint: str, access: str, secret: str, names: list[str]) -> lis
     return out
 
 
+# --- TLS ---------------------------------------------------------------------------------------------------------
+
+def tls(host: str, port: int, name: str, ca: str) -> str:
+    """Handshake with host:port as a client that trusts only ``ca`` and expects ``name`` in the certificate."""
+    context = ssl.create_default_context(cafile=ca)
+    try:
+        with socket.create_connection((host, port), timeout=TIMEOUT) as raw:
+            with context.wrap_socket(raw, server_hostname=name) as conn:
+                cert = conn.getpeercert() or {}
+                until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ssl.cert_time_to_seconds(
+                    str(cert.get("notAfter")))))
+                return f"{name} at {host}:{port}, {conn.version()}, certificate valid until {until}"
+    except ssl.SSLCertVerificationError as err:
+        raise Failed(f"certificate not trusted: {err.verify_message}") from None
+    except ssl.SSLError as err:
+        raise Failed(f"TLS handshake failed: {err.reason}") from None
+    except ConnectionRefusedError:
+        raise Failed(f"connection refused ({host}:{port})") from None
+
+
 # --- commands ------------------------------------------------------------------------------------------------------
 
 def _config() -> dict:
@@ -274,6 +297,9 @@ def main(argv: list[str]) -> int:
         elif cmd == "s3":
             c = cfg["s3"]
             print(f"s3: ok ({s3_list(c['endpoint'], c['access_key'], c['secret_key'])})")
+        elif cmd == "tls":
+            c = cfg["tls"]
+            print(f"tls: ok ({tls(c['host'], int(c['port']), c['name'], c['ca'])})")
         elif cmd == "s3-buckets":
             c = cfg["s3_admin"]
             print("\n".join(s3_buckets(c["endpoint"], c["access_key"], c["secret_key"], args)))

@@ -148,6 +148,24 @@ async def _upstream(request: web.Request) -> web.Response:
     return web.json_response(upstream.configure(request.app["sandbox"], body))
 
 
+async def _reach(request: web.Request) -> web.Response:
+    """Whether an experimenter at an internet address reaches a service: ``POST {"from": "203.0.113.7", "host":
+    "<public IP or its DNS name>", "port": 5671}`` -> ``{"reachable": bool, "state": "open|refused|timeout", "why"}``.
+    The NSGs decide (the address is the client's), then what the VM's guest listens on."""
+    from .guest import machine as guest_machine
+    from .guest.network import from_internet
+    from .guest.services import listening
+
+    body = await request.json()
+    sbx: Sandbox = request.app["sandbox"]
+    state, vm, why = from_internet(sbx, str(body["from"]), str(body["host"]), int(body["port"]))
+    if state == "open" and vm is not None:
+        m = guest_machine(sbx, vm["id"])
+        if m is None or int(body["port"]) not in listening(m):
+            state, why = "refused", f"{why}; nothing listens on {body['port']} (connection refused)"
+    return web.json_response({"reachable": state == "open", "state": state, "why": why})
+
+
 async def _metadata(request: web.Request) -> web.Response:
     """ARM's anonymous cloud metadata (``GET /metadata/endpoints?api-version=2022-09-01``), which ``az cloud
     register``, Terraform and azd read to learn a cloud's endpoints: the public cloud's shape with this sandbox's
@@ -195,6 +213,7 @@ def build_app(sbx: Sandbox, faults: Faults) -> web.Application:
     app.router.add_route("GET", "/sandbox/requests", _requests)
     app.router.add_route("*", "/sandbox/downloads", _downloads)
     app.router.add_route("*", "/sandbox/upstream", _upstream)
+    app.router.add_post("/sandbox/reach", _reach)
     app.router.add_route("DELETE", "/sandbox/requests", _requests)
     app.router.add_route("*", "/devicelogin", authority.device_login)
     app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", authority.openid_configuration)

@@ -4,7 +4,10 @@ An NSG's default rule ``AllowVnetInBound`` (priority 65000) lets every address o
 reach every port, so allow rules alone restrict nothing. The rules here admit only the install's cluster subnets
 (every region's ``aks`` subnet: with Azure CNI overlay, pods leave from their node's address) to AMQP on the
 RabbitMQ VM and to S3 on the file server, and deny all other VirtualNetwork traffic above the defaults: no SSH (Run
-Command needs none), nothing else. Adding a region adds its subnet here.
+Command needs none), nothing else. Adding a region adds its subnet here. With ``client_cidrs``, those networks (and
+only they) may reach the TLS ports from outside: AMQPS on RabbitMQ, S3 over HTTPS on the file server (an NSG sees the
+VM's private address as the destination of traffic to its public IP); the default ``DenyAllInBound`` keeps every
+other port, the plain ones, SSH and any management UI, closed to the internet.
 """
 
 from __future__ import annotations
@@ -15,23 +18,28 @@ from azure.mgmt.network.models import NetworkSecurityGroup
 
 from ..azure.errors import azure_call
 from ..naming import TAG
-from ..vmconfig import AMQP_PORT, S3_PORT
+from ..vmconfig import AMQP_PORT, AMQPS_PORT, S3_HTTPS_PORT, S3_PORT
 from .base import NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest
 from .network import AKS_PREFIX, AKS_SUBNET, STATIC_IPS
 
 DENY_PRIORITY = 4000
 
 
-def wanted_rules(sources: list[str]) -> list[dict[str, Any]]:
-    """The NSG's rules for these cluster subnets."""
-    def allow(name: str, port: int, target: str, priority: int) -> dict[str, Any]:
+def wanted_rules(sources: list[str], clients: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The NSG's rules for these cluster subnets and experimenters' networks."""
+    def allow(name: str, port: int, target: str, priority: int, who: list[str], what: str) -> dict[str, Any]:
         return {"name": name, "properties": {
-            "protocol": "Tcp", "sourcePortRange": "*", "sourceAddressPrefixes": sorted(sources),
+            "protocol": "Tcp", "sourcePortRange": "*", "sourceAddressPrefixes": sorted(who),
             "destinationAddressPrefix": f"{STATIC_IPS[target]}/32", "destinationPortRange": str(port),
             "access": "Allow", "priority": priority, "direction": "Inbound",
-            "description": f"the install's cluster subnets to {target} (studioml-azure)"}}
-    return [allow("allow-amqp-from-clusters", AMQP_PORT, "rabbitmq", 200),
-            allow("allow-s3-from-clusters", S3_PORT, "files", 210),
+            "description": f"{what} to {target} (studioml-azure)"}}
+    experimenters = [allow("allow-amqps-from-clients", AMQPS_PORT, "rabbitmq", 220, list(clients),
+                           "experimenters' networks (client_cidrs), TLS only,"),
+                     allow("allow-s3-https-from-clients", S3_HTTPS_PORT, "files", 230, list(clients),
+                           "experimenters' networks (client_cidrs), TLS only,")] if clients else []
+    return [allow("allow-amqp-from-clusters", AMQP_PORT, "rabbitmq", 200, sources, "the install's cluster subnets"),
+            allow("allow-s3-from-clusters", S3_PORT, "files", 210, sources, "the install's cluster subnets"),
+            *experimenters,
             {"name": "deny-other-vnet-inbound", "properties": {
                 "protocol": "*", "sourcePortRange": "*", "sourceAddressPrefix": "VirtualNetwork",
                 "destinationAddressPrefix": "*", "destinationPortRange": "*", "access": "Deny",
@@ -91,16 +99,21 @@ class ServiceAccess(Step):
         net = ctx.clients.network(ctx.subscription_id)
         rg, name = ctx.names.registry_rg, ctx.names.nsg
         sources = cluster_sources(ctx)
-        want = wanted_rules(sources)
+        clients = ctx.answers.client_cidrs
+        want = wanted_rules(sources, clients)
         nsg = rest(get_or_none(lambda: net.network_security_groups.get(rg, name), "reading the NSG"))
+        who = (f"; AMQPS {AMQPS_PORT} and S3 HTTPS {S3_HTTPS_PORT} from {', '.join(clients)}" if clients else
+               "; nothing from outside the VNet")
         res = [Resource("NSG rules", f"{name}: AMQP {AMQP_PORT} and S3 {S3_PORT} from {len(sources)} cluster "
-                                     "subnet(s), deny other VNet traffic", lookup(nsg, "id", ""))]
+                                     f"subnet(s){who}, deny other VNet traffic", lookup(nsg, "id", ""))]
         ctx.facts.service_access_sources = sources
         have = lookup(nsg, "properties.securityRules", []) or []
         if nsg is not None and _same(have, want):
             return Observation(NONE, f"from {', '.join(sources)}", res)
         old = sorted(r.get("name") for r in have if r.get("name") not in {w["name"] for w in want})
-        detail = f"admit {', '.join(sources)} to AMQP and S3 only" + (f"; remove {', '.join(old)}" if old else "")
+        detail = f"admit {', '.join(sources)} to AMQP and S3 only" + (
+            f"; {', '.join(clients)} to AMQPS and S3 HTTPS only" if clients else "") + (
+            f"; remove {', '.join(old)}" if old else "")
         return Observation(UPDATE, detail, res, {"nsg": nsg, "want": want})
 
     def apply(self, ctx: Context, obs: Observation) -> None:

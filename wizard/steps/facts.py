@@ -31,6 +31,8 @@ class Facts:
     service_access_changed: bool = False
     service_ips: dict[str, str] = field(default_factory=dict)  # role -> private address
     vm_ids: dict[str, str] = field(default_factory=dict)  # role -> the VM's vmId (changes when it is re-made)
+    service_fqdns: dict[str, str] = field(default_factory=dict)  # role -> the DNS name experimenters use
+    service_public_ips: dict[str, str] = field(default_factory=dict)  # role -> public address (when it has one)
     recheck: set[str] = field(default_factory=set)  # service VMs whose boot script ran again this run
     region_vnet_id: str | None = None
     region_space: str | None = None

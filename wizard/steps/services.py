@@ -7,6 +7,7 @@ older configuration, or an earlier version's MinIO VM, is replaced."""
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from azure.mgmt.network.models import NetworkInterface
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from .. import health, vmconfig
+from .. import health, tls, vmconfig
 from .. import secrets as keys
 from ..catalog import service_sizes
 from ..errors import RefusedError, WizardError
@@ -26,9 +27,13 @@ from .network import SERVICES_SUBNET, STATIC_IPS
 
 IMAGE = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"}
 BOOT_TAG = "studioml-boot"
+CONF_TAG = "studioml-conf"  # the digest of the settings (credentials, certificate) the VM was last given
 LABELS = {"rabbitmq": "RabbitMQ", "files": "file server (S3)"}
-SECRETS = {"rabbitmq": (keys.RABBITMQ_ADMIN, keys.RABBITMQ_USER),
-           "files": (keys.S3_ADMIN_KEY, keys.S3_ADMIN_SECRET, keys.S3_RUNNER_KEY, keys.S3_RUNNER_SECRET)}
+SECRETS = {"rabbitmq": (keys.RABBITMQ_ADMIN, keys.RABBITMQ_USER, keys.RABBITMQ_EXPERIMENTER),
+           "files": (keys.S3_ADMIN_KEY, keys.S3_ADMIN_SECRET, keys.S3_RUNNER_KEY, keys.S3_RUNNER_SECRET,
+                     keys.S3_EXPERIMENTER_KEY, keys.S3_EXPERIMENTER_SECRET)}
+DNS_SUFFIX = {"azurecr.io": "cloudapp.azure.com", "azurecr.cn": "cloudapp.chinacloudapi.cn",
+              "azurecr.us": "cloudapp.usgovcloudapi.net"}
 LEGACY_ROLE = "minio"  # the file server of earlier versions
 
 
@@ -55,18 +60,71 @@ def s3_keys(store: keys.SecretStore, access: str, secret: str) -> vmconfig.S3Key
     return vmconfig.S3Keys(store.ensure(access, keys.access_key), store.ensure(secret, keys.random_password))
 
 
-def cloud_config(role: str, store: keys.SecretStore) -> str:
-    """The VM's cloud-config, its credentials from the keyring (made there first when missing)."""
-    public = admin_public_key(store)
+def fqdn(names: Names, role: str, login_server_suffix: str = "azurecr.io") -> str:
+    """The DNS name of a service's public IP (its label in the home region, under the cloud's cloudapp zone): in its
+    certificate always, so experimenters can be let in later without a new name."""
+    zone = DNS_SUFFIX.get(login_server_suffix, DNS_SUFFIX["azurecr.io"])
+    return f"{names.dns_label(role)}.{names.home_region}.{zone}"
+
+
+@dataclass(frozen=True)
+class Where:
+    """What a service's certificate names: its DNS name and addresses (private, and public when it has one)."""
+
+    dns: str
+    ips: tuple[str, ...]
+
+
+def where(names: Names, role: str, public_ip: str | None = None, suffix: str = "azurecr.io") -> Where:
+    """The names and addresses a client or a runner reaches ``role`` by."""
+    return Where(fqdn(names, role, suffix), (STATIC_IPS[role], *([public_ip] if public_ip else [])))
+
+
+def secret_inputs(role: str, store: keys.SecretStore, uniq_id: str, at: Where) -> dict[str, str]:
+    """Every secret a role's settings are made from (each from the keyring, made there first and read back when
+    missing; the certificate issued when missing or due, see :func:`wizard.tls.why_renew`)."""
     if role == "rabbitmq":
-        return vmconfig.rabbitmq(public, store.ensure(keys.RABBITMQ_USER, keys.random_password),
-                                 store.ensure(keys.RABBITMQ_ADMIN, keys.random_password))
-    return vmconfig.files(public, s3_keys(store, keys.S3_ADMIN_KEY, keys.S3_ADMIN_SECRET),
-                          s3_keys(store, keys.S3_RUNNER_KEY, keys.S3_RUNNER_SECRET))
+        values = {k: store.ensure(k, keys.random_password) for k in SECRETS[role]}
+    else:
+        values = {k: store.ensure(k, keys.access_key if k.endswith("access-key") else keys.random_password)
+                  for k in SECRETS[role]}
+    cert = tls.server_cert(store, uniq_id, role, [at.dns], list(at.ips))
+    _ca_key, ca_pem = tls.ca(store, uniq_id)
+    return {**values, "ca": ca_pem, "cert": cert.cert, "key": cert.key}
 
 
-def vm_body(role: str, names: Names, store: keys.SecretStore, nic_id: str, tags: dict[str, str]) -> dict[str, Any]:
+def settings(role: str, values: dict[str, str], at: Where) -> dict[str, tuple[str, str]]:
+    """The role's settings files from its secret inputs."""
+    material = vmconfig.Tls(values["ca"], values["cert"], values["key"], at.dns)
+    if role == "rabbitmq":
+        return vmconfig.rabbitmq_settings(values[keys.RABBITMQ_USER], values[keys.RABBITMQ_ADMIN],
+                                          values[keys.RABBITMQ_EXPERIMENTER], material)
+    def pair(access: str, secret: str) -> vmconfig.S3Keys:
+        return vmconfig.S3Keys(values[access], values[secret])
+    return vmconfig.files_settings(pair(keys.S3_ADMIN_KEY, keys.S3_ADMIN_SECRET),
+                                   pair(keys.S3_RUNNER_KEY, keys.S3_RUNNER_SECRET),
+                                   pair(keys.S3_EXPERIMENTER_KEY, keys.S3_EXPERIMENTER_SECRET), material)
+
+
+def conf_digest(role: str, values: dict[str, str]) -> str:
+    """The digest a VM's ``studioml-conf`` tag records: of the secret inputs (high-entropy, so it reveals nothing)
+    and the configuration they go into."""
+    return vmconfig.settings_digest({"role": (role, vmconfig.boot_digest(role)),
+                                     **{k: (v, "") for k, v in sorted(values.items())}})
+
+
+def cloud_config(role: str, store: keys.SecretStore, values: dict[str, str], at: Where) -> str:
+    """The VM's cloud-config."""
+    public = admin_public_key(store)
+    files = settings(role, values, at)
+    return vmconfig.rabbitmq(public, files) if role == "rabbitmq" else vmconfig.files(public, files)
+
+
+def vm_body(role: str, names: Names, store: keys.SecretStore, nic_id: str, tags: dict[str, str],
+            at: Where | None = None) -> dict[str, Any]:
     """The service VM's PUT body (the wizard sends it, and ``studioml-azure render`` prints it for the script)."""
+    at = at or where(names, role)
+    values = secret_inputs(role, store, names.uniq_id, at)
     name = names.vm(role)
     storage: dict[str, Any] = {"imageReference": IMAGE, "osDisk": {
         "createOption": "FromImage", "deleteOption": "Delete", "managedDisk": {"storageAccountType": "Premium_LRS"}}}
@@ -74,9 +132,10 @@ def vm_body(role: str, names: Names, store: keys.SecretStore, nic_id: str, tags:
         storage["dataDisks"] = [{"lun": 0, "name": f"{name}-data", "createOption": "Empty",
                                  "diskSizeGB": service_sizes()["files_data_disk_gb"], "deleteOption": "Detach",
                                  "managedDisk": {"storageAccountType": "Premium_LRS"}}]
-    custom = base64.b64encode(cloud_config(role, store).encode()).decode()
+    custom = base64.b64encode(cloud_config(role, store, values, at).encode()).decode()
     return {
-        "location": names.home_region, "tags": {**tags, BOOT_TAG: vmconfig.boot_digest(role)},
+        "location": names.home_region,
+        "tags": {**tags, BOOT_TAG: vmconfig.boot_digest(role), CONF_TAG: conf_digest(role, values)},
         "properties": {
             "hardwareProfile": {"vmSize": str(service_sizes()[role])}, "storageProfile": storage,
             "osProfile": {"computerName": name, "adminUsername": vmconfig.ADMIN_USER, "customData": custom,
@@ -84,6 +143,14 @@ def vm_body(role: str, names: Names, store: keys.SecretStore, nic_id: str, tags:
                               {"path": f"/home/{vmconfig.ADMIN_USER}/.ssh/authorized_keys",
                                "keyData": admin_public_key(store)}]}}},
             "networkProfile": {"networkInterfaces": [{"id": nic_id, "properties": {"primary": True}}]}}}
+
+
+def public_address(ctx: Context, role: str) -> str | None:
+    """The address of the service's public IP, when it has one."""
+    net = ctx.clients.network(ctx.subscription_id)
+    ip = rest(get_or_none(lambda: net.public_ip_addresses.get(ctx.names.registry_rg, ctx.names.service_ip(role)),
+                          f"reading public IP {ctx.names.service_ip(role)}"))
+    return lookup(ip, "properties.ipAddress") if ip else None
 
 
 def run_shell(ctx: Context, step: str, vm: str, lines: list[str], what: str) -> str:
@@ -192,7 +259,8 @@ class ServiceVm(Step):
             nic = rest(ctx.wait(self.key, lambda: net.network_interfaces.begin_create_or_update(
                 rg, f"{name}-nic", body), f"creating {name}-nic"))
         assert nic is not None
-        vm = VirtualMachine(vm_body(self.role, ctx.names, ctx.secrets, nic["id"], ctx.tags))
+        at = where(ctx.names, self.role, public_address(ctx, self.role), ctx.login_server.partition(".")[2])
+        vm = VirtualMachine(vm_body(self.role, ctx.names, ctx.secrets, nic["id"], ctx.tags, at))
         made = rest(ctx.wait(self.key, lambda: compute.virtual_machines.begin_create_or_update(rg, name, vm),
                              f"creating VM {name}"))
         ctx.facts.vm_ids[self.role] = lookup(made, "properties.vmId")

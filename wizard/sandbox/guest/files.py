@@ -191,6 +191,38 @@ def script(sh: Shell, argv: list[str], _stdin: str) -> Result:
     return Result(code, "".join(child.stdout), "".join(child.stderr))
 
 
+def base64_(sh: Shell, argv: list[str], stdin: str) -> Result:
+    """``base64 -d`` (decode standard input) or ``base64`` (encode it)."""
+    import base64 as b64
+    import binascii
+
+    if "-d" in argv or "--decode" in argv:
+        try:
+            return Result(0, b64.b64decode("".join(stdin.split()), validate=True).decode())
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            return Result(1, "", "base64: invalid input\n")
+    return Result(0, b64.b64encode(stdin.encode()).decode() + "\n")
+
+
+def mv(sh: Shell, argv: list[str], _stdin: str) -> Result:
+    """``mv SRC DST`` (a file; its owner and mode go with it)."""
+    _opts_, rest = _opts(argv, ())
+    if len(rest) != 2:
+        return Result(1, "", "mv: missing destination file operand\n")
+    src, dst = rest
+    entry = sh.machine.files.get(src)
+    if entry is None:
+        return Result(1, "", f"mv: cannot stat '{src}': No such file or directory\n")
+    sh.machine.record("file", dst, dict(entry))
+    sh.machine.record("file", src, None)
+    return Result(0)
+
+
+def umask(sh: Shell, argv: list[str], _stdin: str) -> Result:
+    """``umask MODE`` (the shell's new files are then chmod-ed by the scripts that care)."""
+    return Result(0) if len(argv) == 2 and argv[1].isdigit() else Result(1, "", "umask: usage: umask [mode]\n")
+
+
 def hostname(sh: Shell, _argv: list[str], _stdin: str) -> Result:
     """The VM's computer name."""
     return Result(0, str(sh.machine.guest.get("hostname", "localhost")) + "\n")
@@ -199,5 +231,5 @@ def hostname(sh: Shell, _argv: list[str], _stdin: str) -> Result:
 FILE_PROGRAMS: dict[str, Program] = {
     "cat": cat, "tail": tail, "mkdir": mkdir, "install": install, "chown": chown, "chmod": chmod, "rm": rm,
     "touch": touch, "useradd": useradd, "id": id_, "mountpoint": mountpoint, "sleep": sleep, "bash": script,
-    "sh": script, "__script__": script, "hostname": hostname,
+    "sh": script, "__script__": script, "hostname": hostname, "base64": base64_, "mv": mv, "umask": umask,
 }

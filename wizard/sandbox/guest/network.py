@@ -100,15 +100,20 @@ def find_nic(sbx: Sandbox, from_vnet: str, ip: str) -> tuple[dict[str, Any], dic
     return None
 
 
-def _matches(prefixes: list[str], addr: ipaddress.IPv4Address, vnet_spaces: list[ipaddress.IPv4Network]) -> bool:
+def _matches(prefixes: list[str], addr: ipaddress.IPv4Address, vnet_spaces: list[ipaddress.IPv4Network],
+             internet: bool = False) -> bool:
     for p in prefixes:
         if p in ("*", "Any", "0.0.0.0/0"):
             return True
         if p == "VirtualNetwork":
-            if any(addr in s for s in vnet_spaces):
+            if not internet and any(addr in s for s in vnet_spaces):
                 return True
             continue
-        if p in ("AzureLoadBalancer", "Internet"):
+        if p == "Internet":
+            if internet:
+                return True
+            continue
+        if p == "AzureLoadBalancer":
             continue  # never a VNet address
         try:
             if addr in ipaddress.IPv4Network(p, strict=False):
@@ -129,7 +134,7 @@ def _port_in(ranges: list[str], port: int) -> bool:
 
 
 def nsg_decides(nsg: dict[str, Any], src: ipaddress.IPv4Address, dst: ipaddress.IPv4Address, port: int,
-                vnet_spaces: list[ipaddress.IPv4Network]) -> tuple[bool, str]:
+                vnet_spaces: list[ipaddress.IPv4Network], internet: bool = False) -> tuple[bool, str]:
     """An NSG's inbound verdict for a TCP SYN: (allowed, the rule that decided)."""
     props = nsg["body"]["properties"]
     rules = [r for r in (props.get("securityRules") or []) + (props.get("defaultSecurityRules") or [])
@@ -142,7 +147,8 @@ def nsg_decides(nsg: dict[str, Any], src: ipaddress.IPv4Address, dst: ipaddress.
         dests = [rp["destinationAddressPrefix"]] if rp.get("destinationAddressPrefix") else \
             rp.get("destinationAddressPrefixes", [])
         ports = [rp["destinationPortRange"]] if rp.get("destinationPortRange") else rp.get("destinationPortRanges", [])
-        if _matches(sources, src, vnet_spaces) and _matches(dests, dst, vnet_spaces) and _port_in(ports, port):
+        if _matches(sources, src, vnet_spaces, internet) and _matches(dests, dst, vnet_spaces) and \
+                _port_in(ports, port):
             return rp.get("access") == "Allow", str(rule.get("name"))
     return False, "no rule"
 
@@ -166,3 +172,38 @@ def tcp_path(sbx: Sandbox, from_subnet_id: str, src_ip: str, dst_ip: str, port: 
             return "timeout", None
     vm = _get(sbx, (nic["body"]["properties"].get("virtualMachine") or {}).get("id"))
     return ("open", vm) if vm is not None else ("timeout", None)
+
+
+def from_internet(sbx: Sandbox, client: str, host: str, port: int) -> tuple[str, dict[str, Any] | None, str]:
+    """A TCP connection from ``client`` (an internet address) to ``host`` (a public IP's address or its DNS name) on
+    ``port``: ("open", VM record, why) when the SYN reaches the VM behind it, else ("timeout", None, why). Azure
+    translates the public address to the NIC's private one before the NSGs see it (Learn: "How network security
+    groups filter network traffic"); the source keeps the client's address, which only ``Internet``, ``*`` or a
+    prefix holding it matches."""
+    pip = next((r for r in sbx.store.resources.values() if r["type"] == "Microsoft.Network/publicIPAddresses"
+                and host in (r["body"]["properties"].get("ipAddress"),
+                             (r["body"]["properties"].get("dnsSettings") or {}).get("fqdn"))), None)
+    if pip is None:
+        return "timeout", None, f"{host} is no public IP address or DNS name of the sandbox"
+    for nic in (r for r in sbx.store.resources.values() if r["type"] == "Microsoft.Network/networkInterfaces"):
+        for cfg in _configs(nic):
+            if str((cfg.get("publicIPAddress") or {}).get("id", "")).lower() != pip["id"].lower():
+                continue
+            subnet = _get(sbx, (cfg.get("subnet") or {}).get("id"))
+            dst = ipaddress.IPv4Address(str(cfg.get("privateIPAddress")))
+            spaces = [s for v in _connected_vnets(sbx, _vnet_of(subnet["id"])) for s in _spaces(sbx, v)] \
+                if subnet else []
+            refs = ((subnet or {}).get("body", {}).get("properties", {}).get("networkSecurityGroup") or {}).get("id"), \
+                (nic["body"]["properties"].get("networkSecurityGroup") or {}).get("id")
+            why = "no NSG"
+            for ref in refs:
+                nsg = _get(sbx, ref)
+                if nsg is None:
+                    continue
+                allowed, rule = nsg_decides(nsg, ipaddress.IPv4Address(client), dst, port, spaces, internet=True)
+                why = f"NSG {nsg['body']['name']} rule {rule}"
+                if not allowed:
+                    return "timeout", None, f"dropped by {why}"
+            vm = _get(sbx, (nic["body"]["properties"].get("virtualMachine") or {}).get("id"))
+            return ("open", vm, f"allowed by {why}") if vm else ("timeout", None, "the NIC has no VM")
+    return "timeout", None, f"public IP {pip['body']['name']} is attached to no network interface"

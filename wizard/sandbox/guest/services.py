@@ -8,7 +8,13 @@ by default). The package starts it at once with the default ``guest`` user, whic
 
 ``weed server`` refuses flags it does not define (Go's flag package), runs as the unit's ``User=``, needs its
 ``-dir`` writable, reads ``-s3.config`` (``identities`` with credentials and actions) and serves S3 on ``-s3.port``
-(8333) at ``-s3.ip.bind`` (else ``-ip.bind``, else ``-ip``, else the host's address).
+(8333) at ``-s3.ip.bind`` (else ``-ip.bind``, else ``-ip``, else the host's address); with ``-s3.key.file`` and
+``-s3.port.https`` also HTTPS there (its pemfile provider reads the key and certificate as the unit's user).
+
+TLS listeners (RabbitMQ's ``listeners.ssl.*`` with ``ssl_options.certfile/keyfile/cacertfile``, weed's HTTPS port)
+fail their service's start when a file is missing or unreadable by the service's user, or when the key is not the
+certificate's; a port below 1024 is bound only by root or with ``AmbientCapabilities=CAP_NET_BIND_SERVICE``
+("bind: permission denied", as Linux refuses it).
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ RABBIT_KEYS = ("listeners.", "ssl_options.", "load_definitions", "definitions.",
 WEED_FLAGS = ("ip", "ip.bind", "dir", "volume.max", "master.dir", "master.volumeSizeLimitMB", "s3", "s3.port",
               "s3.ip.bind", "s3.config", "s3.port.iceberg", "s3.port.lance", "s3.port.grpc", "filer", "metricsIp",
               "metricsPort", "volume.port", "master.port", "filer.port", "volume.index", "master.defaultReplication",
-              "s3.domainName", "s3.allowEmptyFolder", "idleTimeout", "dataCenter", "rack", "whiteList")
+              "s3.domainName", "s3.allowEmptyFolder", "idleTimeout", "dataCenter", "rack", "whiteList",
+              "s3.port.https", "s3.cert.file", "s3.key.file", "s3.cacert.file", "s3.tlsVerifyClientCert")
 GUEST_HASH = "rabbit_password_hashing_sha256"
 
 
@@ -100,6 +107,36 @@ def import_definitions(broker: dict[str, Any], text: str) -> str:
     return ""
 
 
+def tls_problem(m: Machine, user: str, cert: str, key: str, ca: str | None = None) -> str:
+    """'' when ``user`` can read a matching key and certificate (and the CA file, if named)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    for path in (cert, key, *([ca] if ca else [])):
+        if m.read(path) is None:
+            return f"{path}: no such file"
+        if not m.can_read(user, path):
+            return f"{path}: permission denied for the {user} user"
+    try:
+        certificate = x509.load_pem_x509_certificate((m.read(cert) or "").encode())
+        private = serialization.load_pem_private_key((m.read(key) or "").encode(), None)
+    except ValueError as err:
+        return f"TLS key or certificate unreadable: {err}"
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if certificate.public_key().public_bytes(serialization.Encoding.DER, spki) != \
+            private.public_key().public_bytes(serialization.Encoding.DER, spki):
+        return f"{key} is not the key of {cert} (key values mismatch)"
+    return ""
+
+
+def _may_bind(m: Machine, user: str, port: int, unit: str = "") -> str:
+    if port >= 1024 or user == "root":
+        return ""
+    text = m.read(f"/etc/systemd/system/{unit}.service") or "" if unit else ""
+    caps = " ".join(ln.split("=", 1)[1] for ln in text.splitlines() if ln.startswith("AmbientCapabilities="))
+    return "" if "CAP_NET_BIND_SERVICE" in caps else f"listen tcp :{port}: bind: permission denied"
+
+
 def start_rabbitmq(m: Machine) -> str:
     """Start or restart rabbitmq-server on ``m``: '' or why it failed (the broker state is recorded)."""
     if "rabbitmq-server" not in m.packages:
@@ -115,6 +152,16 @@ def start_rabbitmq(m: Machine) -> str:
             if key.startswith("listeners.tcp."):
                 host, _, port = value.rpartition(":")
                 broker["port"], broker["bind"] = int(port or value), host or "0.0.0.0"
+            if key.startswith("listeners.ssl."):
+                broker["tls_port"] = int(value.rpartition(":")[2] or value)
+        if "tls_port" in broker:
+            files = {k.removeprefix("ssl_options."): v for k, v in conf.items() if k.startswith("ssl_options.")}
+            if not files.get("certfile") or not files.get("keyfile"):
+                return "TLS listener without ssl_options.certfile and ssl_options.keyfile"
+            problem = tls_problem(m, "rabbitmq", files["certfile"], files["keyfile"], files.get("cacertfile"))
+            if problem:
+                return f"failed to start the TLS listener on {broker['tls_port']}: {problem}"
+            broker["tls_cert"] = files["certfile"]
         path = conf.get("load_definitions") or conf.get("definitions.local.path")
         if path:
             if m.read(path) is None:
@@ -174,8 +221,18 @@ def start_weed(m: Machine, unit: str) -> str:
         except ValueError as err:
             return f"s3: {path} is not valid JSON: {err}"
     bind = flags.get("s3.ip.bind") or flags.get("ip.bind") or flags.get("ip") or "0.0.0.0"
+    https = int(flags.get("s3.port.https", "0") or 0)
+    if flags.get("s3.key.file"):
+        problem = tls_problem(m, user, flags.get("s3.cert.file", ""), flags["s3.key.file"])
+        if problem:
+            return f"s3: pemfile.NewProvider failed: {problem}"
+        problem = _may_bind(m, user, https or int(flags.get("s3.port", "8333")), unit)
+        if problem:
+            return f"S3 API Server listener error: {problem}"
     m.record("svcconf", unit, {"s3_port": int(flags.get("s3.port", "8333")), "bind": bind,
-                               "identities": config.get("identities") or [], "s3": "s3" in flags})
+                               "identities": config.get("identities") or [], "s3": "s3" in flags,
+                               "https_port": https if flags.get("s3.key.file") else 0,
+                               "tls_cert": flags.get("s3.cert.file", "")})
     return ""
 
 
@@ -184,11 +241,28 @@ def listening(m: Machine) -> dict[int, str]:
     ports = {SSH_PORT: "0.0.0.0"}
     if m.services.get("rabbitmq-server") == "active" and m.broker:
         ports[int(m.broker.get("port", 5672))] = str(m.broker.get("bind", "0.0.0.0"))
+        if m.broker.get("tls_port"):
+            ports[int(m.broker["tls_port"])] = "0.0.0.0"
     for unit, state in m.services.items():
         conf = m.svcconf.get(unit)
         if state == "active" and conf and conf.get("s3"):
             ports[int(conf["s3_port"])] = str(conf["bind"])
+            if conf.get("https_port"):
+                ports[int(conf["https_port"])] = str(conf["bind"])
     return ports
+
+
+def tls_served(m: Machine) -> dict[int, str]:
+    """The guest's TLS ports, by port: the certificate file each serves (as it is now: weed's provider and a
+    restarted RabbitMQ read it again)."""
+    out = {}
+    if m.services.get("rabbitmq-server") == "active" and m.broker.get("tls_port"):
+        out[int(m.broker["tls_port"])] = str(m.broker.get("tls_cert", ""))
+    for unit, state in m.services.items():
+        conf = m.svcconf.get(unit)
+        if state == "active" and conf and conf.get("https_port"):
+            out[int(conf["https_port"])] = str(conf.get("tls_cert", ""))
+    return out
 
 
 def amqp_login(m: Machine, user: str, password: str, vhost: str, local: bool) -> str:

@@ -1,6 +1,7 @@
 #!/bin/bash
 # studioml-azure: the install's file server (S3), SeaweedFS, on this VM: the role the seed's Minio had.
-# Run by cloud-init's runcmd at first boot, and again by `studioml-azure apply` through VM Run Command when an earlier
+# The boot script is this install part followed by the configure part (files-configure.sh). Run by cloud-init's
+# runcmd at first boot, and again by `studioml-azure apply` through VM Run Command when an earlier
 # run failed: every step can be repeated. It stops at the first failed command; /var/lib/studioml/boot-status then
 # says which step failed ("done" when all passed), and /var/log/studioml-boot.log has the output. No secret is on a
 # command line or in the log: the S3 keys are in /etc/seaweedfs/s3.json (0600, the seaweedfs user).
@@ -19,15 +20,3 @@ step "install SeaweedFS"
 tar -xzf /tmp/seaweedfs.tar.gz -C /usr/local/bin weed
 useradd --system --no-create-home --shell /usr/sbin/nologin seaweedfs || true
 install -d -o seaweedfs -g seaweedfs -m 0750 /data/seaweedfs
-install -d -o root -g seaweedfs -m 0750 /etc/seaweedfs
-install -o seaweedfs -g seaweedfs -m 0600 /etc/studioml/s3.json /etc/seaweedfs/s3.json
-step "start SeaweedFS"
-systemctl daemon-reload
-systemctl enable --now seaweedfs
-python3 /usr/local/lib/studioml/check.py wait-port 127.0.0.1 8333 180
-step "create the buckets"
-python3 /usr/local/lib/studioml/check.py s3-buckets @BUCKETS@
-step "check an S3 login"
-python3 /usr/local/lib/studioml/check.py s3
-echo "done" > /var/lib/studioml/boot-status
-echo "==> done"
