@@ -59,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
                        ("status", "show what is installed and whether the runner is ready"),
                        ("regions", "list regions offering the answered GPU size, with quota headroom"),
                        ("rotate", "replace the registry's service principal password: a new one in the keyring, "
-                                  "every region's pull secret, then the old one removed")):
+                                  "every region's pull secret, then the old one removed"),
+                       ("client-config", "the StudioML client configuration for experimenters: masked on stdout, "
+                                         "or whole, with their credentials, into a 0600 file (--output)")):
         cmd = sub.add_parser(name, parents=[common], help=text)
         cmd.add_argument("--answers", type=Path,
                          help="answers file (TOML); without one, a person at the terminal is asked, others get the "
@@ -67,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         if name == "apply":
             cmd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        if name == "rotate":
+            cmd.add_argument("--experimenters", action="store_true",
+                             help="rotate the experimenters' RabbitMQ password and S3 keys instead")
+        if name == "client-config":
+            cmd.add_argument("--output", type=Path, help="write the configuration with its secrets here (0600)")
     rd = sub.add_parser("render", help="print a generated part of plan's script (a VM body, the cluster's secrets, "
                                        "the runner's or the probe's manifests) for it to pipe on; no sign-in")
     rd.add_argument("what", choices=["vm-rabbitmq", "vm-files", "k8s-base", "k8s-secrets", "runner", "probe"])
@@ -135,7 +142,9 @@ def _headless(args: argparse.Namespace) -> int:
                                                  "prices_endpoint", "registry_endpoint", "ca_bundle", "sandbox",
                                                  "sandbox_dir", "speed")}, interactive=interactive)
     return run(args.command, lambda: open_session(opts), answers, yes=getattr(args, "yes", False),
-               as_json=args.json, prompter=TerminalPrompter() if interactive else None, debug=_opt(args, "debug"))
+               as_json=args.json, output=getattr(args, "output", None),
+               experimenters=getattr(args, "experimenters", False),
+               prompter=TerminalPrompter() if interactive else None, debug=_opt(args, "debug"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         return _sandbox(args)
     if args.command == "render":
         return _render(args)
-    if args.command in ("plan", "apply", "status", "regions", "rotate"):
+    if args.command in ("plan", "apply", "status", "regions", "rotate", "client-config"):
         try:
             return _headless(args)
         except WizardError as err:

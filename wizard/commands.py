@@ -1,4 +1,4 @@
-"""The headless commands: ``plan``, ``apply``, ``status``, ``regions`` and ``rotate``.
+"""The headless commands: ``plan``, ``apply``, ``status``, ``regions``, ``rotate`` and ``client-config``.
 
 Human output goes to stderr as the engine's events arrive; with ``--json`` stdout carries exactly one JSON
 document. Exit codes: 0 done, 2 bad input, 3 refused by Azure, 4 interrupted (resumable), 1 anything else.
@@ -235,7 +235,8 @@ def _ask(session: Session, answers: Answers, prompter: Prompter) -> Answers:
 
 
 def run(command: str, session_factory: Any, answers: Answers | None, *, yes: bool, as_json: bool,
-        prompter: Prompter | None = None, debug: bool = False) -> int:
+        prompter: Prompter | None = None, debug: bool = False, output: Path | None = None,
+        experimenters: bool = False) -> int:
     """Open the session and run ``command``. Without an answers file, a person at the terminal (``prompter``)
     answers the questions of ``plan`` and ``apply``; anyone else gets the defaults."""
     setup_log()
@@ -254,7 +255,11 @@ def run(command: str, session_factory: Any, answers: Answers | None, *, yes: boo
         if command == "rotate":
             from .rotate import rotate_command
 
-            return rotate_command(session, answers, as_json=as_json)
+            return rotate_command(session, answers, as_json=as_json, experimenters=experimenters)
+        if command == "client-config":
+            from .clientconfig import client_config_command
+
+            return client_config_command(session, answers, output=output, as_json=as_json)
         return status_command(session, answers, as_json=as_json)
     finally:
         if session.sandbox_dir is not None:

@@ -68,17 +68,50 @@ def rotate_sp_password(ctx: Context, say: Callable[[str], None]) -> dict[str, An
             "removed": [] if missed else [c["keyId"] for c in retiring], "exit_code": 4 if missed else 0}
 
 
-def rotate(session: Session, answers: Answers, say: Callable[[str], None]) -> dict[str, Any]:
+def rotate_experimenters(ctx: Context, say: Callable[[str], None]) -> dict[str, Any]:
+    """New experimenter credentials: made into the keyring (read back), then written to both VMs and their services
+    reconfigured; until a VM has them its old ones keep working there (an interrupted rotation is finished by the
+    next ``apply`` or ``rotate --experimenters``, which sees the VM's settings are not the keyring's)."""
+    from .secrets import RABBITMQ_EXPERIMENTER, S3_EXPERIMENTER_KEY, S3_EXPERIMENTER_SECRET, access_key, random_password
+    from .steps.endpoints import ROLES, Endpoints
+
+    if any(ctx.secrets.get(k) is None for k in (RABBITMQ_EXPERIMENTER, S3_EXPERIMENTER_KEY)):
+        raise InputError(f"install {ctx.names.uniq_id} has no experimenter credentials yet.", "run apply first")
+    ctx.secrets.check_usable()
+    for key, make in ((RABBITMQ_EXPERIMENTER, random_password), (S3_EXPERIMENTER_KEY, access_key),
+                      (S3_EXPERIMENTER_SECRET, random_password)):
+        ctx.secrets.put(key, make())
+    say("new experimenter password and S3 keys kept in the keyring (read back)")
+    done = {}
+    for role in ROLES:
+        done[role] = Endpoints().converge_settings(ctx, role)
+        say(f"{ctx.names.vm(role)}: " + ("now accepts only the new credentials" if done[role] else "already had them"))
+    return {"rotated": ["rabbitmq experimenter password", "s3 experimenter keys"], "delivered": done,
+            "next": "studioml-azure client-config --output PATH, and hand experimenters the new file", "exit_code": 0}
+
+
+def rotate(session: Session, answers: Answers, say: Callable[[str], None],
+           experimenters: bool = False) -> dict[str, Any]:
     """Rotate the password of the install the answers pick (never beside an apply of it)."""
     ctx, sub, uid = make_context(session, answers, lambda e: None, any_region=True)
+    if experimenters:
+        say(f"rotating the experimenters' credentials of install {uid.value} in {sub['name']} ...")
+        with ctx.state.apply_lock(uid.value):
+            return rotate_experimenters(ctx, say)
     say(f"rotating the registry's service principal password of install {uid.value} in {sub['name']} ...")
     with ctx.state.apply_lock(uid.value):
         return rotate_sp_password(ctx, say)
 
 
-def rotate_command(session: Session, answers: Answers, *, as_json: bool) -> int:
-    """Rotate the registry principal's password (exit 0), or as far as the reachable regions allow (exit 4)."""
-    doc = rotate(session, answers, lambda line: print(line, file=sys.stderr, flush=True))
+def rotate_command(session: Session, answers: Answers, *, as_json: bool, experimenters: bool = False) -> int:
+    """Rotate the registry principal's password (exit 0), or as far as the reachable regions allow (exit 4); or the
+    experimenters' credentials."""
+    doc = rotate(session, answers, lambda line: print(line, file=sys.stderr, flush=True), experimenters)
+    if experimenters:
+        print(f"done: {doc['next']}", file=sys.stderr)
+        if as_json:
+            print(json.dumps(doc, indent=2))
+        return 0
     if doc["exit_code"]:
         print("not finished: the old password stays valid for the regions above that were not reached; run rotate "
               "again once they are", file=sys.stderr)

@@ -26,6 +26,12 @@ try:  # the Secret Service backend's "that item path is gone": the service renum
 except ImportError:  # pragma: no cover - no secretstorage on this platform
     class _Vanished(Exception):  # type: ignore[no-redef]
         """Never raised where secretstorage is absent."""
+try:  # the Secret Service went away mid-call (a daemon restarted by D-Bus activation answers the next call)
+    from jeepney.wrappers import DBusErrorResponse as _Dropped  # type: ignore[import-untyped]
+except ImportError:  # pragma: no cover
+    class _Dropped(Exception):  # type: ignore[no-redef]
+        """Never raised where jeepney is absent."""
+_LOST_SERVICE = ("NoReply", "NoSession", "ServiceUnknown", "Disconnected")
 
 SERVICE = "studioml-azure"
 _LOCK = threading.RLock()  # steps run on threads: one keyring call at a time, and no secret generated twice
@@ -90,17 +96,27 @@ HINT = ("start a Secret Service (gnome-keyring or KeePassXC) and unlock it; on a
         "dbus-run-session -- sh -c 'gnome-keyring-daemon --unlock --components=secrets; studioml-azure ...'")
 
 
+def _lost(err: BaseException) -> bool:
+    """Whether the Secret Service dropped the call (it exited or restarted), rather than refusing it."""
+    text = f"{type(err).__name__} {err} {err.__cause__!r}"
+    return any(word in text for word in _LOST_SERVICE)
+
+
 def keyring_call(fn: Callable[[], T]) -> T:
     """One keyring call, serialised. gnome-keyring, while other clients create and delete items, can answer a
-    search with an item path it then says does not exist: that call is made again (a fresh search)."""
-    for attempt in range(5):
+    search with an item path it then says does not exist, and a daemon that exited mid-call leaves it unanswered
+    (D-Bus activation starts it again for the next call): such a call is made again, a few times, after a pause."""
+    for attempt in range(6):
         try:
             with _LOCK:
                 return fn()
         except _Vanished:
-            if attempt == 4:
+            if attempt == 5:
                 raise keyring.errors.KeyringError("the Secret Service kept losing the item") from None
-            time.sleep(0.05 * (attempt + 1))
+        except (_Dropped, keyring.errors.InitError, keyring.errors.KeyringError) as err:
+            if attempt == 5 or not _lost(err):
+                raise
+        time.sleep(0.1 * (attempt + 1))
     raise AssertionError("unreachable")
 
 
@@ -131,17 +147,24 @@ class SecretStore:
 
     def __init__(self, tenant_id: str, uniq_id: str) -> None:
         self.prefix = f"{tenant_id}/{uniq_id}"
+        self._known: dict[str, str] = {}  # values this store read or wrote and read back: one run's steps ask often
 
     def ref(self, key: str) -> SecretRef:
         """Where ``key`` is kept."""
         return SecretRef(SERVICE, f"{self.prefix}/{key}")
 
-    def get(self, key: str) -> str | None:
-        """The secret, or ``None`` when it was never stored."""
+    def get(self, key: str, *, fresh: bool = False) -> str | None:
+        """The secret, or ``None`` when it was never stored (a value this store already read or wrote is not asked
+        for again unless ``fresh``: the Secret Service is slow, and steps on several threads ask for the same)."""
+        if not fresh and key in self._known:
+            return self._known[key]
         try:
-            return keyring_call(lambda: keyring.get_password(SERVICE, self.ref(key).username))
+            value = keyring_call(lambda: keyring.get_password(SERVICE, self.ref(key).username))
         except keyring.errors.KeyringError as err:
             raise SecretStoreError(f"the OS keyring cannot be read ({type(err).__name__}).", HINT) from None
+        if value is not None:
+            self._known[key] = value
+        return value
 
     def put(self, key: str, value: str) -> str:
         """Store, read back and compare; returns the value as read back (the one to use)."""
@@ -150,7 +173,8 @@ class SecretStore:
         except keyring.errors.KeyringError as err:
             raise SecretStoreError(f"the OS keyring refused to store {self.ref(key)} ({type(err).__name__}).",
                                    HINT) from None
-        back = self.get(key)
+        self._known.pop(key, None)
+        back = self.get(key, fresh=True)
         if back != value:
             raise SecretStoreError(f"the OS keyring did not return {self.ref(key)} as stored.", HINT)
         return back
@@ -163,6 +187,7 @@ class SecretStore:
 
     def delete(self, key: str) -> None:
         """Forget a secret (missing is fine)."""
+        self._known.pop(key, None)
         try:
             keyring_call(lambda: keyring.delete_password(SERVICE, self.ref(key).username))
         except keyring.errors.PasswordDeleteError:

@@ -90,7 +90,8 @@ def estimate(book: PriceBook, answers: Answers, regions: list[str] | None = None
     """Price every part: per region (the answered one by default) the GPU pool x nodes, system pool, node OS disks
     and the load balancer's public IP; once, in the home region (the answered one unless given), RabbitMQ, the file
     server and its data disk, their OS disks, their NAT gateway with its public IP and an assumed amount of data
-    processed, and the registry, which every region's runners use."""
+    processed, and the registry, which every region's runners use; with ``client_cidrs``, the services' public
+    IPs."""
     services = service_sizes()
     est = Estimate(book.currency)
     home = home or answers.region
@@ -116,6 +117,9 @@ def estimate(book: PriceBook, answers: Answers, regions: list[str] | None = None
               book.nat_data(home)),
         _line(home, "container registry (Basic)", "Basic", 1, book.registry("Basic", home)),
     ]
+    if answers.public_services:  # experimenters from client_cidrs reach each service at its own public IP
+        est.lines += [_line(home, item, "Standard IPv4 static", 1, book.public_ip(home))
+                      for item in ("RabbitMQ public IP", "file server public IP")]
     return est
 
 

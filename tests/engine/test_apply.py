@@ -30,7 +30,9 @@ from wizard.sandbox import control
 
 SECRETS = {"sp-password", "rabbitmq-admin-password", "rabbitmq-runner-password", "s3-admin-access-key",
            "s3-admin-secret-key", "s3-runner-access-key", "s3-runner-secret-key", "runner-private-key",
-           "runner-public-key", "runner-passphrase"}
+           "runner-public-key", "runner-passphrase", "rabbitmq-experimenter-password", "s3-experimenter-access-key",
+           "s3-experimenter-secret-key", "tls-ca-key", "tls-ca-certificate", "tls-rabbitmq-key",
+           "tls-rabbitmq-certificate", "tls-files-key", "tls-files-certificate"}
 
 
 def _assert_ready(doc: dict[str, object], replicas: int = 2) -> Path:

@@ -115,6 +115,15 @@ class Endpoints(Step):
             if got["vm"] is not None and self._due(ctx, role, got["vm"], address):
                 self._deliver(ctx, role, got["vm"], address)
 
+    def converge_settings(self, ctx: Context, role: str) -> bool:
+        """Deliver the role's settings if its VM lacks today's (rotation uses this); whether it delivered."""
+        got = self._read(ctx, role)
+        address = lookup(got["ip"], "properties.ipAddress") if got["ip"] and got["attached"] else None
+        if got["vm"] is None or not self._due(ctx, role, got["vm"], address):
+            return False
+        self._deliver(ctx, role, got["vm"], address)
+        return True
+
     def _public_ip(self, ctx: Context, role: str, got: dict[str, Any]) -> str | None:
         net = ctx.clients.network(ctx.subscription_id)
         rg, name = ctx.names.registry_rg, ctx.names.service_ip(role)
