@@ -72,7 +72,8 @@ def build(ctx: Context, *, masked: bool) -> tuple[dict[str, Any], str, str, dict
     access = MASK if masked else _secret(ctx, keys.S3_EXPERIMENTER_KEY)
     secret = MASK if masked else _secret(ctx, keys.S3_EXPERIMENTER_SECRET)
     rmq, files = where_["rabbitmq"], where_["files"]
-    url = f"amqps://experimenter:{quote(password, safe='')}@{rmq['host']}:{rmq['port']}/%2f"
+    shown = password if masked else quote(password, safe="")
+    url = f"amqps://experimenter:{shown}@{rmq['host']}:{rmq['port']}/%2f"
     endpoint = f"https://{files['host']}" + ("" if files["port"] == 443 else f":{files['port']}")
     meta, artifacts = vmconfig.buckets()
     creds = {"aws": {"access_key": access, "secret_access_key": secret}}
@@ -83,7 +84,7 @@ def build(ctx: Context, *, masked: bool) -> tuple[dict[str, Any], str, str, dict
         "studioml_azure": {"install": ctx.names.uniq_id, "queue_prefix": "rmq_",
                            "ca_certificate": ca, "runner_public_key": public_key}}
     reach = list(ctx.answers.client_cidrs) if rmq["public"] and files["public"] else []
-    summary = {"install": ctx.names.uniq_id, "amqp_url": url.replace(quote(password, safe=""), MASK),
+    summary = {"install": ctx.names.uniq_id, "amqp_url": url.replace(shown, MASK),
                "storage_endpoint": endpoint, "buckets": [meta, artifacts], "reachable_from": reach or "the VNet only",
                "ca_valid_until": tls.not_after(ca).strftime("%Y-%m-%d"),
                "certificates": {r: _cert_until(ctx, r) for r in ("rabbitmq", "files")}}
@@ -93,6 +94,14 @@ def build(ctx: Context, *, masked: bool) -> tuple[dict[str, Any], str, str, dict
 def _cert_until(ctx: Context, role: str) -> str | None:
     cert = ctx.secrets.get(keys.tls_cert(role))
     return tls.not_after(cert).strftime("%Y-%m-%d") if cert else None
+
+
+class _Dumper(yaml.SafeDumper):
+    """PEM blocks as YAML literal blocks (``|``), as a person pastes them."""
+
+
+_Dumper.add_representer(str, lambda d, v: d.represent_scalar(
+    "tag:yaml.org,2002:str", v, style="|" if "\n" in v else None))
 
 
 def _header(summary: dict[str, Any], path: Path | None) -> str:
@@ -126,7 +135,7 @@ def client_config_command(session: Session, answers: Answers, *, output: Path | 
     """Write the configuration with its secrets to ``output`` (0600), or print it masked; exit 0."""
     ctx, _sub, _uid = make_context(session, answers, lambda e: None, any_region=True)
     config, ca, public_key, summary = build(ctx, masked=output is None)
-    text = yaml.safe_dump(config, sort_keys=False, width=1000)
+    text = yaml.dump(config, Dumper=_Dumper, sort_keys=False, width=1000)
     if output is not None:
         if output.is_dir():
             raise InputError(f"{output} is a folder.", "name the file to write, such as ~/studioml/config.yaml")

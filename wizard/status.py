@@ -76,14 +76,38 @@ def _home(ctx: Context) -> dict[str, Any]:
         vms[role] = {"name": name, "id": lookup(vm, "id"), "size": lookup(vm, "properties.hardwareProfile.vmSize"),
                      "provisioning": lookup(vm, "properties.provisioningState"),
                      "health": {k: last.get(k) for k in ("ok", "cloud_init", "step", "service", "protocol",
-                                                         "checked_at")} if current else None} if vm else None
+                                                         "tls", "checked_at")} if current else None} if vm else None
     app = find_app(ctx)
     cred = our_credential(ctx, app) if app else None
     return {"region": n.home_region, "sp_password_expires": cred.get("endDateTime") if cred else None, "registry": {
         "id": lookup(reg, "id"), "login_server": lookup(reg, "properties.loginServer"),
         "admin_user": lookup(reg, "properties.adminUserEnabled")} if reg else None,
-        "service_principal": n.sp, "vms": vms,
+        "service_principal": n.sp, "vms": vms, "experimenters": experimenters(ctx),
         "keyring": [str(ctx.secrets.ref(k)) for k in SECRET_KEYS if ctx.secrets.get(k) is not None]}
+
+
+def experimenters(ctx: Context) -> dict[str, Any]:
+    """Per service, as experimenters meet it: the endpoint, the networks the NSG admits to its TLS port (none: the
+    VNet only), and when its certificate ends."""
+    from .clientconfig import endpoints
+    from .tls import not_after
+
+    net = ctx.clients.network(ctx.subscription_id)
+    nsg = rest(get_or_none(lambda: net.network_security_groups.get(ctx.names.registry_rg, ctx.names.nsg),
+                           "reading the NSG"))
+    out: dict[str, Any] = {}
+    for role, where in endpoints(ctx).items():
+        admits = sorted({str(p) for r in lookup(nsg, "properties.securityRules", []) or []
+                         if lookup(r, "properties.access") == "Allow"
+                         and str(lookup(r, "properties.destinationPortRange")) == str(where["port"])
+                         for p in (lookup(r, "properties.sourceAddressPrefixes") or [])
+                         + ([lookup(r, "properties.sourceAddressPrefix")]
+                            if lookup(r, "properties.sourceAddressPrefix") else [])})
+        cert = ctx.secrets.get(keys.tls_cert(role))
+        out[role] = {"endpoint": f"{where['host']}:{where['port']}", "public": where["public"],
+                     "reachable_from": admits if where["public"] else [],
+                     "certificate_valid_until": not_after(cert).strftime("%Y-%m-%d") if cert else None}
+    return out
 
 
 def _runner(kubeconfig: Path) -> dict[str, Any]:
@@ -182,7 +206,17 @@ def home_line(home: dict[str, Any]) -> str:
     reg = home["registry"]
     return (f"home {home['region']}: registry {reg['login_server'] if reg else 'missing'}; "
             f"{len(home['keyring'])} secret(s) in the keyring; " + password_line(home["sp_password_expires"])
-            + "".join(f"\n  {vm_line(k, v)}" for k, v in home["vms"].items()))
+            + "".join(f"\n  {vm_line(k, v)}" for k, v in home["vms"].items())
+            + "".join(f"\n  {experimenter_line(k, v)}" for k, v in (home.get("experimenters") or {}).items()))
+
+
+def experimenter_line(role: str, found: dict[str, Any]) -> str:
+    """A service as experimenters reach it."""
+    label = {"rabbitmq": "RabbitMQ (AMQPS)", "files": "file server (S3 over HTTPS)"}[role]
+    reach = (f"reachable from {', '.join(found['reachable_from'])}" if found["reachable_from"] else
+             "reachable inside the VNet only (client_cidrs is empty: peering or a VPN lets experimenters in)")
+    until = found["certificate_valid_until"]
+    return f"experimenters: {label} at {found['endpoint']}, {reach}; certificate valid until {until or 'none yet'}"
 
 
 def gpu_pool(region: dict[str, Any]) -> str:

@@ -81,6 +81,14 @@ def run(home: Home, command: str, *args: str, env: dict[str, str] | None = None,
     return finish(start(home, command, *args, env=env), timeout)
 
 
+def run_text(home: Home, command: str, *args: str, env: dict[str, str] | None = None,
+             timeout: float = 240) -> tuple[int, str, str]:
+    """Run to the end: (exit code, stdout as text, stderr)."""
+    proc = start(home, command, *args, env=env)
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
 def interrupt(proc: subprocess.Popen[str], after: float, sig: signal.Signals) -> None:
     """Send ``sig`` after ``after`` seconds (if still running)."""
     deadline = time.monotonic() + after

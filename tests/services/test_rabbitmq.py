@@ -131,7 +131,8 @@ def test_experimenters_use_amqps_trusting_only_the_install_ca_and_only_rmq_queue
         ch.basic_publish(amqp.Message(b"an experiment"), exchange="StudioML.topic",
                          routing_key="StudioML.rmq_test_exp")
         ch.basic_publish(amqp.Message(b"direct"), exchange="", routing_key="rmq_test_exp")
-        with pytest.raises(amqp.exceptions.AccessRefused, match="ACCESS_REFUSED - access to queue 'other' in vhost '/' refused for user 'experimenter'"):
+        refused = "ACCESS_REFUSED - access to queue 'other' in vhost '/' refused for user 'experimenter'"
+        with pytest.raises(amqp.exceptions.AccessRefused, match=refused):
             exp.channel().queue_declare("other", durable=True, auto_delete=False)
     finally:
         exp.close()
