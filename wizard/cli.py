@@ -76,10 +76,11 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--output", type=Path, help="write the configuration with its secrets here (0600)")
     rd = sub.add_parser("render", help="print a generated part of plan's script (a VM body, the cluster's secrets, "
                                        "the runner's or the probe's manifests) for it to pipe on; no sign-in")
-    rd.add_argument("what", choices=["vm-rabbitmq", "vm-files", "k8s-base", "k8s-secrets", "runner", "probe"])
+    rd.add_argument("what", choices=["vm-rabbitmq", "vm-files", "k8s-base", "k8s-secrets", "runner", "probe",
+                                     "settings-rabbitmq", "settings-files", "conf-tag-rabbitmq", "conf-tag-files"])
     rd.add_argument("--tenant", required=True, help="the tenant id whose keyring entries hold the secrets")
     rd.add_argument("--answers", type=Path, required=True, help="the answers (their uniq_id resolved)")
-    for flag in ("--nic-id", "--login-server", "--app-id", "--probe-image"):
+    for flag in ("--nic-id", "--login-server", "--app-id", "--probe-image", "--public-ip"):
         rd.add_argument(flag, default="")
     sb = sub.add_parser("sandbox", help="run or reset the local sandbox cloud on its own")
     sbsub = sb.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
@@ -123,7 +124,8 @@ def _render(args: argparse.Namespace) -> int:
 
     try:
         sys.stdout.write(render(args.what, args.tenant, load_answers(args.answers), nic_id=args.nic_id,
-                                login_server=args.login_server, app_id=args.app_id, probe_image=args.probe_image))
+                                login_server=args.login_server, app_id=args.app_id, probe_image=args.probe_image,
+                                public_ip=args.public_ip))
     except WizardError as err:
         print(f"error: {err.message}" + (f"\n  next: {err.hint}" if err.hint else ""), file=sys.stderr)
         return err.exit_code

@@ -61,7 +61,7 @@ def script(ctx: Context, plan: list[PlannedStep]) -> list[str]:
             f"app_id() {{ {graph} --method GET --uri \"{app_uri}\" --query appId -o tsv; }}",
             f"login_server() {{ az acr show {sub} -n {n.registry} --query loginServer -o tsv; }}"]
     _h, _s, repo, tag = Image().target(ctx)
-    rules = wanted_rules(list(ctx.facts.service_access_sources or [AKS_PREFIX]))
+    rules = wanted_rules(list(ctx.facts.service_access_sources or [AKS_PREFIX]), a.client_cidrs)
     vnet_rg, vnet_name = (rg, n.vnet) if region == n.home_region else (crg, n.region_vnet(region))
     aks_subnet = (f"$(az network vnet subnet show {sub} -g {vnet_rg} --vnet-name {vnet_name} -n {AKS_SUBNET} "
                   "--query id -o tsv)")
@@ -98,6 +98,24 @@ def script(ctx: Context, plan: list[PlannedStep]) -> list[str]:
                 f"'timeout 900 cloud-init status --wait; python3 /usr/local/lib/studioml/check.py "
                 f"{'amqp' if role_name == 'rabbitmq' else 's3'}' --query 'value[0].message' -o tsv"]
 
+    def endpoint(role_name: str) -> list[str]:
+        name, ip = n.vm(role_name), n.service_ip(role_name)
+        vm_ref = f"{sub} -g {rg} -n {name}"
+        public = [f"az network public-ip create {sub} -g {rg} -n {ip} -l {n.home_region} --sku Standard "
+                  f"--allocation-method Static --dns-name {n.dns_label(role_name)} --tags {tags} -o none",
+                  f"az network nic ip-config update {sub} -g {rg} --nic-name {name}-nic -n ipconfig1 "
+                  f"--public-ip-address {ip} -o none",
+                  f"PIP=$(az network public-ip show {sub} -g {rg} -n {ip} --query ipAddress -o tsv)"] \
+            if a.client_cidrs else [f"az network nic ip-config update {sub} -g {rg} --nic-name {name}-nic -n "
+                                    "ipconfig1 --remove publicIPAddress -o none",
+                                    f"az network public-ip delete {sub} -g {rg} -n {ip} 2>/dev/null || true", "PIP="]
+        return [*public,
+                f"$RENDER settings-{role_name} --public-ip \"$PIP\" | az vm run-command invoke {vm_ref} --command-id "
+                "RunShellScript --scripts @/dev/stdin --query 'value[0].message' -o tsv  # its credentials and TLS "
+                "certificate: through the pipe, never a file or a command line",
+                f"az vm update {vm_ref} --set tags.studioml-conf=$($RENDER conf-tag-{role_name} --public-ip \"$PIP\") "
+                "-o none"]
+
     commands: dict[str, list[str]] = {
         "providers": [f"az provider register {sub} --namespace {ns} --wait" for ns in (
             "Microsoft.ContainerRegistry", "Microsoft.ContainerService", "Microsoft.Compute", "Microsoft.Network")],
@@ -133,6 +151,7 @@ def script(ctx: Context, plan: list[PlannedStep]) -> list[str]:
         "service-access": [rule(r) for r in rules],
         "rabbitmq": vm("rabbitmq"),
         "files": vm("files"),
+        "endpoints": endpoint("rabbitmq") + endpoint("files"),
         "cluster-group": [f"az group create {sub} -n {crg} -l {region} --tags {tags} -o none"],
         "region-network": [f"az network vnet create {sub} -g {crg} -n {n.region_vnet(region)} -l {region} "
                            f"--address-prefixes {space} --tags {tags} -o none",

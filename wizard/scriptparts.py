@@ -19,10 +19,12 @@ from .naming import Names, install_tags
 from .secrets import SecretStore
 from .steps.network import STATIC_IPS
 from .steps.probe import CONFIGMAP, probe_pod
-from .steps.services import vm_body
+from .steps.services import conf_digest, secret_inputs, settings, vm_body, where
 from .steps.workloads import secret_objects
+from .vmconfig import delivery_script
 
-WHAT = ("vm-rabbitmq", "vm-files", "k8s-base", "k8s-secrets", "runner", "probe")
+WHAT = ("vm-rabbitmq", "vm-files", "k8s-base", "k8s-secrets", "runner", "probe", "settings-rabbitmq", "settings-files",
+        "conf-tag-rabbitmq", "conf-tag-files")
 
 
 def _list(items: list[dict[str, Any]]) -> str:
@@ -30,7 +32,7 @@ def _list(items: list[dict[str, Any]]) -> str:
 
 
 def render(what: str, tenant: str, answers: Answers, *, nic_id: str = "", login_server: str = "",
-           app_id: str = "", probe_image: str = "") -> str:
+           app_id: str = "", probe_image: str = "", public_ip: str = "") -> str:
     """The text ``what`` stands for."""
     if what not in WHAT:
         raise InputError(f"render {what!r} is not something the script renders.", "one of " + ", ".join(WHAT))
@@ -42,6 +44,13 @@ def render(what: str, tenant: str, answers: Answers, *, nic_id: str = "", login_
         if not nic_id:
             raise InputError("render vm-* needs --nic-id.", "pass the NIC's resource id")
         return json.dumps(vm_body(what.removeprefix("vm-"), names, store, nic_id, install_tags(answers.uniq_id)))
+    if what.startswith(("settings-", "conf-tag-")):  # a VM's settings as Run Command writes them, and its tag
+        role = what.rpartition("-")[2]
+        at = where(names, role, public_ip or None)
+        values = secret_inputs(role, store, names.uniq_id, at)
+        if what.startswith("conf-tag-"):
+            return conf_digest(role, values) + "\n"
+        return "\n".join(delivery_script(settings(role, values, at))) + "\n"
     if what == "k8s-base":
         return _list([namespace(), device_plugin()])
     if not login_server:

@@ -1,6 +1,7 @@
 """The plan's printed script, run by the official ``az`` CLI (2.91, its own environment: test.sh installs it) and
 the machine's ``kubectl`` against a fresh sandbox registered with az as a custom cloud: it makes the whole install,
-with no secret on any command line, and the wizard then finds nothing to change and the runner ready."""
+experimenters' endpoints included, with no secret on any command line, and the wizard then finds nothing to change
+and the runner ready."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import ROOT, RunningSandbox
-from tests.engine.helpers import ANSWERS, Home, endpoint_args, keyring_values, run
+from tests.engine.helpers import Home, answers_with, endpoint_args, keyring_values, run
 
 AZ = Path(os.environ.get("STUDIOML_AZ") or ROOT / ".azcli" / "bin" / "az")
 
@@ -43,8 +44,9 @@ def test_the_printed_script_run_by_az_and_kubectl_makes_the_install(served: Runn
         f"--password={info['client_secret']}", "-o", "none")
 
     args, login = endpoint_args(info)
+    answers = answers_with(tmp_path, client_cidrs=["203.0.113.0/24"])  # experimenters' public endpoints too
     args += ["--registry-endpoint", info["registry"] + "/{host}"]
-    code, plan, err = run(home, "plan", *args, "--answers", str(ANSWERS), "--json", env=login)
+    code, plan, err = run(home, "plan", *args, "--answers", str(answers), "--json", env=login)
     assert code == 0, err[-3000:]
     lines = plan["script"]
     text = "\n".join(lines)
@@ -58,10 +60,10 @@ def test_the_printed_script_run_by_az_and_kubectl_makes_the_install(served: Runn
                           text=True, timeout=900, check=False)
     assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-4000:])
 
-    code, again, err = run(home, "plan", *args, "--answers", str(ANSWERS), "--json", env=login)
+    code, again, err = run(home, "plan", *args, "--answers", str(answers), "--json", env=login)
     assert code == 0, err[-3000:]
     assert [(s["key"], s["action"], s["detail"]) for s in again["steps"] if s["action"] != "none"] == []
-    code, status, err = run(home, "status", *args, "--answers", str(ANSWERS), "--json", env=login)
+    code, status, err = run(home, "status", *args, "--answers", str(answers), "--json", env=login)
     assert code == 0 and status["installed"] is True, err[-3000:]
     assert [(r["region"], r["runner"]["ready"]) for r in status["regions"]] == [("eastus", 2)]
     secrets = keyring_values(status)
