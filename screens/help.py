@@ -15,6 +15,7 @@ KEYS = [
     ("i", "sizing: where the runner image comes from (quay.io, Docker Hub with your Docker ID and a token)"),
     ("k", "sizing: the install's secrets (v shows one after its name is typed; o twice rotates the password)"),
     ("t", "sizing: what is installed now, every region (r reads it again)"),
+    ("x", "sizing: experimenters: who may connect (their networks, over TLS) and their client configuration file"),
     ("s", "progress: stop at the next safe point (run again to resume)"),
     ("?", "this help"),
     ("Esc", "back one screen / close this help"),

@@ -34,7 +34,9 @@ class SizingScreen(WizardScreen):
                 Binding("i", "image", "Image source", tooltip="Where the runner image comes from (quay.io, Docker "
                         "Hub with your Docker ID, or anonymously)", id="image"),
                 Binding("k", "secrets", "Secrets", tooltip="The install's secrets in the OS keyring", id="secrets"),
-                Binding("t", "status", "Status", tooltip="What is installed now, every region", id="status")]
+                Binding("t", "status", "Status", tooltip="What is installed now, every region", id="status"),
+                Binding("x", "experimenters", "Experimenters", tooltip="Who submits experiments, and their client "
+                        "configuration", id="experimenters")]
 
     def compose(self) -> ComposeResult:
         """The three choices, the error line, the estimate."""
@@ -137,6 +139,12 @@ class SizingScreen(WizardScreen):
         from .secrets import SecretsScreen
 
         self.app.push_screen(SecretsScreen(self.wizard))
+
+    def action_experimenters(self) -> None:
+        """Who submits experiments."""
+        from .experimenters import ExperimentersScreen
+
+        self.app.push_screen(ExperimentersScreen(self.wizard), lambda _r: self.refresh_choices())
 
     def action_status(self) -> None:
         """What is installed now."""

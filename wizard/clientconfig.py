@@ -131,21 +131,34 @@ def _write(path: Path, text: str, mode: int) -> None:
         raise InputError(f"cannot write {path}: {err.strerror}.", "pick a path in a folder you can write") from None
 
 
+def _dump(config: dict[str, Any]) -> str:
+    return yaml.dump(config, Dumper=_Dumper, sort_keys=False, width=1000)
+
+
+def write_files(ctx: Context, output: Path) -> dict[str, Any]:
+    """The configuration with its secrets into ``output`` (0600), the CA and the runners' public key beside it;
+    returns the summary (no secret) with the files written."""
+    if output.is_dir():
+        raise InputError(f"{output} is a folder.", "name the file to write, such as ~/studioml/config.yaml")
+    config, ca, public_key, summary = build(ctx, masked=False)
+    _write(output, _header(summary, output) + _dump(config), 0o600)
+    _write(Path(f"{output}.ca.pem"), ca, 0o644)
+    _write(Path(f"{output}.runner-public-key.pem"), public_key, 0o644)
+    summary["files"] = {"config": str(output), "ca": f"{output}.ca.pem",
+                        "runner_public_key": f"{output}.runner-public-key.pem"}
+    return summary
+
+
 def client_config_command(session: Session, answers: Answers, *, output: Path | None, as_json: bool) -> int:
     """Write the configuration with its secrets to ``output`` (0600), or print it masked; exit 0."""
     ctx, _sub, _uid = make_context(session, answers, lambda e: None, any_region=True)
-    config, ca, public_key, summary = build(ctx, masked=output is None)
-    text = yaml.dump(config, Dumper=_Dumper, sort_keys=False, width=1000)
     if output is not None:
-        if output.is_dir():
-            raise InputError(f"{output} is a folder.", "name the file to write, such as ~/studioml/config.yaml")
-        _write(output, _header(summary, output) + text, 0o600)
-        _write(Path(f"{output}.ca.pem"), ca, 0o644)
-        _write(Path(f"{output}.runner-public-key.pem"), public_key, 0o644)
-        summary["files"] = {"config": str(output), "ca": f"{output}.ca.pem",
-                            "runner_public_key": f"{output}.runner-public-key.pem"}
+        summary = write_files(ctx, output)
         print(f"wrote {output} (0600: it holds the experimenters' password and S3 keys), {output}.ca.pem and "
               f"{output}.runner-public-key.pem", file=sys.stderr)
+    else:
+        config, _ca, _key, summary = build(ctx, masked=True)
+        text = _dump(config)
     if as_json:
         print(json.dumps(summary, indent=2))
     elif output is None:

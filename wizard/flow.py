@@ -7,9 +7,11 @@ goes through :func:`wizard.answers.validate`.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from .answers import Answers, validate
@@ -208,6 +210,23 @@ class Wizard:
 
         self._chosen()
         return rotate(self._session(), self.answers, say)
+
+    def set_client_cidrs(self, text: str) -> Answers:
+        """Who submits experiments: networks separated by commas or spaces (none: inside the VNet only)."""
+        items = [t for t in re.split(r"[,\s]+", text.strip()) if t]
+        self.answers = validate({**self.answers.as_dict(), "client_cidrs": items})
+        return self.answers
+
+    def write_client_config(self, path: str) -> dict[str, Any]:
+        """The experimenters' StudioML configuration into ``path`` (0600; see :mod:`wizard.clientconfig`); returns
+        what was written, without secrets."""
+        from .clientconfig import write_files
+
+        self._chosen()
+        if not path.strip():
+            raise InputError("no file named.", "type a path such as ~/studioml/config.yaml")
+        ctx, _sub, _uid = make_context(self._session(), self.answers, lambda e: None, any_region=True)
+        return write_files(ctx, Path(path.strip()).expanduser())
 
     def _chosen(self) -> UniqId:
         if self.uniq is None:

@@ -116,14 +116,14 @@ async def test_the_tui_installs_end_to_end(wizard: Wizard, served: RunningSandbo
         await _until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.ready, "the plan")
         assert "step(s) to change" in _text(app, "#review-status")
         plan = app.screen.query_one("#plan", DataTable)
-        assert plan.row_count == 19 and "create" in str(plan.get_row_at(plan.row_count - 1)[0])  # the probe
+        assert plan.row_count == 20 and "create" in str(plan.get_row_at(plan.row_count - 1)[0])  # the probe
         await pilot.press("a")
         await _until(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, "the install",
                      timeout=120)
         status = _text(app, "#progress-status")
         assert status.startswith("Done."), status
         steps = app.screen.query_one("#steps", DataTable)
-        assert steps.row_count == 19
+        assert steps.row_count == 20
     kubeconfig = Path(status.split("Kubeconfig: ")[1].split(" (0600)")[0])
     dep = kubectl_deployment(str(kubeconfig))  # the machine's kubectl with the kubeconfig the TUI wrote
     assert dep["status"].get("readyReplicas") == 2
@@ -405,3 +405,40 @@ async def test_the_image_source_is_chosen_with_a_hidden_token(wizard: Wizard, se
         await _until(pilot, lambda: isinstance(app.screen, SizingScreen), "back to sizing")
         assert wizard.answers.runner_image == "quay.io/leafai/studio-go-runner:0.9.21"
         assert wizard.answers.source_registry_user == ""
+
+
+async def test_experimenters_are_let_in_and_get_their_configuration(served: RunningSandbox, home: Home,
+                                                                   wizard: Wizard, tmp_path: Path) -> None:
+    """`x` on the sizing screen: who submits experiments (a bad network refused in the core's words, a good one
+    answered, the estimate then prices the public IPs); after an install, the client configuration is written to the
+    path typed, 0600, and nothing secret is shown."""
+    from screens.experimenters import ExperimentersScreen
+
+    args, env = endpoint_args(served.info)
+    code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    assert code == 0, err[-3000:]
+    password = stored("studioml-azure", f"{doc['tenant']}/{doc['uniq_id']['value']}/rabbitmq-experimenter-password")
+    assert password
+    app = StudioMLApp(CloudTarget("the sandbox", served.info["arm"], "test"), wizard)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await _to_sizing(pilot, app)
+        rows = app.screen.query_one(EstimateView).query_one(DataTable).row_count
+        await pilot.press("x")
+        await _until(pilot, lambda: isinstance(app.screen, ExperimentersScreen), "the experimenters screen")
+        assert "inside the install's VNet only" in _text(app, "#exp-status")
+        await pilot.press(*"203.0.113.9/24", "enter")
+        assert "host bits set; the network holding it is 203.0.113.0/24" in _text(app, "#exp-error")
+        app.screen.query_one("#exp-cidrs", Input).value = ""
+        await pilot.press(*"203.0.113.0/24", "enter")
+        assert wizard.answers.client_cidrs == ("203.0.113.0/24",)
+        assert "connect from 203.0.113.0/24 to AMQPS (5671)" in _text(app, "#exp-status")
+        target = tmp_path / "exp" / "config.yaml"
+        target.parent.mkdir()
+        app.screen.query_one("#exp-path", Input).focus()
+        await pilot.press(*str(target), "enter")
+        await _until(pilot, lambda: _text(app, "#exp-status").startswith("Wrote "), "the file")
+        assert oct(target.stat().st_mode & 0o777) == "0o600" and password in target.read_text()
+        assert password not in _all_text(app) and "amqps://experimenter:********@" in _text(app, "#exp-status")
+        await pilot.press("escape")
+        await _until(pilot, lambda: isinstance(app.screen, SizingScreen) and app.screen.query_one(
+            EstimateView).query_one(DataTable).row_count == rows + 2, "the public IPs priced")
