@@ -79,7 +79,7 @@ def test_quick_start_in_a_terminal_without_a_session_bus_installs(tmp_path: Path
                 if n == 0:  # gnome-keyring would keep it unencrypted
                     assert code == 2 and "empty password would leave the keyring unencrypted" in screen, screen
                 if n == 2:
-                    assert code == 0 and "11 secret(s) in the keyring" in screen, screen
+                    assert code == 0 and "20 secret(s) in the keyring" in screen, screen
                     assert "runner 1/1 ready" in screen, screen
                 if n == 3:
                     assert code == 1 and "did not unlock with that password" in screen, screen
