@@ -330,3 +330,24 @@ def test_steps_pass_facts_through_a_typed_contract() -> None:
         facts.registy_id = "typo"  # type: ignore[attr-defined]
     assert facts.sp_app_id is None and facts.done == set()
     assert NONE is Action.NONE and json.dumps([Action.CREATE, Status.DONE]) == '["create", "done"]'
+
+
+def test_client_cidrs_are_networks_and_the_experimenters_s3_key_reaches_the_experiment_buckets_only() -> None:
+    from wizard import vmconfig
+    from wizard.answers import validate
+    from wizard.errors import InputError
+
+    assert validate({"client_cidrs": ["203.0.113.0/24", "198.51.100.7", "203.0.113.0/24"]}).client_cidrs == (
+        "198.51.100.7/32", "203.0.113.0/24")
+    assert validate({}).client_cidrs == () and not validate({}).public_services
+    for bad, why in (("203.0.113.9/24", "host bits set; the network holding it is 203.0.113.0/24"),
+                     ("mars", "not an IPv4 address or network"), ("10.0.0.0/33", "not a network mask")):
+        with pytest.raises(InputError, match=why):
+            validate({"client_cidrs": [bad]})
+    with pytest.raises(InputError, match="it must be a list"):
+        validate({"client_cidrs": "203.0.113.0/24"})
+    keys = vmconfig.S3Keys("A", "a"), vmconfig.S3Keys("R", "r"), vmconfig.S3Keys("E", "e")
+    idents = {i["name"]: i for i in vmconfig.s3_config(*keys)["identities"]}
+    assert idents["experimenter"]["credentials"] == [{"accessKey": "E", "secretKey": "e"}]
+    actions = idents["experimenter"]["actions"]
+    assert "Admin" not in actions and {a.split(":")[1] for a in actions} == set(vmconfig.buckets())

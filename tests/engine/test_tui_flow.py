@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -150,10 +151,7 @@ async def test_after_an_install_secrets_stay_hidden_and_status_reads_it(served: 
     o twice rotates the service principal's password. The status screen shows what the CLI's ``status`` reads:
     the region, its GPU pool, the runner ready, the kubeconfig and its 0600 mode, the password's end."""
     args, env = endpoint_args(served.info)
-    code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
-    assert code == 0, err[-3000:]
-    password = stored("studioml-azure", f"{doc['tenant']}/{doc['uniq_id']['value']}/sp-password")
-    assert password
+    doc, password = _installed(served, home, "sp-password")
     app = StudioMLApp(CloudTarget("the sandbox", served.info["arm"], "test"), wizard)
     async with app.run_test(size=(160, 50)) as pilot:
         await _to_sizing(pilot, app)
@@ -199,6 +197,16 @@ async def test_after_an_install_secrets_stay_hidden_and_status_reads_it(served: 
         assert _text(app, "#status-status").endswith("installed, every runner ready.")
         assert f"{len(cli['home']['keyring'])} secret(s) in the keyring" in _text(app, "#status-home")
         assert f"password valid until {cli['home']['sp_password_expires'][:10]}" in _text(app, "#status-home")
+
+
+def _installed(served: RunningSandbox, home: Home, secret: str) -> tuple[dict[str, Any], str]:
+    """An install made by the CLI (same home), and one of its secrets from the keyring."""
+    args, env = endpoint_args(served.info)
+    code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    assert code == 0, err[-3000:]
+    value = stored("studioml-azure", f"{doc['tenant']}/{doc['uniq_id']['value']}/{secret}")
+    assert value
+    return doc, value
 
 
 def _all_text(app: StudioMLApp) -> str:
@@ -414,11 +422,7 @@ async def test_experimenters_are_let_in_and_get_their_configuration(served: Runn
     path typed, 0600, and nothing secret is shown."""
     from screens.experimenters import ExperimentersScreen
 
-    args, env = endpoint_args(served.info)
-    code, doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
-    assert code == 0, err[-3000:]
-    password = stored("studioml-azure", f"{doc['tenant']}/{doc['uniq_id']['value']}/rabbitmq-experimenter-password")
-    assert password
+    _doc, password = _installed(served, home, "rabbitmq-experimenter-password")
     app = StudioMLApp(CloudTarget("the sandbox", served.info["arm"], "test"), wizard)
     async with app.run_test(size=(160, 50)) as pilot:
         await _to_sizing(pilot, app)
