@@ -67,9 +67,11 @@ class SizingScreen(WizardScreen):
     def refresh_choices(self) -> None:
         """Read prices, availability and quota off the UI thread."""
         sizes, regions, est = self.wizard.sizes(), self.wizard.regions(), self.wizard.estimate()
-        self.app.call_from_thread(self._show, sizes, regions, est, bool(self.wizard.source_warnings()))
+        now = self.wizard.monthly_now() if self.wizard.installed else None
+        self.app.call_from_thread(self._show, sizes, regions, est, bool(self.wizard.source_warnings()), now)
 
-    def _show(self, sizes: list[SizeOption], regions: list[dict[str, Any]], est: Estimate, warn: bool) -> None:
+    def _show(self, sizes: list[SizeOption], regions: list[dict[str, Any]], est: Estimate, warn: bool,
+              now: float | None = None) -> None:
         a = self.wizard.answers
         self._fill("#sizes", [Option(f"{o.size.name:<25} {o.size.gpus} x {o.size.gpu:<8} {o.size.vcpus:>2} vCPUs " + (
             f"{money(o.hourly, o.currency)}/h" if o.hourly is not None else "no price here"), id=o.size.name)
@@ -78,9 +80,11 @@ class SizingScreen(WizardScreen):
                    a.region)
         self.query_one(EstimateView).show(est)
         hourly, monthly = est.total()
+        change = "" if now is None else (f" (now {money(now, est.currency)}; this change "
+                                         f"{'+' if monthly >= now else '-'}{money(abs(monthly - now), est.currency)})")
         self.query_one("#sizing-status", Static).update(
-            f"{a.gpu_nodes} x {a.gpu_sku} in {a.region}: {money(monthly, est.currency)} a month "
-            f"({money(hourly, est.currency)} an hour). " + " ".join(filter(None, [
+            f"{a.gpu_nodes} x {a.gpu_sku} in {a.region}; the whole install {money(monthly, est.currency)} a month "
+            f"({money(hourly, est.currency)} an hour){change}. " + " ".join(filter(None, [
                 self.wizard.adding_region(), f"Image: {a.runner_image}" + (
                     " (Docker Hub may refuse the import: press i)." if warn else "."),
                 "Press r to review the plan."])))

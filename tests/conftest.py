@@ -111,3 +111,15 @@ def arm(sandbox: RunningSandbox, credential: Any, recorder: Recorder) -> Callabl
                    raw_response_hook=recorder.hook,
                    polling_interval=0.05)
     return make
+
+
+# The longest tests (a whole TUI install through run.sh four times; az running the printed script; regions added
+# and mended) start first: xdist hands tests out in collection order, and one of these starting last made the
+# suite's tail.
+SLOW_FIRST = ("tests/test_e2e_terminal.py", "tests/engine/test_regions.py", "tests/engine/test_script.py",
+              "tests/engine/test_image_source.py", "tests/engine/test_experimenters.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow files first, the rest in their usual order (the same on every worker: the sort is stable)."""
+    items.sort(key=lambda item: 0 if item.nodeid.startswith(SLOW_FIRST) else 1)

@@ -72,6 +72,8 @@ def test_quick_start_in_a_terminal_without_a_session_bus_installs(tmp_path: Path
                     term.send("r")
                     term.wait_for("Press a to apply")  # the review: the keyring answered its check
                     term.send("a")
+                    term.wait_for("Press y to apply")  # the confirmation: what changes, the cost before -> after
+                    term.send("y")
                     term.wait_for("Done. Kubeconfig:", timeout=180)
                     term.send("q")
                 code = term.exit_code(marker, timeout=120)

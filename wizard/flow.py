@@ -19,6 +19,7 @@ from .catalog import GpuSize, current_sizes
 from .engine import Engine, RunResult
 from .errors import InputError
 from .events import Event, Warning
+from .installed import InstalledRegion, installed_regions
 from .plan import PlannedStep, build_steps
 from .pricing import PriceBook
 from .report import costed_plan
@@ -52,7 +53,21 @@ def region_title(found: dict[str, Any], home: str) -> str:
     """One region of :func:`wizard.sizing.regions_for` as a person reads it: headroom, home, too little quota."""
     return (f"{found['region']:<16} headroom {found['headroom_vcpus']:>4} vCPUs"
             + (" (home)" if found["region"] == home else "")
+            + (f" installed: {found['installed']}" if found.get("installed") else "")
             + ("" if found["fits"] else "  too little quota"))
+
+
+def risky_changes(steps: list[PlannedStep]) -> list[str]:
+    """The planned changes that lose capacity or data: a count that goes down, anything removed, deleted, replaced
+    or made again (each needs its own confirmation)."""
+    out = []
+    for p in steps:
+        if p.action == "none":
+            continue
+        down = any(int(b) < int(a) for a, b in re.findall(r"(\d+) -> (\d+)", p.detail))
+        if down or re.search(r"(?i)\b(remove|delete|replace|again)\b", p.detail):
+            out.append(f"{p.title}: {p.detail}")
+    return out
 
 
 def size_options(book: PriceBook, region: str) -> list[SizeOption]:
@@ -85,6 +100,7 @@ class Wizard:
     subscription: dict[str, Any] | None = None
     uniq: UniqId | None = None
     home: str = ""  # the install's home region, once it exists
+    installed: dict[str, InstalledRegion] = field(default_factory=dict)  # the install's regions as Azure holds them
     _book: PriceBook | None = field(default=None, repr=False)
 
     def _session(self, show: ShowDeviceCode | None = None) -> Session:
@@ -106,10 +122,24 @@ class Wizard:
         self.home = home_region(session, sub["id"], self.uniq.value, replace(self.answers, region=""))
         if self.home:
             self.answers = replace(self.answers, region=self.home)
+        self.read_installed()
+
+    def read_installed(self) -> None:
+        """What the install holds per region (its GPU pool, the runner replicas), and the answers of the answered
+        region filled from it: a re-run starts from the install, not from the defaults."""
+        session, uid = self._session(), self._chosen()
+        state = TenantState(session.login.tenant_id)
+        self.installed = installed_regions(session, self.answers.subscription, uid.value,
+                                           lambda region: state.kubeconfig_path(uid.value, region))
+        if self.installed and not self.home:  # made since the subscription was picked
+            self.home = home_region(session, self.answers.subscription, uid.value, replace(self.answers, region=""))
+        if self.answers.region in self.installed:
+            self.answers = validate({**self.answers.as_dict(), **self.installed[self.answers.region].answers()})
 
     def adding_region(self) -> str:
-        """A sentence when the answered region is not the install's home: what adding it makes and shares."""
-        if not self.home or self.uniq is None or self.answers.region == self.home:
+        """A sentence when the answered region is not yet in the install: what adding it makes and shares."""
+        if not self.home or self.uniq is None or self.answers.region == self.home \
+                or self.answers.region in self.installed:
             return ""
         return (f"{self.answers.region} is added to install {self.uniq.value} (home {self.home}): its own cluster and "
                 "VNet, peered with the home one; the registry, principal, RabbitMQ and file server are shared.")
@@ -133,11 +163,24 @@ class Wizard:
     def regions(self) -> list[dict[str, Any]]:
         """Regions offering the answered size to the subscription, with quota headroom for the pool + surge."""
         assert self.subscription is not None
-        return regions_for(self._session().clients, self.subscription["id"], self.answers.gpu_sku,
-                           self.vcpus_needed())
+        found = regions_for(self._session().clients, self.subscription["id"], self.answers.gpu_sku,
+                            self.vcpus_needed())
+        size = current_sizes()[self.answers.gpu_sku]
+        for r in found:  # a region's own pool is given back: it is replaced, not added to
+            have = self.installed.get(r["region"])
+            if have is not None:
+                r["installed"] = have.pool
+                if have.gpu_sku in current_sizes() and current_sizes()[have.gpu_sku].family == size.family:
+                    r["headroom_vcpus"] += current_sizes()[have.gpu_sku].vcpus * have.gpu_nodes
+                    r["fits"] = r["headroom_vcpus"] >= self.vcpus_needed()
+        return found
 
     def answer(self, **changes: Any) -> Answers:
-        """Change some answers; an invalid one raises :class:`InputError` and changes nothing."""
+        """Change some answers; an invalid one raises :class:`InputError` and changes nothing. Picking a region the
+        install has brings its pool and runners along (unless they are given too)."""
+        region = changes.get("region")
+        if region in self.installed and not {"gpu_sku", "gpu_nodes", "runner_replicas"} & set(changes):
+            changes = {**self.installed[region].answers(), **changes}
         self.answers = validate({**self.answers.as_dict(), **changes})
         return self.answers
 
@@ -172,8 +215,19 @@ class Wizard:
         return warnings(self.answers, self._store(), brief=True) if self.uniq is not None else []
 
     def estimate(self) -> Estimate:
-        """The whole deployment's cost for the answers so far."""
-        return estimate(self.book(), self.answers, home=self.home or self.answers.region)
+        """The whole install's cost with the answers applied: every installed region as it is (the answered one as
+        answered) and the home services."""
+        regions = sorted({*self.installed, self.answers.region})
+        pools = {r: (i.gpu_sku, i.gpu_nodes) for r, i in self.installed.items()}
+        pools.pop(self.answers.region, None)
+        return estimate(self.book(), self.answers, regions, home=self.home or self.answers.region, pools=pools)
+
+    def monthly_now(self) -> float:
+        """What the install costs a month as it is (0 before the first install)."""
+        if not self.installed:
+            return 0.0
+        pools = {r: (i.gpu_sku, i.gpu_nodes) for r, i in self.installed.items()}
+        return estimate(self.book(), self.answers, sorted(pools), home=self.home, pools=pools).total()[1]
 
     def _context(self, emit: Callable[[Event], None]) -> Context:
         ctx, _sub, _uid = make_context(self._session(), self.answers, emit)

@@ -85,20 +85,20 @@ def _line(region: str, item: str, sku: str, quantity: int, price: Price | None) 
                     price.source, price.as_of)
 
 
-def estimate(book: PriceBook, answers: Answers, regions: list[str] | None = None, home: str | None = None
-             ) -> Estimate:
+def estimate(book: PriceBook, answers: Answers, regions: list[str] | None = None, home: str | None = None,
+             pools: dict[str, tuple[str, int]] | None = None) -> Estimate:
     """Price every part: per region (the answered one by default) the GPU pool x nodes, system pool, node OS disks
     and the load balancer's public IP; once, in the home region (the answered one unless given), RabbitMQ, the file
     server and its data disk, their OS disks, their NAT gateway with its public IP and an assumed amount of data
     processed, and the registry, which every region's runners use; with ``client_cidrs``, the services' public
-    IPs."""
+    IPs. ``pools`` gives regions whose GPU pool is not the answered one (an install's other regions, as they are)."""
     services = service_sizes()
     est = Estimate(book.currency)
     home = home or answers.region
     for region in regions or [answers.region]:
-        nodes = answers.gpu_nodes
+        sku, nodes = (pools or {}).get(region, (answers.gpu_sku, answers.gpu_nodes))
         est.lines += [
-            _line(region, "GPU pool nodes", answers.gpu_sku, nodes, book.vm(answers.gpu_sku, region)),
+            _line(region, "GPU pool nodes", sku, nodes, book.vm(sku, region)),
             _line(region, "system pool node", services["system_pool"], 1, book.vm(services["system_pool"], region)),
             _line(region, "AKS node OS disks (128 GiB)", AKS_NODE_OS_DISK, nodes + 1,
                   book.disk(AKS_NODE_OS_DISK, region)),

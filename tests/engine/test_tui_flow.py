@@ -25,8 +25,9 @@ from screens.sizing import SizingScreen
 from screens.status import StatusScreen
 from screens.subscription import SubscriptionScreen
 from tests.conftest import RunningSandbox, admin_credential
-from tests.engine.helpers import ANSWERS, Home, endpoint_args, kubectl_deployment, run, stored
+from tests.engine.helpers import ANSWERS, Home, answers_with, endpoint_args, kubectl_deployment, run, stored
 from wizard.flow import Wizard
+from wizard.report import money
 from wizard.session import Options, open_session
 
 
@@ -118,7 +119,7 @@ async def test_the_tui_installs_end_to_end(wizard: Wizard, served: RunningSandbo
         assert "step(s) to change" in _text(app, "#review-status")
         plan = app.screen.query_one("#plan", DataTable)
         assert plan.row_count == 20 and "create" in str(plan.get_row_at(plan.row_count - 1)[0])  # the probe
-        await pilot.press("a")
+        await pilot.press("a", "y")
         await _until(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, "the install",
                      timeout=120)
         status = _text(app, "#progress-status")
@@ -221,7 +222,7 @@ async def test_stop_safely_then_apply_again_resumes(wizard: Wizard, served: Runn
         await _to_sizing(pilot, app)
         await pilot.press("r")
         await _until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.ready, "the plan")
-        await pilot.press("a")
+        await pilot.press("a", "y")
         await _until(pilot, lambda: isinstance(app.screen, ProgressScreen)
                      and app.screen.query_one("#steps", DataTable).row_count >= 3, "the first steps")
         await pilot.press("s")
@@ -229,7 +230,7 @@ async def test_stop_safely_then_apply_again_resumes(wizard: Wizard, served: Runn
         assert _text(app, "#progress-status").startswith("Stopped before finishing"), _text(app, "#progress-status")
         await pilot.press("escape")  # finished: back to the review
         assert isinstance(app.screen, ReviewScreen)
-        await pilot.press("a")
+        await pilot.press("a", "y")
         await _until(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, "the rerun",
                      timeout=120)
         assert _text(app, "#progress-status").startswith("Done."), _text(app, "#progress-status")
@@ -246,7 +247,7 @@ async def test_a_run_that_cannot_start_lets_the_person_go_back(wizard: Wizard, s
         await pilot.press("r")
         await _until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.ready, "the plan")
         wizard.answer(gpu_sku="Standard_NC24ads_A100_v4", region="eastus2")
-        await pilot.press("a")
+        await pilot.press("a", "y")
         await _until(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, "the refusal")
         assert _text(app, "#progress-status").startswith("Could not go on: not enough compute quota")
         assert any("quota" in n.message.lower() and "next:" in n.message for n in app._notifications)
@@ -324,7 +325,7 @@ async def test_a_region_is_added_from_the_tui(served: RunningSandbox, home: Home
         actions = {str(plan.get_row_at(i)[1]): str(plan.get_row_at(i)[0]) for i in range(plan.row_count)}
         assert actions["Region virtual network"] == actions["AKS cluster with a GPU pool"] == "create", actions
         assert actions["Container registry"] == actions["RabbitMQ VM"] == "none", actions
-        await pilot.press("a")
+        await pilot.press("a", "y")
         await _until(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, "the install",
                      timeout=120)
         status = _text(app, "#progress-status")
@@ -446,3 +447,61 @@ async def test_experimenters_are_let_in_and_get_their_configuration(served: Runn
         await pilot.press("escape")
         await _until(pilot, lambda: isinstance(app.screen, SizingScreen) and app.screen.query_one(
             EstimateView).query_one(DataTable).row_count == rows + 2, "the public IPs priced")
+
+
+async def test_a_rerun_opens_on_the_install_and_shows_changes_as_diffs(served: RunningSandbox, home: Home,
+                                                                      wizard: Wizard, tmp_path: Path) -> None:
+    """After a CLI install of 2 x NC8as_T4 in eastus the TUI opens with those values (not the defaults); only the
+    region changed to westeurope plans that region as made and eastus as unchanged, the estimate being both regions
+    and the home services; one node instead of two shows 2 -> 1 and needs its own confirmation."""
+    args, env = endpoint_args(served.info)
+    answers = answers_with(tmp_path, gpu_sku="Standard_NC8as_T4_v3", gpu_nodes=2, runner_replicas=2)
+    code, doc, err = run(home, "apply", *args, "--answers", str(answers), "--yes", "--json", env=env)
+    assert code == 0, err[-3000:]
+    app = StudioMLApp(CloudTarget("the sandbox", served.info["arm"], "test"), wizard)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await _to_sizing(pilot, app)
+        assert _text(app, "#sizing-status").startswith("2 x Standard_NC8as_T4_v3 in eastus; the whole install")
+        assert app.screen.query_one("#nodes", Input).value == "2" and wizard.answers.runner_replicas == 2
+        regions = app.screen.query_one("#regions", OptionList)
+        titles = {str(regions.get_option_at_index(i).id): str(regions.get_option_at_index(i).prompt)
+                  for i in range(regions.option_count)}
+        assert "installed: 2 x Standard_NC8as_T4_v3" in titles["eastus"] and "too little" not in titles["eastus"]
+        regions.focus()
+        regions.highlighted = list(titles).index("westeurope")
+        await pilot.press("enter")
+        await _until(pilot, lambda: "westeurope is added to install" in _text(app, "#sizing-status"), "the region")
+        assert wizard.answers.gpu_sku == "Standard_NC8as_T4_v3" and wizard.answers.gpu_nodes == 2
+        await pilot.press("r")
+        await _until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.ready, "the plan")
+        assert "Other regions, unchanged: eastus (2 x Standard_NC8as_T4_v3)" in _text(app, "#review-status")
+        plan = app.screen.query_one("#plan", DataTable)
+        actions = {str(plan.get_row_at(i)[1]): str(plan.get_row_at(i)[0]) for i in range(plan.row_count)}
+        assert actions["AKS cluster with a GPU pool"] == "create" and actions["Container registry"] == "none"
+        est = wizard.estimate()
+        pools = {(x.region, x.sku, x.quantity) for x in est.lines if x.item == "GPU pool nodes"}
+        assert pools == {("eastus", "Standard_NC8as_T4_v3", 2), ("westeurope", "Standard_NC8as_T4_v3", 2)}
+        assert {x.item for x in est.lines if x.region == "eastus"} >= {"RabbitMQ VM", "container registry (Basic)"}
+        assert f"-> {money(est.total()[1], est.currency)}" in app.screen.summary
+        await pilot.press("escape")
+        await _at_sizing(pilot, app)
+        regions = app.screen.query_one("#regions", OptionList)
+        regions.focus()
+        regions.highlighted = list(titles).index("eastus")
+        await pilot.press("enter")  # back to the installed region: its own values come with it
+        nodes = app.screen.query_one("#nodes", Input)
+        await _until(pilot, lambda: wizard.answers.region == "eastus", "eastus")
+        nodes.value = ""
+        nodes.focus()
+        await pilot.press("1", "enter")
+        await _until(pilot, lambda: wizard.answers.gpu_nodes == 1, "one node")
+        await pilot.press("r")
+        await _until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.ready, "the plan")
+        assert any("GPU pool 2 -> 1 node(s)" in r for r in app.screen.risky), app.screen.risky
+        await pilot.press("a", "y")  # y alone does not apply a scale-down
+        from screens.confirm import ConfirmScreen
+
+        assert isinstance(app.screen, ConfirmScreen) and "2 -> 1" in _text(app, "#confirm-risky")
+        assert "First press d" in _text(app, "#confirm-keys")
+        await pilot.press("escape")
+        assert isinstance(app.screen, ReviewScreen)
