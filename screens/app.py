@@ -107,7 +107,7 @@ class StudioMLApp(App[int]):
 def run_app(*, sandbox: bool, sandbox_dir: Path, speed: float, debug: bool = False) -> int:
     """Run the wizard; with ``sandbox`` against the sandbox cloud of ``sandbox_dir`` (joined when it serves,
     else started in the background, where it keeps serving after the wizard so kubeconfigs keep working)."""
-    from wizard.commands import setup_log
+    from wizard.logs import setup_log
     from wizard.session import Options, open_session
 
     setup_log()  # the SDKs' warnings go to the log file, not over the screen

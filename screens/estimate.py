@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from wizard.report import money, price_source
-from wizard.sizing import Estimate
+
+if TYPE_CHECKING:
+    from wizard.sizing import Estimate
 
 BAR_WIDTH = 24
 

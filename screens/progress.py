@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
@@ -11,13 +12,15 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 from textual.worker import Worker, WorkerState
 
-from wizard.engine import RunResult
 from wizard.events import Event, StepDone, StepFailed, StepRetrying, StepSkipped, StepStarted, describe
 from wizard.flow import Wizard
 from wizard.naming import NAMESPACE
-from wizard.steps.base import Context
 
 from .base import WizardScreen
+
+if TYPE_CHECKING:
+    from wizard.engine import RunResult
+    from wizard.steps.base import Context
 
 
 class ProgressScreen(WizardScreen):

@@ -3,6 +3,8 @@ availability preflight; ``a`` applies it."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,12 +13,14 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from wizard.events import Event, describe
 from wizard.flow import Wizard, risky_changes
-from wizard.plan import PlannedStep
 from wizard.report import money
-from wizard.sizing import Estimate
 
 from .base import WizardScreen
 from .estimate import EstimateView
+
+if TYPE_CHECKING:
+    from wizard.plan import PlannedStep
+    from wizard.sizing import Estimate
 
 
 class ReviewScreen(WizardScreen):

@@ -3,7 +3,7 @@ what the whole deployment costs, redrawn as the choices change."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -18,10 +18,12 @@ from wizard.catalog import gpu_size
 from wizard.errors import InputError
 from wizard.flow import SizeOption, region_title
 from wizard.report import money
-from wizard.sizing import Estimate
 
 from .base import WizardScreen
 from .estimate import EstimateView
+
+if TYPE_CHECKING:
+    from wizard.sizing import Estimate
 
 
 class SizingScreen(WizardScreen):

@@ -25,3 +25,12 @@ def test_cli_help_stays_headless() -> None:
     code = ("import sys, wizard.cli as c\ntry:\n    c.main(['--help'])\nexcept SystemExit:\n    pass\n"
             "sys.exit(1 if 'textual' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60).returncode == 0
+
+
+def test_the_ui_draws_before_the_sdks_load() -> None:
+    """Importing the TUI (and the flow it drives) loads no azure-mgmt SDK and no kubernetes client: they load in a
+    worker when first used, so the first frame does not wait for them (bench/first_paint.py measures it)."""
+    code = ("import sys, screens.app, wizard.logs; heavy = sorted(m for m in sys.modules if m.startswith("
+            "('azure.mgmt', 'kubernetes'))); print(heavy[:5]); sys.exit(1 if heavy else 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"importing screens.app loaded {out.stdout.strip()} {out.stderr[-500:]}"

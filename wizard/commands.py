@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 import sys
 import time
@@ -27,6 +26,7 @@ from .engine import Engine, RunResult
 from .errors import InputError
 from .events import Event, describe
 from .flow import Wizard
+from .logs import log, setup_log
 from .plan import build_steps, observe_all, planned
 from .pricing import PriceBook
 from .prompts import Prompter, ask_answers, choose_subscription
@@ -35,29 +35,10 @@ from .script import script
 from .session import Session, UniqId, make_context, pick_subscription
 from .sizing import estimate, preflight_for, regions_for
 from .source import ensure_token, warnings
-from .state import TenantState, log_dir
+from .state import TenantState
 from .status import region_doc, status_command
 from .steps.base import Context
 from .steps.facts import Facts
-
-log = logging.getLogger("studioml_azure")
-
-
-def setup_log() -> Path:
-    """Send the wizard's and the SDKs' log lines to the log file (never over the screen); returns its path."""
-    directory = log_dir()
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = directory / "studioml-azure.log"
-    if not log.handlers:
-        handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        sdk = logging.getLogger("azure")  # the SDKs' warnings go to the log, not over the progress lines
-        sdk.addHandler(handler)
-        sdk.setLevel(logging.WARNING)
-        sdk.propagate = False
-    return path
 
 
 class Printer:

@@ -12,24 +12,26 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .answers import Answers, validate
 from .catalog import GpuSize, current_sizes
-from .engine import Engine, RunResult
 from .errors import InputError
 from .events import Event, Warning
 from .installed import InstalledRegion, installed_regions
-from .plan import PlannedStep, build_steps
 from .pricing import PriceBook
-from .report import costed_plan
 from .secrets import PURPOSES, SOURCE_TOKEN, SecretStore
 from .session import Session, UniqId, home_region, list_subscriptions, make_context, resolve_uniq_id, usable
-from .sizing import Estimate, estimate, preflight_for, regions_for
+from .sizing import estimate, preflight_for, regions_for
 from .source import SourceOption, chosen, credentials, keep_token, options, warnings
 from .state import TenantState
-from .status import status_doc
-from .steps.base import Context
+
+if TYPE_CHECKING:  # the engine, the plan's steps and the status reader load the SDKs: imported when first used,
+    # so a UI importing this module draws before they load
+    from .engine import RunResult
+    from .plan import PlannedStep
+    from .sizing import Estimate
+    from .steps.base import Context
 
 ShowDeviceCode = Callable[[str, str], None]
 
@@ -236,12 +238,17 @@ class Wizard:
 
     def plan(self, emit: Callable[[Event], None]) -> tuple[list[PlannedStep], Estimate]:
         """Refuse what cannot succeed (availability, quota), then observe every step: what apply would do."""
+        from .report import costed_plan
+
         ctx = self._context(emit)
         est = self.estimate()
         return costed_plan(ctx, est), est
 
     def apply(self, emit: Callable[[Event], None], stop: threading.Event) -> tuple[RunResult, Context]:
         """Converge everything; ``stop`` set from another thread ends the run at the next safe point (exit 4)."""
+        from .engine import Engine
+        from .plan import build_steps
+
         ctx = self._context(emit)
         ctx.stop = stop
         with ctx.state.apply_lock(ctx.names.uniq_id):  # one apply of an install at a time on this host
@@ -254,6 +261,8 @@ class Wizard:
 
     def status(self) -> dict[str, Any]:
         """What is installed now, every region (``studioml-azure status --json``'s document)."""
+        from .status import status_doc
+
         self._chosen()
         return status_doc(self._session(), self.answers)
 

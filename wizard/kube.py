@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from kubernetes import config
-from kubernetes.client import ApiClient
 
 from .actions import Action
 from .errors import TransientError, WizardError
@@ -71,6 +69,10 @@ def renamed(text: str, name: str) -> str:
     return str(yaml.safe_dump(doc, sort_keys=False))
 
 
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+
 class KubeError(WizardError):
     """The API server refused a request."""
 
@@ -79,6 +81,8 @@ class Kube:
     """A cluster reached with a kubeconfig file."""
 
     def __init__(self, kubeconfig: Path) -> None:
+        from kubernetes import config  # when a cluster is first reached: the TUI draws before the client loads
+
         self.kubeconfig = kubeconfig
         self.api: ApiClient = config.new_client_from_config(str(kubeconfig))  # type: ignore[no-untyped-call]
 

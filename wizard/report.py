@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .plan import PlannedStep, build_steps, observe_all, planned
-from .sizing import Estimate
-from .steps.base import Context
+if TYPE_CHECKING:
+    from .plan import PlannedStep
+    from .sizing import Estimate
+    from .steps.base import Context
 
 
 def money(value: float | None, currency: str) -> str:
@@ -16,6 +17,8 @@ def money(value: float | None, currency: str) -> str:
 
 def costed_plan(ctx: Context, est: Estimate) -> list[PlannedStep]:
     """Observe every step (read-only) and give each planned resource its monthly cost: what apply would do."""
+    from .plan import build_steps, observe_all, planned  # the steps load the SDK models: not before a plan
+
     plan = planned(observe_all(ctx, build_steps(ctx)))
     attach_costs(plan, est, ctx.region, ctx.names.home_region)
     return plan

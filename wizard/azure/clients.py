@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core import PipelineClient
 from azure.core.credentials import TokenCredential
@@ -18,17 +18,19 @@ from azure.core.pipeline.policies import (
 )
 from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest, HttpResponse
-from azure.mgmt.authorization import AuthorizationManagementClient
-from azure.mgmt.compute import ComputeManagementClient
-from azure.mgmt.containerregistry import ContainerRegistryManagementClient
-from azure.mgmt.containerservice import ContainerServiceClient
-from azure.mgmt.network import NetworkManagementClient
-from azure.mgmt.resource.resources import ResourceManagementClient
-from azure.mgmt.subscription import SubscriptionClient
 
 from .. import __version__
 from .cloud import Cloud
 from .guard import guarded
+
+if TYPE_CHECKING:  # the SDKs are imported when a client is first asked for: the TUI draws before they load
+    from azure.mgmt.authorization import AuthorizationManagementClient
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+    from azure.mgmt.containerservice import ContainerServiceClient
+    from azure.mgmt.network import NetworkManagementClient
+    from azure.mgmt.resource.resources import ResourceManagementClient
+    from azure.mgmt.subscription import SubscriptionClient
 
 USER_AGENT = f"studioml-azure/{__version__}"
 
@@ -68,36 +70,50 @@ class Clients:
 
     def subscriptions(self) -> SubscriptionClient:
         """Subscriptions and tenants."""
+        from azure.mgmt.subscription import SubscriptionClient
+
         client: SubscriptionClient = self._client(SubscriptionClient)
         return client
 
     def resources(self, sub: str) -> ResourceManagementClient:
         """Resource groups and providers."""
+        from azure.mgmt.resource.resources import ResourceManagementClient
+
         client: ResourceManagementClient = self._client(ResourceManagementClient, sub)
         return client
 
     def acr(self, sub: str) -> ContainerRegistryManagementClient:
         """Container registries."""
+        from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+
         client: ContainerRegistryManagementClient = self._client(ContainerRegistryManagementClient, sub)
         return client
 
     def aks(self, sub: str) -> ContainerServiceClient:
         """Managed clusters."""
+        from azure.mgmt.containerservice import ContainerServiceClient
+
         client: ContainerServiceClient = self._client(ContainerServiceClient, sub)
         return client
 
     def compute(self, sub: str) -> ComputeManagementClient:
         """VMs, SKUs, usages."""
+        from azure.mgmt.compute import ComputeManagementClient
+
         client: ComputeManagementClient = self._client(ComputeManagementClient, sub)
         return client
 
     def network(self, sub: str) -> NetworkManagementClient:
         """VNets, subnets, NSGs, NICs."""
+        from azure.mgmt.network import NetworkManagementClient
+
         client: NetworkManagementClient = self._client(NetworkManagementClient, sub)
         return client
 
     def authz(self, sub: str) -> AuthorizationManagementClient:
         """Role assignments."""
+        from azure.mgmt.authorization import AuthorizationManagementClient
+
         client: AuthorizationManagementClient = self._client(AuthorizationManagementClient, sub)
         return client
 
