@@ -37,6 +37,8 @@ class StudioMLApp(App[int]):
     """The wizard application."""
 
     CSS_PATH = "app.tcss"
+    # below 110 columns the panes stack and scroll (the focused widget is scrolled into view): usable at 80x24
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     TITLE = "studioml-azure"
     SUB_TITLE = "studio-go-runner on Azure GPU clusters"
     BINDINGS = [

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 BAR_WIDTH = 24
 
 
+NARROW = 110  # the app's narrow breakpoint (columns)
+
+
 def bars(est: Estimate) -> str:
     """One bar per priced line, longest for the dearest, with its monthly cost."""
     priced = sorted((x for x in est.lines if x.monthly), key=lambda x: -(x.monthly or 0))
@@ -44,11 +47,15 @@ class EstimateView(Vertical):
         """Render ``est``."""
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        table.add_columns("region", "item", "size", "qty", "per hour", "per month")
+        wide = self.app.size.width >= NARROW  # a narrow terminal gets the columns that matter: item and per month
+        table.add_columns(*(["region", "item", "size", "qty", "per hour", "per month"] if wide else
+                            ["region", "item", "qty", "per month"]))
         for x in est.lines:
-            table.add_row(x.region, x.item, x.sku, str(x.quantity), money(x.hourly, est.currency),
-                          money(x.monthly, est.currency))
+            cells = [x.region, x.item, x.sku, str(x.quantity), money(x.hourly, est.currency),
+                     money(x.monthly, est.currency)]
+            table.add_row(*(cells if wide else [cells[0], cells[1], cells[3], cells[5]]))
         hourly, monthly = est.total()
-        table.add_row("all", "TOTAL", "", "", money(hourly, est.currency), money(monthly, est.currency))
+        total = ["all", "TOTAL", "", "", money(hourly, est.currency), money(monthly, est.currency)]
+        table.add_row(*(total if wide else [total[0], total[1], total[3], total[5]]))
         self.query_one(".bars", Static).update(bars(est))
         self.query_one(".source", Static).update(price_source(est))

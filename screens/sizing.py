@@ -44,7 +44,7 @@ class SizingScreen(WizardScreen):
         """The three choices, the error line, the estimate."""
         a = self.wizard.answers
         yield Header()
-        with Horizontal(classes="page"):
+        with Horizontal(classes="page", id="sizing-page"):
             with Vertical(id="choices"):
                 uid = self.wizard.uniq
                 yield Static(Text(f"Install {uid.value}: {uid.source}" + (f" ({uid.hint})" if uid.hint else "")

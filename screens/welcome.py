@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -30,12 +30,12 @@ class WelcomeScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         """Header, the steps, the cloud panel, the footer."""
         yield Header()
-        with Vertical(id="welcome"):
+        with VerticalScroll(id="welcome"):
             yield Static("Welcome to studioml-azure", id="welcome-title")
+            yield Static("Press [b]Enter[/b] to begin, [b]?[/b] for help, [b]q[/b] to quit. Secrets go to your OS "
+                         "keyring, never to a file.", classes="hint")
             yield Static("This wizard installs studio-go-runner on Azure GPU clusters, end to end:",
                          classes="lead")
             yield Static("\n".join(f"  {i}. {s}" for i, s in enumerate(STEPS, 1)), id="welcome-steps")
             yield Static(f"Cloud: [b]{self.cloud}[/b]\nARM endpoint: {self.arm}\n{self.detail}", id="cloud-panel")
-            yield Static("Secrets go to your OS keyring, never to a file. Press [b]Enter[/b] to begin, [b]?[/b] for "
-                         "help, [b]q[/b] to quit.", classes="hint")
         yield Footer()

@@ -41,6 +41,42 @@ def test_sandbox_wizard_opens_sizes_and_quits(tmp_path: Path) -> None:
         control.stop_command(sandbox_dir)
 
 
+def test_at_80x24_every_screen_shows_what_has_focus(tmp_path: Path) -> None:
+    """A small terminal: welcome says how to begin on its first screenful; the subscription list, the sizing
+    screen's every field (its panes stacked in one scrolling column, each field scrolled into view as Tab reaches
+    it) and the review are usable, and nothing is cut to a sliver."""
+    exe = Path(sys.executable).parent / "studioml-azure"
+    marker, sandbox_dir = tmp_path / "exit-code", tmp_path / "sbx"
+    env = {k: v for k, v in Home(tmp_path / "home").env().items() if k.startswith("XDG_")}
+    term = Tmux(ROOT, 80, 24)
+    try:
+        term.run(f"{shlex.quote(str(exe))} --sandbox --sandbox-dir {shlex.quote(str(sandbox_dir))} --speed 200",
+                 marker, env)
+        screen = term.wait_for("Welcome to studioml-azure")
+        assert "Press Enter to begin" in screen
+        term.send("Enter")
+        screen = term.wait_for("pick the subscription")
+        assert "Visual Studio Ultimate with MSDN" in screen  # the focused list, on screen
+        term.send("Enter")
+        screen = term.wait_for("Standard_NC4as_T4_v3      1 x T4")  # the focused size list: whole lines, not cut
+        assert "GPU size" in screen
+        term.send("Tab")
+        assert "GPU nodes" in term.wait_for("GPU nodes")
+        term.send("Tab")
+        screen = term.wait_for("headroom")  # the region list, scrolled into view
+        assert "eastus" in screen
+        term.send("Tab")  # on to the estimate: its table, full width
+        screen = term.wait_for("per month")
+        term.send("r")
+        screen = term.wait_for("Press a to apply", timeout=120)
+        assert "Review" in screen
+        term.send("q")
+        assert term.exit_code(marker, timeout=60) == 0, term.pane()
+    finally:
+        term.close()
+        control.stop_command(sandbox_dir)
+
+
 @pytest.mark.skipif(shutil.which("dbus-run-session") is None or shutil.which("gnome-keyring-daemon") is None,
                     reason="needs dbus and gnome-keyring (test.sh installs them)")
 def test_quick_start_in_a_terminal_without_a_session_bus_installs(tmp_path: Path) -> None:
