@@ -86,9 +86,23 @@ class StudioMLApp(App[int]):
         return super().deliver_screenshot(filename, path, time_format)
 
     def action_help(self) -> None:
-        """Show the help overlay (unless it is already up)."""
+        """Show the current screen's keys (unless the help is already up)."""
+        from .help import keys_of
+
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            title = type(self.screen).__name__.removesuffix("Screen").lower() or "wizard"
+            app_keys = [b for b in self.BINDINGS if isinstance(b, Binding)]
+            self.push_screen(HelpScreen(f"the {title} screen", keys_of(self.screen, app_keys)))
+
+    async def action_quit(self) -> None:
+        """Quit; during an install, first ask: stop safely, keep running, or quit now."""
+        from .progress import ProgressScreen, QuitDuringRun
+
+        screen = self.screen
+        if isinstance(screen, ProgressScreen) and not screen.finished:
+            self.push_screen(QuitDuringRun(), screen.quit_choice)
+            return
+        self.exit(0)
 
     async def action_back(self) -> None:
         """Pop one screen; the first screen stays."""

@@ -5,35 +5,46 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-KEYS = [
-    ("Enter", "begin (welcome) / pick (lists) / set (node count)"),
-    ("r", "sizing: review the plan (availability and quota are checked first)"),
-    ("a", "review: apply the plan, with live progress"),
-    ("i", "sizing: where the runner image comes from (quay.io, Docker Hub with your Docker ID and a token)"),
-    ("k", "sizing: the install's secrets (v shows one after its name is typed; o twice rotates the password)"),
-    ("t", "sizing: what is installed now, every region (r reads it again)"),
-    ("x", "sizing: experimenters: who may connect (their networks, over TLS) and their client configuration file"),
-    ("s", "progress: stop at the next safe point (run again to resume)"),
-    ("?", "this help"),
-    ("Esc", "back one screen / close this help"),
-    ("ctrl+p", "command palette: this screen's commands (review, apply, secrets, status, ...) and more"),
-    ("q / ctrl+c", "quit"),
+GENERAL = [
+    ("Tab", "next field; Shift+Tab the one before"),
+    ("Enter", "pick (lists), set (fields), begin (welcome)"),
+    ("ctrl+p", "command palette: this screen's commands first, then Textual's"),
 ]
 
 
+def keys_of(screen: Screen[object], app_bindings: list[Binding]) -> list[tuple[str, str]]:
+    """The keys that work on ``screen``: its own, then the app's (help, back, quit), then the general ones."""
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for binding in [*screen.BINDINGS, *app_bindings]:
+        if not isinstance(binding, Binding) or binding.action in ("dismiss",):
+            continue
+        key = binding.key_display or ", ".join("Esc" if k == "escape" else "?" if k == "question_mark" else k
+                                               for k in binding.key.split(","))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append((key, binding.tooltip or binding.description))
+    return out + GENERAL
+
+
 class HelpScreen(ModalScreen[None]):
-    """Keys and their meaning; Esc or ? closes it."""
+    """The keys of the screen it was opened on, and their meaning; Esc or ? closes it."""
 
     BINDINGS = [
         Binding("escape", "dismiss", "Close", tooltip="Close the help", id="help-close"),
         Binding("question_mark", "dismiss", "Close", show=False, id="help-close-2"),
     ]
 
+    def __init__(self, title: str, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text, self.keys = title, keys
+
     def compose(self) -> ComposeResult:
         """The key table."""
         with Vertical(id="help"):
-            yield Static("Keys", id="help-title")
-            yield Static("\n".join(f"  {k:<12} {v}" for k, v in KEYS))
+            yield Static(f"Keys: {self.title_text}", id="help-title")
+            yield Static("\n".join(f"  {k:<12} {v}" for k, v in self.keys), id="help-keys")

@@ -50,6 +50,14 @@ class ReviewScreen(WizardScreen):
         """Plan off the UI thread."""
         self.load()
 
+    def reload(self) -> None:
+        """Plan again (after a run: what is left to do now), with the toasts of the last plan cleared."""
+        self.ready = False
+        self.app.clear_notifications()
+        self.query_one("#plan", DataTable).clear(columns=True)
+        self.query_one("#review-status", Static).update("reading what exists now ...")
+        self.load()
+
     @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
     def load(self) -> None:
         """Preflight and observe every step (the app shows a refusal with its way out)."""

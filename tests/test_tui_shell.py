@@ -27,6 +27,9 @@ async def test_help_opens_and_escape_closes() -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
+        keys = str(app.screen.query_one("#help-keys").render())
+        assert "Sign in and pick the subscription" in keys and "Leave the wizard" in keys  # this screen's keys
+        assert "Review" not in keys  # not another screen's
         await pilot.press("escape")
         assert isinstance(app.screen, WelcomeScreen)
         await pilot.press("escape")  # Esc on the first screen stays there

@@ -225,11 +225,19 @@ async def test_stop_safely_then_apply_again_resumes(wizard: Wizard, served: Runn
         await pilot.press("a", "y")
         await _until(pilot, lambda: isinstance(app.screen, ProgressScreen)
                      and app.screen.query_one("#steps", DataTable).row_count >= 3, "the first steps")
+        from screens.progress import QuitDuringRun
+
+        await pilot.press("q")  # q mid-run asks first; k keeps it running
+        assert isinstance(app.screen, QuitDuringRun) and "left unfinished" in _all_text(app)
+        await pilot.press("k")
+        assert isinstance(app.screen, ProgressScreen) and not app.screen.finished
         await pilot.press("s")
         await _until(pilot, lambda: app.screen.finished, "the stop")
-        assert _text(app, "#progress-status").startswith("Stopped before finishing"), _text(app, "#progress-status")
-        await pilot.press("escape")  # finished: back to the review
+        assert _text(app, "#progress-status").startswith("Stopped before finishing, at a safe point: apply again")
+        assert app.screen.check_action("stop", ()) is False  # no Stop offered once it is over
+        await pilot.press("escape")  # finished: back to the review, read again
         assert isinstance(app.screen, ReviewScreen)
+        await _until(pilot, lambda: app.screen.ready, "the plan read again")
         await pilot.press("a", "y")
         await _until(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, "the rerun",
                      timeout=120)
