@@ -22,18 +22,5 @@ if [ "$(cat .azcli/.installed 2>/dev/null)" != "$AZ_VERSION" ]; then
   rm -rf .azcli && "$PY" -m venv .azcli && .azcli/bin/pip install -q --disable-pip-version-check "azure-cli==$AZ_VERSION" \
     && echo "$AZ_VERSION" > .azcli/.installed
 fi
-# A throwaway keyring folder, so tests never touch the keyring of the person running them, served on a private
-# D-Bus whose only activatable service is gnome-keyring over that folder, unlocked (scripts/test_keyring_daemon.sh):
-# the first keyring call starts it, and should it ever end mid-run the next call starts it again, unlocked, with
-# the secrets it had (the desktop's activation file would start one over the real keyring, locked, that prompts).
-keyrings=$(mktemp -d)
-trap 'rm -rf "$keyrings"' EXIT
-mkdir "$keyrings/services"
-printf '[D-BUS Service]\nName=org.freedesktop.secrets\nExec=/bin/sh "%s" "%s"\n' \
-  "$PWD/scripts/test_keyring_daemon.sh" "$keyrings" > "$keyrings/services/org.freedesktop.secrets.service"
-printf '<busconfig><type>session</type><listen>unix:tmpdir=/tmp</listen><auth>EXTERNAL</auth>
-  <servicedir>%s</servicedir><policy context="default"><allow send_destination="*" eavesdrop="true"/>
-  <allow eavesdrop="true"/><allow own="*"/></policy></busconfig>\n' "$keyrings/services" > "$keyrings/bus.conf"
-dbus-run-session --config-file="$keyrings/bus.conf" -- sh -c '
-  .venv/bin/python scripts/wait_keyring.py || exit 1
-  exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-4}" "$@"' sh "$@"
+# The tests run in a private D-Bus session whose Secret Service is a throwaway gnome-keyring (scripts/keyring_session.sh)
+exec ./scripts/keyring_session.sh .venv/bin/python -m pytest -n "${TEST_WORKERS:-4}" "$@"
