@@ -138,7 +138,11 @@ class SizingScreen(WizardScreen):
         """Where the runner image comes from."""
         from .image import ImageSourceScreen
 
-        self.app.push_screen(ImageSourceScreen(self.wizard), lambda _r: self.refresh_choices())
+        self.app.push_screen(ImageSourceScreen(self.wizard), self._back)
+
+    def _back(self, _result: None) -> None:
+        """Back from a screen that may have changed the answers: read prices and quota again."""
+        self.refresh_choices()
 
     def action_secrets(self) -> None:
         """The install's secrets."""
@@ -150,7 +154,7 @@ class SizingScreen(WizardScreen):
         """Who submits experiments."""
         from .experimenters import ExperimentersScreen
 
-        self.app.push_screen(ExperimentersScreen(self.wizard), lambda _r: self.refresh_choices())
+        self.app.push_screen(ExperimentersScreen(self.wizard), self._back)
 
     def action_status(self) -> None:
         """What is installed now."""

@@ -177,9 +177,15 @@ def load_answers(path: Path | None) -> Answers:
     if path is None:
         return Answers()
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as err:
         raise InputError(f"cannot read the answers file {path}: {err.strerror}.", "check the path") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise InputError(f"{path} is not UTF-8 text: byte {err.start} (line {line}) is 0x{data[err.start]:02x}.",
+                         "save the answers file as UTF-8 (TOML files are UTF-8)") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

@@ -11,7 +11,7 @@ from .answers import Answers
 from .azure.clients import Clients
 from .azure.errors import azure_call
 from .catalog import gpu_size, service_sizes
-from .errors import RefusedError
+from .errors import InputError, RefusedError
 from .pricing import HOURS_PER_MONTH, Price, PriceBook
 from .steps.base import Context, get_or_none, lookup, rest
 
@@ -223,10 +223,28 @@ def regions_for(clients: Clients, sub: str, size: str, vcpus_needed: int) -> lis
     return sorted(out, key=lambda r: (not r["fits"], -r["headroom_vcpus"], r["region"]))
 
 
+def check_region(clients: Clients, sub: str, region: str) -> None:
+    """The region is one of the subscription's (its ARM name; a display name is refused naming the ARM one)."""
+    with azure_call("listing the subscription's regions"):
+        found = [(str(loc.name), str(loc.display_name or "")) for loc in
+                 clients.subscriptions().subscriptions.list_locations(sub)]
+    names = sorted(n for n, _d in found)
+    if not names or region in names:
+        return
+    by_display = {d.replace(" ", "").lower(): n for n, d in found}
+    if region.replace(" ", "").lower() in by_display:
+        right = by_display[region.replace(" ", "").lower()]
+        raise InputError(f"region = \"{region}\" is a display name.", f"use its ARM name: region = \"{right}\"")
+    raise InputError(f"region = \"{region}\" is not a region of subscription {sub}.",
+                     f"use one of its {len(names)} regions: {', '.join(names)}")
+
+
 def preflight(clients: Clients, sub: str, answers: Answers, cluster_rg: str, cluster: str, services_rg: str,
               vm_name: str, home: bool = True) -> None:
-    """Refuse, before anything is made, a size that is not offered here or a deployment the quota cannot hold."""
+    """Refuse, before anything is made, a region the subscription does not have, a size that is not offered there, or
+    a deployment the quota cannot hold."""
     region = answers.region
+    check_region(clients, sub, region)
     sizes = {answers.gpu_sku, *(str(service_sizes()[k]) for k in ("system_pool", "rabbitmq", "files")
                                 if home or k == "system_pool")}  # the service VMs live in the home region only
     families: dict[str, str] = {}

@@ -73,6 +73,21 @@ CLOUDS = {
 }
 
 
+def _check_pem(path: str) -> None:
+    """A CA bundle must load as PEM certificates (else every request would fail later, blamed on the sign-in)."""
+    import ssl
+
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, ValueError, UnicodeDecodeError) as err:
+        raise InputError(f"--ca-bundle {path} holds no PEM CA certificate that loads ({type(err).__name__}: "
+                         f"{getattr(err, 'reason', None) or err}).",
+                         "point it at a PEM file of CA certificates (-----BEGIN CERTIFICATE----- blocks)") from None
+    except OSError as err:
+        raise InputError(f"--ca-bundle {path} cannot be read: {err.strerror}.", "check the file's permissions") \
+            from None
+
+
 def cloud_from_options(name: str, *, arm: str | None = None, authority: str | None = None, graph: str | None = None,
                        prices: str | None = None, ca_bundle: str | None = None,
                        registry: str | None = None) -> Cloud:
@@ -90,6 +105,8 @@ def cloud_from_options(name: str, *, arm: str | None = None, authority: str | No
                          "password is sent to it).", "give the full https:// URL, such as https://{host}")
     if ca_bundle and not os.path.isfile(ca_bundle):
         raise InputError(f"--ca-bundle {ca_bundle!r} is not a file.", "point it at a PEM file of CA certificates")
+    if ca_bundle:
+        _check_pem(ca_bundle)
     if not overrides and not ca_bundle and registry is None:
         return base
     return replace(base, name=f"{name} (custom endpoints)" if overrides else name, ca_bundle=ca_bundle,
