@@ -83,7 +83,10 @@ class ReviewScreen(WizardScreen):
                         + (f"; unchanged: {', '.join(others)}" if others else "") + ". A month, the whole install: "
                         f"{money(now, est.currency)} -> {money(est.total()[1], est.currency)}.")
         self.risky = risky_changes(steps)
-        self.query_one("#review-status", Static).update(" ".join(filter(None, [self.wizard.adding_region(), (
+        note = self.wizard.subscription_note()
+        self.summary = (f"Warning: {note}.\n" if note else "") + self.summary
+        self.query_one("#review-status", Static).update(" ".join(filter(None, [
+            f"Warning: {note}." if note else "", self.wizard.adding_region(), (
             f"Other regions, unchanged: {', '.join(others)}." if others else ""), *(
             f"Warning: {w}; Esc, then i, to change the image source." for w in warnings), (
             f"{changes} step(s) to change, {len(steps) - changes} unchanged. Press a to apply, Esc to change the "

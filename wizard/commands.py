@@ -32,7 +32,7 @@ from .pricing import PriceBook
 from .prompts import Prompter, ask_answers, choose_subscription
 from .report import costed_plan, estimate_text, money, plan_text, price_source
 from .script import script
-from .session import Session, UniqId, make_context, pick_subscription
+from .session import Session, UniqId, make_context, pick_subscription, subscription_warning
 from .sizing import estimate, preflight_for, regions_for
 from .source import ensure_token, warnings
 from .state import TenantState
@@ -59,6 +59,8 @@ class Printer:
 def _intro(ctx: Context, sub: dict[str, Any], uid: UniqId, session: Session, out: TextIO) -> None:
     print(f"cloud: {session.cloud.name} ({session.cloud.arm}), signed in as {session.login.how}", file=out)
     print(f"subscription: {sub['name']} ({sub['id']})", file=out)
+    if subscription_warning(sub):
+        print(f"warning: {subscription_warning(sub)}", file=out)
     print(f"uniq_id: {uid.value} ({uid.source})", file=out)
     if uid.hint:
         print(f"  {uid.hint}", file=out)
@@ -81,7 +83,7 @@ def plan_command(session: Session, answers: Answers, *, as_json: bool) -> int:
     est = estimate(_book(session, answers), answers, home=ctx.names.home_region)
     preflight_for(ctx)
     plan = costed_plan(ctx, est)
-    said = warnings(answers, ctx.secrets)
+    said = [w for w in [subscription_warning(sub)] if w] + warnings(answers, ctx.secrets)
     if as_json:
         doc = {**_header(ctx, sub, uid), "steps": [asdict(p) for p in plan],
                "changes": sum(p.action != Action.NONE for p in plan), "estimate": est.as_dict(), "warnings": said,

@@ -21,7 +21,16 @@ from .events import Event, Warning
 from .installed import InstalledRegion, installed_regions
 from .pricing import PriceBook
 from .secrets import PURPOSES, SOURCE_TOKEN, SecretStore
-from .session import Session, UniqId, home_region, list_subscriptions, make_context, resolve_uniq_id, usable
+from .session import (
+    Session,
+    UniqId,
+    home_region,
+    list_subscriptions,
+    make_context,
+    resolve_uniq_id,
+    subscription_warning,
+    usable,
+)
 from .sizing import estimate, preflight_for, regions_for
 from .source import SourceOption, chosen, credentials, keep_token, options, warnings
 from .state import TenantState
@@ -215,6 +224,10 @@ class Wizard:
         """What to know about the image source before applying (Docker Hub's anonymous limit, a missing token), one
         short sentence each."""
         return warnings(self.answers, self._store(), brief=True) if self.uniq is not None else []
+
+    def subscription_note(self) -> str:
+        """What to know about the chosen subscription's state (Warned, PastDue), or ''."""
+        return subscription_warning(self.subscription or {})
 
     def estimate(self) -> Estimate:
         """The whole install's cost with the answers applied: every installed region as it is (the answered one as

@@ -13,6 +13,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import InputError
+
 TAG = "studioml-uniq-id"
 NAMESPACE = "gpu-resources"
 PULL_SECRET = "studioml-go-docker-key"
@@ -57,7 +59,12 @@ def network_interfaces() -> list[str]:
 
 
 def derive_uniq_id(subscription_id: str, interface: str = "eth0") -> Derivation:
-    """Derive the uniq_id as the seed does on this host."""
+    """Derive the uniq_id as the seed does on this host (its ``ip`` command is needed: without it the seed's line
+    would hash an error away and give another id than on a host that has it)."""
+    if shutil.which("ip") is None:
+        raise InputError("the ip command (iproute2) is missing here, so the install id cannot be derived as the "
+                         "seed derives it.", "install it (apt-get install iproute2), or give the id in the answers: "
+                         "uniq_id = \"<8 hex characters>\"")
     words = multicast_words(interface)
     if words is None:
         return Derivation(uniq_id_from(subscription_id, None), None,

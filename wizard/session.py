@@ -220,6 +220,18 @@ def home_region(session: Session, sub: str, uniq_id: str, answers: Answers) -> s
     return str(group.location) if group is not None else answers.region
 
 
+def subscription_warning(sub: dict[str, Any]) -> str:
+    """What a person must know about a subscription's state before making anything in it ('' when nothing)."""
+    if sub.get("state") == "Warned":
+        return (f"subscription {sub.get('name')} is Warned: Azure has flagged it (usually a spending limit reached or "
+                "a payment overdue) and disables it if nothing is done; what exists keeps running meanwhile, but new "
+                "resources can be refused. See Cost Management + Billing in the portal before installing")
+    if sub.get("state") == "PastDue":
+        return (f"subscription {sub.get('name')} is PastDue: a payment is overdue; settle it (Cost Management + "
+                "Billing) before Azure disables the subscription")
+    return ""
+
+
 def is_interactive() -> bool:
     """Whether a person is at the terminal."""
     return sys.stdin.isatty() and sys.stderr.isatty()

@@ -1,13 +1,22 @@
 """Bad input costs nothing and says what is wrong: an unknown region is refused before the first write, naming the
 region and listing the subscription's own; an answers file that is not UTF-8 names the byte; a CA bundle that holds
-no PEM certificate names the file (not the sign-in). Each exits 2."""
+no PEM certificate names the file (not the sign-in); a host without the ip command is told so when an id must be
+derived (each exit 2); a Warned subscription is warned about."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from tests.conftest import RunningSandbox
-from tests.engine.helpers import Home, answers_with, clear_request_log, endpoint_args, run, sandbox_writes
+from tests.engine.helpers import (
+    Home,
+    answers_with,
+    clear_request_log,
+    endpoint_args,
+    run,
+    run_text,
+    sandbox_writes,
+)
 
 
 def test_an_unknown_region_is_refused_before_anything_is_made(tmp_path: Path, served: RunningSandbox,
@@ -44,3 +53,25 @@ def test_a_ca_bundle_that_is_not_pem_names_the_file(tmp_path: Path, served: Runn
     assert code == 2 and "Traceback" not in err, err[-2000:]
     assert doc["error"].startswith(f"--ca-bundle {bundle} holds no PEM CA certificate"), doc
     assert "AZURE_CLIENT_ID" not in doc["error"] + doc["hint"]
+
+
+def test_a_warned_subscription_is_warned_about(tmp_path: Path, served: RunningSandbox, home: Home) -> None:
+    args, env = endpoint_args(served.info)
+    answers = answers_with(tmp_path, subscription="Pay-As-You-Go")  # the sandbox's Warned subscription
+    code, doc, err = run(home, "plan", *args, "--answers", str(answers), "--json", env=env)
+    assert code == 0, err[-2000:]
+    assert doc["warnings"][0].startswith("subscription Pay-As-You-Go is Warned: Azure has flagged it"), doc["warnings"]
+    code, text, err = run_text(home, "plan", *args, "--answers", str(answers), env=env)
+    assert code == 0 and "warning: subscription Pay-As-You-Go is Warned" in err, err[-2000:]
+
+
+def test_without_the_ip_command_a_new_id_is_refused_naming_it(tmp_path: Path, served: RunningSandbox,
+                                                               home: Home) -> None:
+    args, env = endpoint_args(served.info)
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    code, doc, err = run(home, "plan", *args, "--answers", str(answers_with(tmp_path)), "--json",
+                         env={**env, "PATH": str(empty)})
+    assert code == 2 and "Traceback" not in err, err[-2000:]
+    assert doc["error"].startswith("the ip command (iproute2) is missing here"), doc
+    assert "apt-get install iproute2" in doc["hint"] and "uniq_id" in doc["hint"]
