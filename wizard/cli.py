@@ -171,8 +171,16 @@ def main(argv: list[str] | None = None) -> int:
             return 4
     from screens.app import run_app  # lazily: the UI is only loaded for the interactive wizard
 
-    return run_app(sandbox=_opt(args, "sandbox"), sandbox_dir=_opt(args, "sandbox_dir") or default_sandbox_dir(),
-                   speed=_opt(args, "speed"), debug=_opt(args, "debug"))
+    try:
+        return _run_ui(run_app, args)
+    except WizardError as err:  # what stops the UI before it draws (an unwritable state folder, no sandbox)
+        print(f"error: {err.message}" + (f"\n  next: {err.hint}" if err.hint else ""), file=sys.stderr)
+        return err.exit_code
+
+
+def _run_ui(run_app: Any, args: argparse.Namespace) -> int:
+    return int(run_app(sandbox=_opt(args, "sandbox"), sandbox_dir=_opt(args, "sandbox_dir") or default_sandbox_dir(),
+                   speed=_opt(args, "speed"), debug=_opt(args, "debug")))
 
 
 if __name__ == "__main__":

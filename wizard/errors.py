@@ -65,4 +65,12 @@ class LoginError(WizardError):
 
 
 class SecretStoreError(WizardError):
-    """The OS keyring could not store or return a secret."""
+    """The OS keyring could not store or return a secret (the host's setup: exit code 2)."""
+
+    exit_code = 2
+
+
+class LocalError(WizardError):
+    """This host refused a file the wizard writes: a full disk, a folder that is not writable (exit code 2)."""
+
+    exit_code = 2

@@ -6,18 +6,21 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .state import log_dir
+from .state import local_write, log_dir
 
 log = logging.getLogger("studioml_azure")
 
 
 def setup_log() -> Path:
     """Send the wizard's and the SDKs' log lines to the log file (never over the screen); returns its path."""
+    logging.raiseExceptions = False  # a log line that cannot be written (a full disk) is dropped, never printed
     directory = log_dir()
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / "studioml-azure.log"
+    with local_write(path, folder=directory):
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not log.handlers:
-        handler = logging.FileHandler(path, encoding="utf-8")
+        with local_write(path):
+            handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)

@@ -11,19 +11,20 @@ The log goes to the platformdirs user log dir.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
-from .errors import RefusedError
+from .errors import LocalError, RefusedError
 
 APP = "studioml-azure"
 
@@ -38,24 +39,48 @@ def log_dir() -> Path:
     return Path(platformdirs.user_log_dir(APP))
 
 
+@contextmanager
+def local_write(path: Path, *cleanup: Path, folder: Path | None = None) -> Iterator[None]:
+    """Writing ``path``: an OSError (a full disk, a read-only or immutable folder, a file where a folder should be)
+    becomes a :class:`LocalError` naming the folder and what to free or fix; ``cleanup`` files are removed."""
+    try:
+        yield
+    except OSError as err:
+        for tmp in cleanup:
+            with suppress(OSError):
+                tmp.unlink()
+        folder = folder or path.parent
+        if err.errno == errno.ENOSPC:
+            hint = f"free space on the disk holding {folder} (df -h {folder}), then run again"
+        elif err.errno == errno.EDQUOT:
+            hint = f"free space within your disk quota for {folder}, then run again"
+        else:
+            hint = (f"make {folder} a writable folder (ls -ld, chmod, lsattr/chattr -i), or point XDG_STATE_HOME at "
+                    "one, then run again")
+        raise LocalError(f"cannot write {path}: {err.strerror or err}.", hint) from None
+
+
 def _private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with local_write(path, folder=path):
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(path, 0o700)
     return path
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a credential-bearing file atomically with mode 0600 in a 0700 folder."""
-    _private_dir(path.parent)
+    """Write a credential-bearing file atomically with mode 0600 in a 0700 folder (a failure leaves the old file and
+    no temp file, and says what to fix)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # writers never share one
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    with local_write(path, tmp):
+        _private_dir(path.parent)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
 
 
 class TenantState:
@@ -91,7 +116,8 @@ class TenantState:
 
     def remember_uniq_id(self, subscription_id: str, uniq_id: str, note: str, interface: str | None = None) -> None:
         """Keep the uniq_id of a subscription so it never drifts (``interface``: the one it was derived over)."""
-        _private_dir(self.dir)
+        with local_write(self._ids):
+            _private_dir(self.dir)
         try:
             data = json.loads(self._ids.read_text())
         except (OSError, ValueError):
@@ -104,8 +130,9 @@ class TenantState:
         if interface:
             data[subscription_id]["interface"] = interface
         tmp = self._ids.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2))
-        os.replace(tmp, self._ids)
+        with local_write(self._ids, tmp):
+            tmp.write_text(json.dumps(data, indent=2))
+            os.replace(tmp, self._ids)
 
     def install_dir(self, uniq_id: str) -> Path:
         """The folder of one install."""
@@ -120,7 +147,9 @@ class TenantState:
         """Held while an apply of the install runs on this host: a second one at the same time (another terminal,
         the TUI beside the CLI) is refused rather than interleaving its steps and journal with the first. The
         kernel lets go of it when the holder ends, however it ends (kill -9 included)."""
-        fd = os.open(self.install_dir(uniq_id) / "apply.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        lock = self.install_dir(uniq_id) / "apply.lock"
+        with local_write(lock):
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -150,15 +179,16 @@ class Journal:
     def record(self, step: str, event: str, **detail: Any) -> None:
         """Append one entry (``detail`` must hold no secret)."""
         line = json.dumps({"at": time.time(), "step": step, "event": event, **detail}) + "\n"
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":  # a kill tore the last line: start a fresh one
-                line = "\n" + line
-            os.write(fd, line.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with local_write(self.path):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":  # a kill tore the last line: start a fresh one
+                    line = "\n" + line
+                os.write(fd, line.encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def entries(self) -> list[dict[str, Any]]:
         """Every entry; a torn last line (a kill mid-write) is ignored."""

@@ -75,3 +75,30 @@ def test_without_the_ip_command_a_new_id_is_refused_naming_it(tmp_path: Path, se
     assert code == 2 and "Traceback" not in err, err[-2000:]
     assert doc["error"].startswith("the ip command (iproute2) is missing here"), doc
     assert "apt-get install iproute2" in doc["hint"] and "uniq_id" in doc["hint"]
+
+
+def test_an_unwritable_state_folder_is_named_with_what_to_fix(tmp_path: Path, served: RunningSandbox,
+                                                               home: Home) -> None:
+    """A file where the state folder should be (what root cannot write through either): exit 2, the path and the
+    fix, no traceback, no logging error, nothing made in Azure."""
+    args, env = endpoint_args(served.info)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file")
+    clear_request_log(served)
+    for command in ("plan", "apply"):
+        code, doc, err = run(home, command, *args, "--answers", str(answers_with(tmp_path)),
+                             *(["--yes"] if command == "apply" else []), "--json",
+                             env={**env, "XDG_STATE_HOME": str(blocker / "state")})
+        assert code == 2 and "Traceback" not in err and "Logging error" not in err, err[-2000:]
+        assert doc["error"].startswith(f"cannot write {blocker}/state/studioml-azure/"), doc
+        assert "writable folder" in doc["hint"] and "XDG_STATE_HOME" in doc["hint"], doc
+    assert sandbox_writes(served) == []
+
+
+def test_no_usable_keyring_is_the_hosts_setup_exit_2(tmp_path: Path, served: RunningSandbox, home: Home) -> None:
+    args, env = endpoint_args(served.info)
+    code, doc, err = run(home, "apply", *args, "--answers", str(answers_with(tmp_path)), "--yes", "--json",
+                         env={**env, "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus",
+                              "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    assert code == 2 and "Traceback" not in err, err[-2000:]
+    assert "keyring" in doc["error"] and "report it" not in doc["error"] + doc["hint"], doc
