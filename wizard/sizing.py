@@ -12,6 +12,7 @@ from .azure.clients import Clients
 from .azure.errors import azure_call
 from .catalog import gpu_size, service_sizes
 from .errors import InputError, RefusedError
+from .naming import TAG
 from .pricing import HOURS_PER_MONTH, Price, PriceBook
 from .steps.base import Context, get_or_none, lookup, rest
 
@@ -265,8 +266,39 @@ def preflight(clients: Clients, sub: str, answers: Answers, cluster_rg: str, clu
         raise refuse_shortfall(short, sub, region, clients.cloud.portal)
 
 
+def check_id_elsewhere(clients: Clients, sub: str, uniq_id: str) -> None:
+    """An install id that this subscription does not hold but another subscription of the tenant does is refused,
+    naming where: two subscriptions' installs would share one state folder, principal and keyring entries."""
+    tagged = f"tagName eq '{TAG}'"
+    with azure_call("looking for the install id's resource groups"):
+        here = [g for g in clients.resources(sub).resource_groups.list(filter=tagged)
+                if (g.tags or {}).get(TAG) == uniq_id]
+    if here:
+        return
+    with azure_call("listing the tenant's subscriptions"):
+        others = [s for s in clients.subscriptions().subscriptions.list() if str(s.subscription_id) != sub
+                  and str(getattr(s.state, "value", s.state)) in ("Enabled", "Warned", "PastDue")]
+    for other in others:
+        try:
+            with azure_call(f"looking for install {uniq_id} in subscription {other.display_name}"):
+                groups = [str(g.name) for g in clients.resources(str(other.subscription_id)).resource_groups.list(
+                    filter=tagged) if (g.tags or {}).get(TAG) == uniq_id]
+        except RefusedError:
+            continue  # a subscription this sign-in may not read holds nothing it could share
+        if groups:
+            raise InputError(f"install id {uniq_id} is in use in subscription {other.display_name} "
+                             f"({other.subscription_id}): resource group(s) {', '.join(sorted(groups))}.",
+                             f"to work on that install, answer subscription = \"{other.subscription_id}\"; for a new "
+                             "install here, give another uniq_id (or leave it \"auto\" on another host)")
+
+
 def preflight_for(ctx: Context) -> None:
-    """:func:`preflight` for a run's context (its region, cluster, and whether it is the home region)."""
+    """:func:`preflight` for a run's context (its region, cluster, and whether it is the home region), after the
+    install id's other uses in the tenant and the registry's global name."""
+    from .steps.registry import check_registry_name
+
+    check_id_elsewhere(ctx.clients, ctx.subscription_id, ctx.names.uniq_id)
+    check_registry_name(ctx.clients, ctx.subscription_id, ctx.names)
     n = ctx.names
     preflight(ctx.clients, ctx.subscription_id, ctx.answers, n.cluster_rg(ctx.region), n.cluster, n.registry_rg,
               n.vm("rabbitmq"), home=ctx.region == n.home_region)

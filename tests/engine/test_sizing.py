@@ -139,9 +139,47 @@ def test_a_taken_registry_name_gets_a_free_alternative(tmp_path: Path, served: R
     assert "leafaideadbeef is taken by another Azure customer" in doc["error"]
     suggested = doc["hint"].split('uniq_id = "')[1][:8]
     assert suggested != "deadbeef" and len(suggested) == 8
+    clear_request_log(served)  # apply finds it before the first write, and suggests the same id
+    code, doc, err = run(Home(tmp_path), "apply", *args, "--answers", str(answers), "--yes", "--json", env=env)
+    assert code == 3 and f'uniq_id = "{suggested}"' in doc["hint"], err[-3000:]
+    assert sandbox_writes(served) == []
     code, doc, err = run(Home(tmp_path), "plan", *args, "--answers", str(_answers(tmp_path, uniq_id=suggested)),
                          "--json", env=env)
     assert code == 0, err[-3000:]
+
+
+def test_an_install_id_used_in_another_subscription_is_refused_naming_it(tmp_path: Path,
+                                                                        served: RunningSandbox) -> None:
+    """Another subscription of the tenant holds install 0badc0de (a tagged resource group): plan and apply in this
+    one refuse it before anything is made, naming that subscription (they would share state and keyring entries)."""
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    from tests.conftest import admin_credential
+
+    info = served.info
+    other = next(s for s in info["subscriptions"] if s != _first_sub(tmp_path, served))
+    rm = ResourceManagementClient(admin_credential(info), other, base_url=info["arm"],
+                                  connection_verify=info["ca_bundle"])
+    rm.resource_groups.create_or_update("studioml-0badc0de", {"location": "eastus",
+                                                              "tags": {"studioml-uniq-id": "0badc0de"}})
+    args, env = endpoint_args(info)
+    answers = _answers(tmp_path, uniq_id="0badc0de")
+    clear_request_log(served)
+    for command in ("plan", "apply"):
+        code, doc, err = run(Home(tmp_path), command, *args, "--answers", str(answers),
+                             *(["--yes"] if command == "apply" else []), "--json", env=env)
+        assert code == 2, err[-3000:]
+        assert doc["error"].startswith("install id 0badc0de is in use in subscription ") and other in doc["error"]
+        assert f'subscription = "{other}"' in doc["hint"]
+    assert sandbox_writes(served) == []
+
+
+def _first_sub(tmp_path: Path, served: RunningSandbox) -> str:
+    """The subscription the acceptance answers pick (by its display name)."""
+    args, env = endpoint_args(served.info)
+    code, doc, err = run(Home(tmp_path / "probe"), "plan", *args, "--answers", str(ANSWERS), "--json", env=env)
+    assert code == 0, err[-3000:]
+    return str(doc["subscription"]["id"])
 
 
 def test_regions_offering_a_size_with_quota_headroom(tmp_path: Path, served: RunningSandbox) -> None:

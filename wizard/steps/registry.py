@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 import time
 from typing import Any
 
 from ..answers import image_parts
+from ..azure.clients import Clients
 from ..azure.errors import azure_call
 from ..errors import InterruptedRun, LimitReached, RefusedError, TransientError, WizardError
 from ..events import StepProgress
+from ..naming import Names
 from ..secrets import SOURCE_TOKEN
 from ..source import credentials, fix_hint
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest, tags_missing
@@ -84,6 +86,46 @@ class ResourceGroup(Step):
         ctx.facts.group_ids[self.key] = str(group.id)
 
 
+REGISTRY_TYPE = "Microsoft.ContainerRegistry/registries"
+
+
+def free_id(clients: Clients, sub: str, uniq_id: str) -> str:
+    """An install id whose registry name is free, the same every time it is asked for the same taken id (so plan and
+    apply suggest the same one): the first free of md5(uniq_id-n)[:8], n = 1, 2, ..."""
+    acr = clients.acr(sub)
+    for n in range(1, 11):
+        candidate = hashlib.md5(f"{uniq_id}-{n}".encode(), usedforsecurity=False).hexdigest()[:8]
+        with azure_call("checking registry names"):
+            if acr.registries.check_name_availability({"name": f"leafai{candidate}", "type": REGISTRY_TYPE}
+                                                      ).name_available:
+                return candidate
+    return hashlib.md5(f"{uniq_id}-11".encode(), usedforsecurity=False).hexdigest()[:8]
+
+
+def name_taken(clients: Clients, sub: str, names: Names, check: Any) -> RefusedError:
+    """The refusal for a registry name another Azure customer holds, with a free id to use instead."""
+    return RefusedError(f"the registry name {names.registry} is taken by another Azure customer "
+                        f"({check.message or check.reason}).",
+                        f"choose another uniq_id, for example uniq_id = \"{free_id(clients, sub, names.uniq_id)}\"",
+                        "AlreadyInUse")
+
+
+def check_registry_name(clients: Clients, sub: str, names: Names) -> None:
+    """Before anything is made: the install's registry exists here, or its (global) name is free."""
+    acr = clients.acr(sub)
+    if get_or_none(lambda: acr.registries.get(names.registry_rg, names.registry), "reading the registry") is not None:
+        return
+    try:
+        with azure_call("checking the registry name"):
+            check = acr.registries.check_name_availability({"name": names.registry, "type": REGISTRY_TYPE})
+    except RefusedError as err:
+        if "Registration" in (err.code or "") or "not registered" in err.message:
+            return  # the provider is registered by the run; the registry step checks the name then
+        raise
+    if not check.name_available:
+        raise name_taken(clients, sub, names, check)
+
+
 class Registry(Step):
     """The ACR (Basic), admin user off unless asked for, its role assignment mode explicit."""
 
@@ -103,10 +145,7 @@ class Registry(Step):
                 check = acr.registries.check_name_availability(
                     {"name": name, "type": "Microsoft.ContainerRegistry/registries"})
             if not check.name_available:
-                raise RefusedError(f"the registry name {name} is taken by another Azure customer "
-                                   f"({check.message or check.reason}).",
-                                   f"choose another uniq_id, for example uniq_id = \"{self._free_id(ctx)}\"",
-                                   "AlreadyInUse")
+                raise name_taken(ctx.clients, ctx.subscription_id, ctx.names, check)
             return Observation(CREATE, "Basic SKU, ABAC repository permissions"
                                + (", admin user on" if ctx.answers.admin_user else ""), res)
         self._remember(ctx, reg)
@@ -119,17 +158,6 @@ class Registry(Step):
         if tags_missing(reg.get("tags"), ctx.tags):
             changes.append("tags")
         return Observation(UPDATE if changes else NONE, ", ".join(changes), res, {"tags": reg.get("tags") or {}})
-
-    def _free_id(self, ctx: Context) -> str:
-        acr = ctx.clients.acr(ctx.subscription_id)
-        for _ in range(10):
-            candidate = secrets.token_hex(4)
-            with azure_call("checking registry names"):
-                if acr.registries.check_name_availability({"name": f"leafai{candidate}",
-                                                           "type": "Microsoft.ContainerRegistry/registries"}
-                                                          ).name_available:
-                    return candidate
-        return secrets.token_hex(4)
 
     def _remember(self, ctx: Context, reg: dict[str, Any]) -> None:
         ctx.facts.registry_id = reg["id"]
