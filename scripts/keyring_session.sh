@@ -16,6 +16,7 @@ printf '[D-BUS Service]\nName=org.freedesktop.secrets\nExec=/bin/sh "%s" "%s"\n'
 printf '<busconfig><type>session</type><listen>unix:tmpdir=/tmp</listen><auth>EXTERNAL</auth>
   <servicedir>%s</servicedir><policy context="default"><allow send_destination="*" eavesdrop="true"/>
   <allow eavesdrop="true"/><allow own="*"/></policy></busconfig>\n' "$keyrings/services" > "$keyrings/bus.conf"
+export STUDIOML_PRIVATE_KEYRING="$keyrings"  # tests refuse to run without it (tests/conftest.py)
 dbus-run-session --config-file="$keyrings/bus.conf" -- sh -c '
   .venv/bin/python scripts/wait_keyring.py || exit 1
   "$@"' sh "$@"

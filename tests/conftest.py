@@ -120,6 +120,14 @@ SLOW_FIRST = ("tests/test_e2e_terminal.py", "tests/engine/test_regions.py", "tes
               "tests/engine/test_image_source.py", "tests/engine/test_experimenters.py")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite writes keyring entries: it runs only inside the private, throwaway Secret Service that ./test.sh
+    (scripts/keyring_session.sh) starts, never against the keyring of the person running plain pytest."""
+    if not os.environ.get("STUDIOML_PRIVATE_KEYRING"):
+        pytest.exit("run the tests with ./test.sh [pytest args]: it starts a private keyring for them (plain pytest "
+                    "would write test secrets into your own keyring)", returncode=2)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Slow files first, the rest in their usual order (the same on every worker: the sort is stable)."""
     items.sort(key=lambda item: 0 if item.nodeid.startswith(SLOW_FIRST) else 1)

@@ -351,3 +351,17 @@ def test_client_cidrs_are_networks_and_the_experimenters_s3_key_reaches_the_expe
     assert idents["experimenter"]["credentials"] == [{"accessKey": "E", "secretKey": "e"}]
     actions = idents["experimenter"]["actions"]
     assert "Admin" not in actions and {a.split(":")[1] for a in actions} == set(vmconfig.buckets())
+
+
+def test_plain_pytest_outside_the_private_keyring_refuses_to_run() -> None:
+    """Without the private Secret Service of ./test.sh the suite stops before any test (it would write into the
+    person's own keyring)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "STUDIOML_PRIVATE_KEYRING"}
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "tests/test_core_units.py", "-k",
+                          "client_cidrs"], env=env, capture_output=True, text=True, timeout=120,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.returncode == 2 and "run the tests with ./test.sh" in out.stdout + out.stderr, out.stdout[-1000:]
