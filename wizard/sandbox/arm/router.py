@@ -12,14 +12,14 @@ from typing import Any
 from aiohttp import web
 
 from ..store import iso
-from . import acr, aks, authz, compute, network, outbound, resources, versions
+from . import acr, aks, authz, compute, network, nsg, outbound, resources, versions
 from .base import ArmError, Sandbox, json_response
 from .provider import Call, Ref, ResourceType
 
 TYPES: list[ResourceType] = [
     acr.Registries(), aks.ManagedClusters(), aks.AgentPools(), compute.VirtualMachines(),
-    network.VirtualNetworks(), network.SUBNET, network.Peerings(), network.NetworkSecurityGroups(),
-    network.SecurityRules(), outbound.PublicIPAddresses(), outbound.NatGateways(), network.NetworkInterfaces(),
+    network.VirtualNetworks(), network.SUBNET, network.Peerings(), nsg.NetworkSecurityGroups(),
+    nsg.SecurityRules(), outbound.PublicIPAddresses(), outbound.NatGateways(), network.NetworkInterfaces(),
 ]
 BY_PATH = {(t.namespace.lower(), tuple(x.lower() for x in t.types)): t for t in TYPES}
 resources.DELETE_SECONDS.update({f"{t.namespace}/{'/'.join(t.types)}".lower(): t.delete_seconds for t in TYPES})

@@ -74,7 +74,7 @@ class Shell:
             for self.line, raw in enumerate(text.splitlines(), 1):
                 if self._run_line(raw) is not None:
                     break
-        except _Exit as done:
+        except ExitScript as done:
             self.status = done.code
         return self.status
 
@@ -88,7 +88,8 @@ class Shell:
             return None
         words = self.tokenize(stripped)
         if words and not words[0].op and words[0].text in UNSUPPORTED:
-            raise _Exit(self._fail(2, f"sandbox shell: line {self.line}: '{words[0].text}' blocks are not modelled"))
+            raise ExitScript(self._fail(2, f"sandbox shell: line {self.line}: '{words[0].text}' blocks are not "
+                                           "modelled"))
         for seq in _split(words, ";"):
             if seq:
                 self._and_or(seq)
@@ -117,7 +118,7 @@ class Shell:
                 self._run_line(trap)
                 self.err_trap = trap
             if self.errexit:
-                raise _Exit(status)
+                raise ExitScript(status)
 
     def _pipeline(self, words: list[Word]) -> int:
         stages = _split(words, "|")
@@ -192,6 +193,8 @@ class Shell:
                 return Result(self.status, out, err)
             finally:
                 self.args = saved
+        from .builtins import BUILTINS  # they act on the shell itself (set -e, trap, export, exit)
+
         builtin = BUILTINS.get(name)
         if builtin is not None:
             return builtin(self, argv, stdin)
@@ -288,7 +291,7 @@ class Shell:
                 continue
             buf, have, i = buf + c, True, i + 1
         if quote:
-            raise _Exit(self._fail(2, f"sandbox shell: line {self.line}: unterminated quote"))
+            raise ExitScript(self._fail(2, f"sandbox shell: line {self.line}: unterminated quote"))
         if have:
             words.append(Word(buf))
         return words
@@ -326,7 +329,9 @@ class Shell:
         return value, i + m.end()
 
 
-class _Exit(Exception):
+class ExitScript(Exception):
+    """``exit N``: ends the script with N."""
+
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
@@ -340,62 +345,6 @@ def _split(words: list[Word], op: str) -> list[list[Word]]:
         else:
             out[-1].append(w)
     return out
-
-
-def _set(sh: Shell, argv: list[str], _stdin: str) -> Result:
-    args = iter(argv[1:])
-    for a in args:
-        if a.startswith("-") and a != "-o":
-            sh.errexit = sh.errexit or "e" in a
-        if a == "-o" or (a.startswith("-") and a.endswith("o")):
-            sh.pipefail = sh.pipefail or next(args, "") == "pipefail"
-    return Result(0)
-
-
-def _echo(_sh: Shell, argv: list[str], _stdin: str) -> Result:
-    args = argv[1:]
-    newline = not (args and args[0] == "-n")
-    if not newline:
-        args = args[1:]
-    return Result(0, " ".join(args) + ("\n" if newline else ""))
-
-
-def _printf(_sh: Shell, argv: list[str], _stdin: str) -> Result:
-    if len(argv) < 2:
-        return Result(2, "", "printf: usage: printf format [arguments]\n")
-    fmt, args = argv[1].replace("\\n", "\n"), list(argv[2:])
-    if "%s" not in fmt:
-        return Result(0, fmt)
-    out = ""
-    while True:
-        piece = re.sub(r"%s", lambda _m: args.pop(0) if args else "", fmt)
-        out += piece
-        if not args:
-            return Result(0, out)
-
-
-def _exit(sh: Shell, argv: list[str], _stdin: str) -> Result:
-    raise _Exit(int(argv[1]) if len(argv) > 1 else sh.status)
-
-
-def _trap(sh: Shell, argv: list[str], _stdin: str) -> Result:
-    if len(argv) >= 3 and argv[-1] == "ERR":
-        sh.err_trap = argv[1]
-    return Result(0)
-
-
-def _export(sh: Shell, argv: list[str], _stdin: str) -> Result:
-    for a in argv[1:]:
-        name, sep, value = a.partition("=")
-        if sep:
-            sh.env[name] = value
-    return Result(0)
-
-
-BUILTINS: dict[str, Program] = {
-    "set": _set, "echo": _echo, "printf": _printf, "exit": _exit, "trap": _trap, "export": _export,
-    "true": lambda _s, _a, _i: Result(0), ":": lambda _s, _a, _i: Result(0), "false": lambda _s, _a, _i: Result(1),
-}
 
 
 def new_shell(machine: Machine, programs: dict[str, Program], **kw: Any) -> Shell:
