@@ -294,7 +294,9 @@ def check_id_elsewhere(clients: Clients, sub: str, uniq_id: str) -> None:
 
 def preflight_for(ctx: Context) -> None:
     """:func:`preflight` for a run's context (its region, cluster, and whether it is the home region), after the
-    install id's other uses in the tenant and the registry's global name."""
+    install id's other uses in the tenant and the registry's global name; last, whether the signed-in identity's
+    role assignments grant what the apply writes."""
+    from .permissions import check_permissions
     from .steps.registry import check_registry_name
 
     check_id_elsewhere(ctx.clients, ctx.subscription_id, ctx.names.uniq_id)
@@ -302,3 +304,4 @@ def preflight_for(ctx: Context) -> None:
     n = ctx.names
     preflight(ctx.clients, ctx.subscription_id, ctx.answers, n.cluster_rg(ctx.region), n.cluster, n.registry_rg,
               n.vm("rabbitmq"), home=ctx.region == n.home_region)
+    check_permissions(ctx.clients, ctx.subscription_id, n, ctx.region)

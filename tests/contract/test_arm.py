@@ -289,7 +289,9 @@ def test_role_definitions_and_assignments(arm: Any, recorder: Any, sub: str, san
             "roleDefinitionId": role[0].id, "principalId": principal}})
     assert dup.value.status_code == 409 and dup.value.error.code == "RoleAssignmentExists"
     listed = list(auth.role_assignments.list_for_scope(reg.id, filter=f"principalId eq '{principal}'"))
-    assert [a.name for a in listed] == [ra_name]
+    # at, above and below the scope: the new one and the admin's Owner on the subscription (inherited)
+    assert sorted((a.scope, a.name) for a in listed if a.scope == reg.id) == [(reg.id, ra_name)]
+    assert {a.scope for a in listed} == {reg.id, f"/subscriptions/{sub}"}
     with pytest.raises(HttpResponseError) as ghost:
         auth.role_assignments.create(reg.id, str(uuid.uuid4()), {"properties": {
             "roleDefinitionId": role[0].id, "principalId": str(uuid.uuid4())}})

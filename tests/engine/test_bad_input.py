@@ -1,14 +1,21 @@
 """Bad input costs nothing and says what is wrong: an unknown region is refused before the first write, naming the
 region and listing the subscription's own; an answers file that is not UTF-8 names the byte; a CA bundle that holds
 no PEM certificate names the file (not the sign-in); a host without the ip command is told so when an id must be
-derived (each exit 2); a Warned subscription is warned about."""
+derived (each exit 2); a Warned subscription is warned about; an identity whose role assignments grant less than an
+apply writes is refused before the first write (exit 3)."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import RunningSandbox
+import pytest
+from azure.core.exceptions import HttpResponseError
+
+from tests.conftest import RunningSandbox, admin_credential
 from tests.engine.helpers import (
+    ANSWERS,
     Home,
     answers_with,
     clear_request_log,
@@ -102,3 +109,53 @@ def test_no_usable_keyring_is_the_hosts_setup_exit_2(tmp_path: Path, served: Run
                               "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
     assert code == 2 and "Traceback" not in err, err[-2000:]
     assert "keyring" in doc["error"] and "report it" not in doc["error"] + doc["hint"], doc
+
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+
+
+def _demote_to_contributor(info: dict[str, Any]) -> str:
+    """Through ARM itself, as the sandbox's admin service principal: give it Contributor on the answers' subscription
+    and take its Owner away (Contributor's NotActions hold Microsoft.Authorization/*/Write); returns the
+    subscription."""
+    from azure.mgmt.authorization import AuthorizationManagementClient
+    from azure.mgmt.subscription import SubscriptionClient
+
+    cred = admin_credential(info)
+    kw: dict[str, Any] = {"base_url": info["arm"], "connection_verify": info["ca_bundle"]}
+    sub = next(str(s.subscription_id) for s in SubscriptionClient(cred, **kw).subscriptions.list()
+               if s.display_name == "Visual Studio Ultimate with MSDN")
+    authz = AuthorizationManagementClient(cred, sub, **kw)
+    scope = f"/subscriptions/{sub}"
+    mine = [a for a in authz.role_assignments.list_for_subscription() if a.scope == scope and a.principal_type ==
+            "ServicePrincipal"]
+    oid = mine[0].principal_id
+    authz.role_assignments.create(scope, str(uuid.uuid4()), {"properties": {
+        "roleDefinitionId": f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}",
+        "principalId": oid, "principalType": "ServicePrincipal"}})
+    for a in mine:
+        authz.role_assignments.delete_by_id(str(a.id))
+    with pytest.raises(HttpResponseError) as refused:  # the sandbox now refuses it what Azure refuses Contributor
+        authz.role_assignments.create(scope, str(uuid.uuid4()), {"properties": {
+            "roleDefinitionId": f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}",
+            "principalId": oid, "principalType": "ServicePrincipal"}})
+    assert refused.value.status_code == 403 and refused.value.error.code == "AuthorizationFailed"
+    assert "'Microsoft.Authorization/roleAssignments/write'" in str(refused.value.error.message)
+    return sub
+
+
+def test_missing_permissions_are_found_before_the_first_write(tmp_path: Path, served: RunningSandbox,
+                                                              home: Home) -> None:
+    args, env = endpoint_args(served.info)
+    sub = _demote_to_contributor(served.info)
+    clear_request_log(served)
+    for command in ("plan", "apply"):
+        code, doc, err = run(home, command, *args, "--answers", str(ANSWERS), *(["--yes"] if command == "apply"
+                                                                                else []), "--json", env=env)
+        assert code == 3 and "Traceback" not in err, err[-2000:]
+        assert doc["error"].startswith("the signed-in identity (object id "), doc
+        assert "let the runners' service principal pull the runner image" in doc["error"], doc
+        assert "(Microsoft.Authorization/roleAssignments/write)" in doc["error"], doc
+        assert f"Its role assignments: Contributor on /subscriptions/{sub}." in doc["error"], doc
+        assert "create the AKS cluster" not in doc["error"], doc  # Contributor may do that
+        assert "Role Based Access Control Administrator" in doc["hint"], doc
+    assert sandbox_writes(served) == []

@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from . import authority, graph, prices, registry
-from .arm import router
+from .arm import rbac, router
 from .arm.base import ArmError, Sandbox
 from .crypto import Pki
 from .faults import Faults
@@ -235,6 +235,8 @@ class SandboxServer:
                  device_approve_seconds: float | None = None) -> None:
         self.directory = directory
         self.store = Store(directory)
+        if rbac.seed_admin_roles(self.store.data):
+            self.store.save()
         self.pki = Pki.load_or_create(directory)
         self.faults = Faults.parse(faults)
         self.sbx = Sandbox(self.store, self.pki, speed=speed, lro_fail_rate=self.faults.rates.get("lro_fail", 0.0))

@@ -17,36 +17,52 @@ from .base import ArmError, json_response, now_iso
 from .provider import Call
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-BUILTIN: dict[str, tuple[str, str, list[str], list[str]]] = {
+# (roleName, description, actions, dataActions, notActions) of the built-in roles, as "Azure built-in roles"
+# (learn.microsoft.com/azure/role-based-access-control/built-in-roles) lists them.
+CONTRIBUTOR_NOT = ["Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write",
+                   "Microsoft.Authorization/elevateAccess/Action", "Microsoft.Blueprint/blueprintAssignments/write",
+                   "Microsoft.Blueprint/blueprintAssignments/delete", "Microsoft.Compute/galleries/share/action",
+                   "Microsoft.Purview/consents/write", "Microsoft.Purview/consents/delete"]
+BUILTIN: dict[str, tuple[str, str, list[str], list[str], list[str]]] = {
     "7f951dda-4ed3-4680-a7ca-43fe172d538d": ("AcrPull", "acr pull", [],
-                                             ["Microsoft.ContainerRegistry/registries/pull/read"]),
+                                             ["Microsoft.ContainerRegistry/registries/pull/read"], []),
     "8311e382-0749-4cb8-b61a-304f252e45ec": ("AcrPush", "acr push", [],
                                              ["Microsoft.ContainerRegistry/registries/pull/read",
-                                              "Microsoft.ContainerRegistry/registries/push/write"]),
+                                              "Microsoft.ContainerRegistry/registries/push/write"], []),
     "b24988ac-6180-42a0-ab88-20f7382dd24c": ("Contributor", "Grants full access to manage all resources, but "
-                                             "does not allow you to assign roles in Azure RBAC.", ["*"], []),
+                                             "does not allow you to assign roles in Azure RBAC.", ["*"], [],
+                                             CONTRIBUTOR_NOT),
     "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": ("Owner", "Grants full access to manage all resources, including "
-                                             "the ability to assign roles in Azure RBAC.", ["*"], []),
+                                             "the ability to assign roles in Azure RBAC.", ["*"], [], []),
     "acdd72a7-3385-48ef-bd42-f606fba81ae7": ("Reader", "View all resources, but does not allow you to make any "
-                                             "changes.", ["*/read"], []),
+                                             "changes.", ["*/read"], [], []),
     "4d97b98b-1d4f-4787-a291-c67834d212e7": ("Network Contributor", "Lets you manage networks, but not access "
-                                             "to them.", ["Microsoft.Network/*"], []),
+                                             "to them.", ["Microsoft.Network/*"], [], []),
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": ("User Access Administrator", "Lets you manage user access to Azure "
+                                             "resources.", ["*/read", "Microsoft.Authorization/*",
+                                                            "Microsoft.Support/*"], [], []),
+    "f58310d9-a9f6-439a-9e8d-f62e7b41a168": ("Role Based Access Control Administrator", "Manage access to Azure "
+                                             "resources by assigning roles using Azure RBAC.",
+                                             ["Microsoft.Authorization/roleAssignments/write",
+                                              "Microsoft.Authorization/roleAssignments/delete", "*/read",
+                                              "Microsoft.Support/*"], [], []),
     "b93aa761-3e63-49ed-ac28-beffa264f7ac": ("Container Registry Repository Reader", "Allows read access to "
                                              "Azure Container Registry repositories; supports ABAC conditions on the "
                                              "repository name.", [],
                                              ["Microsoft.ContainerRegistry/registries/repositories/content/read",
-                                              "Microsoft.ContainerRegistry/registries/repositories/metadata/read"]),
+                                              "Microsoft.ContainerRegistry/registries/repositories/metadata/read"],
+                                             []),
 }
 PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal", "ForeignGroup", "Device")
 
 
 def _definition(scope: str, guid: str) -> dict[str, Any]:
-    name, desc, actions, data = BUILTIN[guid]
+    name, desc, actions, data, not_actions = BUILTIN[guid]
     return {
         "id": f"{scope.rstrip('/')}/providers/Microsoft.Authorization/roleDefinitions/{guid}",
         "name": guid, "type": "Microsoft.Authorization/roleDefinitions",
         "properties": {"roleName": name, "type": "BuiltInRole", "description": desc, "assignableScopes": ["/"],
-                       "permissions": [{"actions": actions, "notActions": [], "dataActions": data,
+                       "permissions": [{"actions": actions, "notActions": not_actions, "dataActions": data,
                                         "notDataActions": []}],
                        "createdOn": "2018-10-29T17:52:32.5201177Z", "updatedOn": "2021-11-11T20:13:44.1903478Z",
                        "createdBy": None, "updatedBy": None}}

@@ -47,7 +47,12 @@ def subscription_body(sbx: Sandbox, sub: dict[str, Any]) -> dict[str, Any]:
 
 def list_subscriptions(call: Call) -> web.Response:
     """GET /subscriptions."""
-    subs = [subscription_body(call.sbx, s) for s in call.sbx.store.data["subscriptions"]]
+    # ARM lists the subscriptions the caller holds a role in (at, above or below the subscription's scope)
+    mine = {a["properties"]["scope"].lower().split("/")[2] for a in call.sbx.store.data.get("role_assignments", {})
+            .values() if a["properties"]["principalId"].lower() == str(call.caller.get("oid", "")).lower()
+            and a["properties"]["scope"].lower().startswith("/subscriptions/")}
+    subs = [subscription_body(call.sbx, s) for s in call.sbx.store.data["subscriptions"]
+            if s["subscriptionId"].lower() in mine]
     body: dict[str, Any] = {"value": subs, "count": {"type": "Total", "value": len(subs)}}
     if call.api_version >= "2022-12-01":
         body["nextLink"] = ""  # required by that spec version; empty means no further page

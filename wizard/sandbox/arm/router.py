@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from ..store import iso
-from . import acr, aks, authz, compute, network, nsg, outbound, resources, versions
+from . import acr, aks, authz, compute, network, nsg, outbound, rbac, resources, versions
 from .base import ArmError, Sandbox, json_response
 from .provider import Call, Ref, ResourceType
 
@@ -41,16 +41,7 @@ def authenticate(sbx: Sandbox, request: web.Request) -> dict[str, Any]:
                        headers={"WWW-Authenticate": f'Bearer authorization_uri="{sbx.base_url}", '
                                                     'error="invalid_token", error_description="The access token '
                                                     'is invalid."'})
-    if claims.get("oid") not in (sbx.store.meta["admin_object_id"], _admin_sp(sbx)):
-        raise ArmError(403, "AuthorizationFailed", f"The client '{claims.get('appid')}' with object id "
-                       f"'{claims.get('oid')}' does not have authorization to perform action "
-                       f"'{request.method}' over scope '{request.path}' or the scope is invalid.")
     return claims
-
-
-def _admin_sp(sbx: Sandbox) -> str:
-    admin = sbx.store.meta["admin_client_id"]
-    return str(next(s["id"] for s in sbx.store.data["service_principals"].values() if s["appId"] == admin))
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
@@ -58,6 +49,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     sbx: Sandbox = request.app["sandbox"]
     try:
         claims = authenticate(sbx, request)
+        rbac.authorize(sbx.store.data, authz.BUILTIN, claims, request.method, [s for s in request.path.split("/") if s])
         raw = await request.read()
         try:
             body = json.loads(raw) if raw else None
