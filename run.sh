@@ -27,9 +27,9 @@ if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ] && [ ! -S "$bus_socket" ] && [ -t 0 ] 
     exit 2
   fi
   printf '%s' "$password" | dbus-run-session --dbus-daemon="$PWD/scripts/quiet_dbus_daemon.sh" -- sh -c '
-    gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 1
+    gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 2
     .venv/bin/python scripts/wait_keyring.py 10 \
-      "the login keyring did not unlock with that password (it keeps the password it was made with)" || exit 1
+      "the login keyring did not unlock with that password (it keeps the password it was made with)" || exit 2
     exec .venv/bin/studioml-azure "$@" </dev/tty' sh "$@"
   exit $?
 fi

@@ -23,7 +23,7 @@ from .actions import Action, Status
 from .answers import Answers
 from .catalog import gpu_size
 from .engine import Engine, RunResult
-from .errors import InputError
+from .errors import InputError, LoginError
 from .events import Event, describe
 from .flow import Wizard
 from .logs import log, setup_log
@@ -177,6 +177,10 @@ def _summary(result: RunResult) -> str:
     if code == 4:
         return "interrupted: run the same command again to resume where it stopped"
     failed = [k for k, o in result.outcomes.items() if o.status == Status.FAILED]
+    lost = [k for k, o in result.outcomes.items() if isinstance(o.error, LoginError)]
+    if lost:
+        return (f"stopped: the sign-in was refused in {', '.join(lost)}, so every step stopped at a safe point; sign "
+                "in again, then run the same command (finished steps are kept)")
     return f"failed in {', '.join(failed)}: fix the cause above and run again (finished steps are kept)"
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .actions import Action, Status
-from .errors import InterruptedRun, LimitReached, TransientError, WizardError
+from .errors import InterruptedRun, LimitReached, LoginError, TransientError, WizardError
 from .events import Event, StepDone, StepFailed, StepRetrying, StepSkipped, StepStarted
 from .steps.base import NONE, Context, Step
 
@@ -116,6 +116,9 @@ class Engine:
                     await asyncio.to_thread(ctx.sleep, delay)
                 except InterruptedRun as stop:
                     return self._failed(step, stop)
+            except LoginError as err:  # the sign-in is gone: every other step stops at its next safe point
+                ctx.stop.set()
+                return self._failed(step, err)
             except WizardError as err:
                 return self._failed(step, err)
             except Exception as err:  # a bug: report it like any failure, the CLI shows it with --debug

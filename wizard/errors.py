@@ -61,7 +61,11 @@ class InterruptedRun(WizardError):
 
 
 class LoginError(WizardError):
-    """No usable credential could be obtained."""
+    """The sign-in was refused or no credential could be obtained (exit code 3: signing in again is the fix). Raised
+    mid-run (a client secret revoked, an account disabled) it stops the other steps at their next safe point: they
+    would only go on with a token that is about to be refused too."""
+
+    exit_code = 3
 
 
 class SecretStoreError(WizardError):

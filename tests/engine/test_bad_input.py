@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from azure.core.exceptions import HttpResponseError
 
 from tests.conftest import RunningSandbox, admin_credential
@@ -20,9 +21,13 @@ from tests.engine.helpers import (
     answers_with,
     clear_request_log,
     endpoint_args,
+    finish,
+    requests_logged,
     run,
     run_text,
     sandbox_writes,
+    start,
+    wait_started,
 )
 
 
@@ -159,3 +164,27 @@ def test_missing_permissions_are_found_before_the_first_write(tmp_path: Path, se
         assert "create the AKS cluster" not in doc["error"], doc  # Contributor may do that
         assert "Role Based Access Control Administrator" in doc["hint"], doc
     assert sandbox_writes(served) == []
+
+
+def test_a_client_secret_revoked_mid_run_is_exit_3_and_stops_every_step(tmp_path: Path, served: RunningSandbox,
+                                                                        home: Home) -> None:
+    """Tokens last 20 s (below azure-identity's 5-minute refresh margin, so each request asks for one, as when the
+    token's hour is over); once the apply builds, the admin application's secrets are revoked: the next token request
+    is refused (AADSTS7000215), the run ends with exit 3 saying to sign in again, and no write follows the refusal."""
+    args, env = endpoint_args(served.info)
+    control = f"{served.info['arm']}/sandbox/identity"
+    requests.post(control, json={"token_lifetime": 20}, verify=served.info["ca_bundle"], timeout=10).raise_for_status()
+    proc = start(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    wait_started(proc, home, "network")
+    requests.post(control, json={"revoke_secrets": served.info["client_id"]}, verify=served.info["ca_bundle"],
+                  timeout=10).raise_for_status()
+    code, doc, err = finish(proc)
+    assert code == 3 and "Traceback" not in err, err[-3000:]
+    failed = {k: s for k, s in doc["steps"].items() if s["status"] == "failed"}
+    refused = [s for s in failed.values() if "the sign-in was refused" in s["error"]]
+    assert refused and all("AADSTS7000215" in s["error"] and s["hint"].startswith("sign in again") for s in refused)
+    assert all(s in refused or s["error"].startswith("stopped") for s in failed.values()), failed
+    assert "stopped: the sign-in was refused in " in err and "sign in again, then run the same command" in err
+    log = requests_logged(served)
+    first_refusal = next(i for i, r in enumerate(log) if r[1].endswith("/oauth2/v2.0/token") and r[2] == 401)
+    assert [r for r in log[first_refusal:] if r[0] in ("PUT", "PATCH", "DELETE") and r[2] < 300] == []

@@ -69,7 +69,10 @@ def classify(err: Exception, what: str) -> WizardError:
     if isinstance(err, WizardError):
         return err
     if isinstance(err, ClientAuthenticationError):
-        return LoginError(f"{what}: the sign-in was refused ({err.message}).", "sign in again")
+        return LoginError(f"{what}: the sign-in was refused ({str(err.message).splitlines()[0]})",
+                          "sign in again (az login, or a valid AZURE_CLIENT_SECRET for a service principal: a revoked "
+                          "or expired secret is replaced with `az ad app credential reset`), then run the same "
+                          "command: finished steps are kept")
     if isinstance(err, (ServiceRequestError, ServiceResponseError)):
         return TransientError(f"{what}: the connection failed ({type(err).__name__}).",
                               "check the network; the run resumes where it stopped")

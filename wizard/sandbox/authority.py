@@ -90,10 +90,11 @@ def _access_token(sbx: Sandbox, *, resource: str, oid: str, appid: str, extra: d
                   ) -> dict[str, Any]:
     now = int(time.time())
     tid = sbx.store.meta["tenant_id"]
+    lifetime = int(sbx.store.meta.get("token_lifetime") or TOKEN_LIFETIME)  # set through /sandbox/identity
     claims = {"aud": resource, "iss": f"{sbx.base_url}/{tid}/v2.0", "iat": now, "nbf": now,
-              "exp": now + TOKEN_LIFETIME, "tid": tid, "oid": oid, "sub": oid, "appid": appid,
+              "exp": now + lifetime, "tid": tid, "oid": oid, "sub": oid, "appid": appid,
               "ver": "1.0", "uti": b64url(secrets.token_bytes(12)), **(extra or {})}
-    return {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME, "ext_expires_in": TOKEN_LIFETIME,
+    return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
             "access_token": sbx.pki.sign_jwt(claims)}
 
 
@@ -107,7 +108,9 @@ def _client_credentials(sbx: Sandbox, form: dict[str, str]) -> web.Response:
                           f"found in the directory '{tid}'. This can happen if the application has not been "
                           "installed by the administrator of the tenant or consented to by any user in the tenant.")
     valid = False
-    if client_id == data["meta"]["admin_client_id"]:
+    if client_id in data["meta"].get("revoked_apps", []):
+        valid = False
+    elif client_id == data["meta"]["admin_client_id"]:
         valid = secrets.compare_digest(secret, admin_secret(sbx.store.directory))
     else:
         h = secret_hash(secret)

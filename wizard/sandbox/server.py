@@ -148,6 +148,26 @@ async def _upstream(request: web.Request) -> web.Response:
     return web.json_response(upstream.configure(request.app["sandbox"], body))
 
 
+async def _identity(request: web.Request) -> web.Response:
+    """The directory's side of a sign-in, changed by tests: ``POST {"token_lifetime": seconds}`` issues access tokens
+    that last that long from now on (Entra ID's configurable token lifetime; the sandbox allows less than Azure's 10
+    minutes so that a token's hour passes within a test); ``{"revoke_secrets": "<appId>"}`` removes an application's
+    client secrets, as ``az ad app credential delete`` does: tokens already issued stay valid until they expire, as
+    Entra ID's do, and the next token request is refused with AADSTS7000215."""
+    sbx: Sandbox = request.app["sandbox"]
+    body = await request.json()
+    meta = sbx.store.meta
+    if "token_lifetime" in body:
+        meta["token_lifetime"] = max(5, int(body["token_lifetime"]))
+    app_id = str(body.get("revoke_secrets", ""))
+    if app_id:
+        meta.setdefault("revoked_apps", []).append(app_id)
+        data = sbx.store.data
+        data["app_secrets"] = {k: v for k, v in data["app_secrets"].items() if v["appId"] != app_id}
+    sbx.store.save()
+    return web.json_response({"token_lifetime": meta.get("token_lifetime"), "revoked": meta.get("revoked_apps", [])})
+
+
 async def _reach(request: web.Request) -> web.Response:
     """Whether an experimenter at an internet address reaches a service: ``POST {"from": "203.0.113.7", "host":
     "<public IP or its DNS name>", "port": 5671}`` -> ``{"reachable": bool, "state": "open|refused|timeout", "why"}``.
@@ -213,6 +233,7 @@ def build_app(sbx: Sandbox, faults: Faults) -> web.Application:
     app.router.add_route("GET", "/sandbox/requests", _requests)
     app.router.add_route("*", "/sandbox/downloads", _downloads)
     app.router.add_route("*", "/sandbox/upstream", _upstream)
+    app.router.add_route("POST", "/sandbox/identity", _identity)
     app.router.add_post("/sandbox/reach", _reach)
     app.router.add_route("DELETE", "/sandbox/requests", _requests)
     app.router.add_route("*", "/devicelogin", authority.device_login)
