@@ -22,5 +22,11 @@ if [ "$(cat .azcli/.installed 2>/dev/null)" != "$AZ_VERSION" ]; then
   rm -rf .azcli && "$PY" -m venv .azcli && .azcli/bin/pip install -q --disable-pip-version-check "azure-cli==$AZ_VERSION" \
     && echo "$AZ_VERSION" > .azcli/.installed
 fi
+# kubectl for the kubectl tests (tests/kube, the printed script's run): the machine's, else a pinned official one in
+# .tools/bin (scripts/install_kubectl.py says from where); those tests fail, never skip, without one.
+if ! command -v kubectl >/dev/null 2>&1; then
+  .venv/bin/python scripts/install_kubectl.py .tools/bin/kubectl || { echo "Could not install kubectl" >&2; exit 1; }
+  PATH="$PWD/.tools/bin:$PATH"; export PATH
+fi
 # The tests run in a private D-Bus session whose Secret Service is a throwaway gnome-keyring (scripts/keyring_session.sh)
 exec ./scripts/keyring_session.sh .venv/bin/python -m pytest -n "${TEST_WORKERS:-4}" "$@"

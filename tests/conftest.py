@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -86,6 +87,16 @@ class Recorder:
 def recorder() -> Recorder:
     """A fresh recorder; tests validate its answers with ``tests.contract.checks``."""
     return Recorder()
+
+
+def require_kubectl() -> str:
+    """The kubectl the tests run. None on PATH is a failure saying how to get one, never a skip: ./test.sh puts the
+    machine's, or a pinned official one (scripts/install_kubectl.py), there."""
+    path = shutil.which("kubectl")
+    if path is None:
+        pytest.fail("kubectl is not on PATH: run the suite with ./test.sh, which installs a pinned kubectl into "
+                    ".tools/bin when the machine has none")
+    return path
 
 
 def admin_credential(info: dict[str, Any]) -> Any:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RunningSandbox
+from tests.engine.helpers import az_login
 from wizard.azure.cloud import cloud_from_options, login
 from wizard.errors import InputError, LoginError
 
@@ -65,38 +66,6 @@ def test_endpoint_options_are_checked() -> None:
         cloud_from_options("AzureCloud", registry="http://127.0.0.1:1/{host}")  # Basic auth in the clear
     gov = cloud_from_options("AzureUSGovernment")
     assert gov.arm_scope == "https://management.usgovcloudapi.net/.default" and not gov.custom
-
-
-AZ_LOGIN = """
-import os, sys, json
-from azure.cli.core import get_default_cli
-from azure.cli.core.cloud import Cloud, CloudEndpoints, CloudSuffixes, add_cloud, switch_active_cloud
-from azure.cli.core._profile import Profile
-info = json.loads(sys.stdin.read())
-cli = get_default_cli()
-add_cloud(cli, Cloud("StudioSandbox", endpoints=CloudEndpoints(
-    resource_manager=info["arm"] + "/", active_directory=info["authority"],
-    active_directory_resource_id="https://management.core.windows.net/",
-    microsoft_graph_resource_id="https://graph.microsoft.com/", management="https://management.core.windows.net/"),
-    suffixes=CloudSuffixes()))
-switch_active_cloud(cli, "StudioSandbox")
-cli.config.set_value("core", "instance_discovery", "false")
-Profile(cli_ctx=get_default_cli()).login(False, info["client_id"], {"client_secret": info["client_secret"]}, True,
-                                         info["tenant_id"], skip_subscription_discovery=True,
-                                         subscription=info["subscriptions"][2])
-"""
-
-
-def az_login(sandbox: RunningSandbox, config_dir: Path) -> dict[str, str]:
-    """What `az cloud register` + `az login --service-principal` leave behind, made by azure-cli-core itself;
-    returns the environment that points at it (the sandbox CA for az's own HTTP stack)."""
-    env = {**os.environ, "AZURE_CONFIG_DIR": str(config_dir), "REQUESTS_CA_BUNDLE": sandbox.info["ca_bundle"]}
-    for name in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID"):
-        env.pop(name, None)
-    proc = subprocess.run([sys.executable, "-c", AZ_LOGIN], input=json.dumps(sandbox.info), capture_output=True,
-                          text=True, env=env, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return {"AZURE_CONFIG_DIR": env["AZURE_CONFIG_DIR"], "REQUESTS_CA_BUNDLE": env["REQUESTS_CA_BUNDLE"]}
 
 
 REUSE = """

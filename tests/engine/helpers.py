@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import keyring
 import requests
+from azure.identity import ClientSecretCredential
+from azure.mgmt.authorization import AuthorizationManagementClient
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.containerservice import ContainerServiceClient
+from azure.mgmt.network import NetworkManagementClient
+from azure.mgmt.resource.resources import ResourceManagementClient
 
-from tests.conftest import ROOT, RunningSandbox
+from tests.conftest import ROOT, RunningSandbox, admin_credential, require_kubectl
 from wizard.secrets import keyring_call
 
+TOOL = ROOT / "assets" / "services" / "check.py"
 ANSWERS = ROOT / "tests" / "data" / "answers.toml"
 READ_ACTIONS = ("/listclusterusercredential", "/listclusteradmincredential", "/listcredentials",
                 "/checknameavailability", "/oauth2/v2.0/token", "/oauth2/v2.0/devicecode")
@@ -178,15 +186,8 @@ def clear_request_log(sandbox: RunningSandbox) -> None:
 
 
 def kubectl_deployment(kubeconfig: str) -> dict[str, Any]:
-    """``kubectl get deploy -n gpu-resources -o json`` with the wizard's kubeconfig (the machine's kubectl; the
-    official client where no kubectl is installed)."""
-    if shutil.which("kubectl") is None:
-        from kubernetes import client, config
-
-        api = client.AppsV1Api(config.new_client_from_config(kubeconfig))
-        dep = api.read_namespaced_deployment("studioml-go-runner-deployment", "gpu-resources")
-        return dict(api.api_client.sanitize_for_serialization(dep))
-    proc = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "get", "deploy", "-n", "gpu-resources", "-o",
+    """``kubectl get deploy -n gpu-resources -o json`` with the wizard's kubeconfig."""
+    proc = subprocess.run([require_kubectl(), "--kubeconfig", kubeconfig, "get", "deploy", "-n", "gpu-resources", "-o",
                            "json"], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     items = json.loads(proc.stdout)["items"]
@@ -231,3 +232,88 @@ def seaweedfs_url() -> str:
     from wizard.vmconfig import versions
 
     return str(versions()["seaweedfs"]["url"])
+
+
+def check_tool() -> ModuleType:
+    """The check tool (assets/services/check.py) loaded as a module, as the VMs and probe pods run it."""
+    spec = importlib.util.spec_from_file_location("check_tool", TOOL)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def graph_get(served: RunningSandbox, cred: ClientSecretCredential, path: str, **params: str) -> Any:
+    """GET a Microsoft Graph path of the sandbox as its admin."""
+    token = cred.get_token("https://graph.microsoft.com/.default").token
+    resp = requests.get(f"{served.info['graph']}/v1.0{path}", params=params, timeout=10,
+                        headers={"Authorization": f"Bearer {token}"}, verify=served.info["ca_bundle"])
+    resp.raise_for_status()
+    return resp.json()
+
+
+def assert_converged(served: RunningSandbox, doc: dict[str, Any], added_regions: tuple[str, ...] = ()) -> None:
+    """One of everything (one cluster group per added region), and the keyring's password is the live one."""
+    info = served.info
+    cred = admin_credential(info)
+    sub, uid = doc["subscription"]["id"], doc["uniq_id"]["value"]
+    kw = {"base_url": info["arm"], "connection_verify": info["ca_bundle"]}
+    time.sleep(0.5)  # let the directory's $filter catch up (replication, scaled)
+    apps = graph_get(served, cred, "/applications", **{"$filter": f"displayName eq 'registry-acr-principal-{uid}'"})
+    assert len(apps["value"]) == 1, apps["value"]
+    app = apps["value"][0]
+    assert len(app["passwordCredentials"]) == 1, app["passwordCredentials"]
+    sps = graph_get(served, cred, "/servicePrincipals", **{"$filter": f"appId eq '{app['appId']}'"})
+    assert len(sps["value"]) == 1
+    region = doc["regions"][0]
+    registry_id = region["resource_ids"]["registry"]
+    assignments = list(AuthorizationManagementClient(cred, sub, **kw).role_assignments.list_for_scope(
+        registry_id, filter=f"principalId eq '{sps['value'][0]['id']}'"))
+    assert len(assignments) == 1
+    groups = ResourceManagementClient(cred, sub, **kw).resource_groups.list(filter="tagName eq 'studioml-uniq-id'")
+    assert sorted(g.name for g in groups) == sorted([f"leafai-{uid}", f"studioml-{uid}",
+                                                     *(f"leafai-{uid}-{r}" for r in added_regions)])
+    vms = list(ComputeManagementClient(cred, sub, **kw).virtual_machines.list(f"studioml-{uid}"))
+    assert sorted(v.name for v in vms) == [f"studioml-files-{uid}", f"studioml-rabbitmq-{uid}"]
+    assert len(list(NetworkManagementClient(cred, sub, **kw).network_interfaces.list(f"studioml-{uid}"))) == 2
+    assert len(list(ContainerServiceClient(cred, sub, **kw).managed_clusters.list_by_resource_group(
+        f"leafai-{uid}"))) == 1
+    password = stored("studioml-azure", f"{doc['tenant']}/{uid}/sp-password")
+    assert password
+    catalog = requests.get(f"{info['registry']}/{region['registry_login_server']}/v2/_catalog", timeout=10,
+                           auth=(app["appId"], password), verify=info["ca_bundle"])
+    assert catalog.status_code == 200 and catalog.json()["repositories"] == [f"leafai{uid}/studio-go-runner"]
+    dep = kubectl_deployment(region["kubeconfig"])
+    assert dep["status"].get("readyReplicas") == 2
+
+
+AZ_LOGIN = """
+import os, sys, json
+from azure.cli.core import get_default_cli
+from azure.cli.core.cloud import Cloud, CloudEndpoints, CloudSuffixes, add_cloud, switch_active_cloud
+from azure.cli.core._profile import Profile
+info = json.loads(sys.stdin.read())
+cli = get_default_cli()
+add_cloud(cli, Cloud("StudioSandbox", endpoints=CloudEndpoints(
+    resource_manager=info["arm"] + "/", active_directory=info["authority"],
+    active_directory_resource_id="https://management.core.windows.net/",
+    microsoft_graph_resource_id="https://graph.microsoft.com/", management="https://management.core.windows.net/"),
+    suffixes=CloudSuffixes()))
+switch_active_cloud(cli, "StudioSandbox")
+cli.config.set_value("core", "instance_discovery", "false")
+Profile(cli_ctx=get_default_cli()).login(False, info["client_id"], {"client_secret": info["client_secret"]}, True,
+                                         info["tenant_id"], skip_subscription_discovery=True,
+                                         subscription=info["subscriptions"][2])
+"""
+
+
+def az_login(sandbox: RunningSandbox, config_dir: Path) -> dict[str, str]:
+    """What `az cloud register` + `az login --service-principal` leave behind, made by azure-cli-core itself;
+    returns the environment that points at it (the sandbox CA for az's own HTTP stack)."""
+    env = {**os.environ, "AZURE_CONFIG_DIR": str(config_dir), "REQUESTS_CA_BUNDLE": sandbox.info["ca_bundle"]}
+    for name in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID"):
+        env.pop(name, None)
+    proc = subprocess.run([sys.executable, "-c", AZ_LOGIN], input=json.dumps(sandbox.info), capture_output=True,
+                          text=True, env=env, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {"AZURE_CONFIG_DIR": env["AZURE_CONFIG_DIR"], "REQUESTS_CA_BUNDLE": env["REQUESTS_CA_BUNDLE"]}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from tests.conftest import RunningSandbox, admin_credential
+from tests.conftest import RunningSandbox, admin_credential, require_kubectl
 from tests.engine.helpers import (
     ANSWERS,
     Home,
@@ -131,10 +131,10 @@ def test_attach_mode_and_admin_user_converge_both_ways(tmp_path: Path, served: R
     assert code == 0, err[-4000:]
     assert "admin user is on" in err and "acr-attach" in doc["steps"]
     kubeconfig = _assert_ready(doc)
-    secrets = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "get", "secrets", "-n",
+    secrets = subprocess.run([require_kubectl(), "--kubeconfig", str(kubeconfig), "get", "secrets", "-n",
                               "gpu-resources", "-o", "name"], capture_output=True, text=True, check=False)
-    if secrets.returncode == 0:
-        assert "studioml-go-docker-key" not in secrets.stdout
+    assert secrets.returncode == 0, secrets.stderr
+    assert "studioml-go-docker-key" not in secrets.stdout
     code, doc, err = run(home, "apply", *args, "--answers", str(answers_with(tmp_path, pull_auth="attach")),
                          "--yes", "--json", env=env)
     assert code == 0, err[-4000:]
@@ -222,7 +222,7 @@ def test_sandbox_flag_joins_a_running_serve_of_the_same_folder(served: RunningSa
 
 
 def test_plan_signed_in_with_an_existing_az_login(tmp_path: Path, served: RunningSandbox, home: Home) -> None:
-    from tests.test_login import az_login
+    from tests.engine.helpers import az_login
 
     env = az_login(served, tmp_path / "azure")
     args, _secrets = endpoint_args(served.info)  # the endpoints only: no AZURE_* service principal

@@ -7,8 +7,7 @@ from pathlib import Path
 import requests
 
 from tests.conftest import start_sandbox
-from tests.engine.helpers import ANSWERS, Home, endpoint_args, run
-from tests.engine.test_interrupt import assert_converged
+from tests.engine.helpers import ANSWERS, Home, assert_converged, endpoint_args, run
 
 
 def test_apply_converges_through_injected_faults(tmp_path: Path) -> None:

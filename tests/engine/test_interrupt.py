@@ -5,74 +5,21 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
-from azure.identity import ClientSecretCredential
-from azure.mgmt.authorization import AuthorizationManagementClient
-from azure.mgmt.compute import ComputeManagementClient
-from azure.mgmt.containerservice import ContainerServiceClient
-from azure.mgmt.network import NetworkManagementClient
-from azure.mgmt.resource.resources import ResourceManagementClient
 
-from tests.conftest import RunningSandbox, admin_credential, start_sandbox
+from tests.conftest import start_sandbox
 from tests.engine.helpers import (
     ANSWERS,
     Home,
+    assert_converged,
     endpoint_args,
     finish,
     interrupt,
     interrupt_at,
-    kubectl_deployment,
     start,
-    stored,
     wait_started,
 )
-
-
-def _graph(served: RunningSandbox, cred: ClientSecretCredential, path: str, **params: str) -> Any:
-    token = cred.get_token("https://graph.microsoft.com/.default").token
-    resp = requests.get(f"{served.info['graph']}/v1.0{path}", params=params, timeout=10,
-                        headers={"Authorization": f"Bearer {token}"}, verify=served.info["ca_bundle"])
-    resp.raise_for_status()
-    return resp.json()
-
-
-def assert_converged(served: RunningSandbox, doc: dict[str, Any], added_regions: tuple[str, ...] = ()) -> None:
-    """One of everything (one cluster group per added region), and the keyring's password is the live one."""
-    info = served.info
-    cred = admin_credential(info)
-    sub, uid = doc["subscription"]["id"], doc["uniq_id"]["value"]
-    kw = {"base_url": info["arm"], "connection_verify": info["ca_bundle"]}
-    time.sleep(0.5)  # let the directory's $filter catch up (replication, scaled)
-    apps = _graph(served, cred, "/applications", **{"$filter": f"displayName eq 'registry-acr-principal-{uid}'"})
-    assert len(apps["value"]) == 1, apps["value"]
-    app = apps["value"][0]
-    assert len(app["passwordCredentials"]) == 1, app["passwordCredentials"]
-    sps = _graph(served, cred, "/servicePrincipals", **{"$filter": f"appId eq '{app['appId']}'"})
-    assert len(sps["value"]) == 1
-    region = doc["regions"][0]
-    registry_id = region["resource_ids"]["registry"]
-    assignments = list(AuthorizationManagementClient(cred, sub, **kw).role_assignments.list_for_scope(
-        registry_id, filter=f"principalId eq '{sps['value'][0]['id']}'"))
-    assert len(assignments) == 1
-    groups = ResourceManagementClient(cred, sub, **kw).resource_groups.list(filter="tagName eq 'studioml-uniq-id'")
-    assert sorted(g.name for g in groups) == sorted([f"leafai-{uid}", f"studioml-{uid}",
-                                                     *(f"leafai-{uid}-{r}" for r in added_regions)])
-    vms = list(ComputeManagementClient(cred, sub, **kw).virtual_machines.list(f"studioml-{uid}"))
-    assert sorted(v.name for v in vms) == [f"studioml-files-{uid}", f"studioml-rabbitmq-{uid}"]
-    assert len(list(NetworkManagementClient(cred, sub, **kw).network_interfaces.list(f"studioml-{uid}"))) == 2
-    assert len(list(ContainerServiceClient(cred, sub, **kw).managed_clusters.list_by_resource_group(
-        f"leafai-{uid}"))) == 1
-    password = stored("studioml-azure", f"{doc['tenant']}/{uid}/sp-password")
-    assert password
-    catalog = requests.get(f"{info['registry']}/{region['registry_login_server']}/v2/_catalog", timeout=10,
-                           auth=(app["appId"], password), verify=info["ca_bundle"])
-    assert catalog.status_code == 200 and catalog.json()["repositories"] == [f"leafai{uid}/studio-go-runner"]
-    dep = kubectl_deployment(region["kubeconfig"])
-    assert dep["status"].get("readyReplicas") == 2
-
 
 # Moments in the run's progress: (a step the run has started, seconds after), or None for "while it starts up".
 Moment = tuple[str, float] | None

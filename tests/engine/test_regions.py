@@ -16,13 +16,13 @@ from tests.engine.helpers import (
     ANSWERS,
     Home,
     answers_with,
+    assert_converged,
     clear_request_log,
     endpoint_args,
     kubectl_deployment,
     run,
     sandbox_writes,
 )
-from tests.engine.test_interrupt import assert_converged
 
 
 def _network(served: RunningSandbox, sub: str) -> NetworkManagementClient:

@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from tests.conftest import RunningSandbox, admin_credential
+from tests.conftest import RunningSandbox, admin_credential, require_kubectl
 from tests.engine.helpers import ANSWERS, Home, endpoint_args, kubectl_deployment, run, stored
 
 
@@ -33,30 +33,16 @@ def _pulls(served: RunningSandbox, host: str, user: str, password: str) -> int:
 
 
 def _pull_auth(kubeconfig: str) -> dict[str, str]:
-    """The username and password the cluster's pull secret holds (the machine's kubectl; the official client
-    where no kubectl is installed)."""
-    if shutil.which("kubectl") is None:
-        from kubernetes import client, config
-
-        api = client.CoreV1Api(config.new_client_from_config(kubeconfig))
-        data = api.read_namespaced_secret("studioml-go-docker-key", "gpu-resources").data
-    else:
-        out = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "get", "secret", "-n", "gpu-resources",
-                              "studioml-go-docker-key", "-o", "json"], capture_output=True, text=True, check=True)
-        data = json.loads(out.stdout)["data"]
+    """The username and password the cluster's pull secret holds (kubectl with the wizard's kubeconfig)."""
+    out = subprocess.run([require_kubectl(), "--kubeconfig", kubeconfig, "get", "secret", "-n", "gpu-resources",
+                          "studioml-go-docker-key", "-o", "json"], capture_output=True, text=True, check=True)
+    data = json.loads(out.stdout)["data"]
     config_json = json.loads(base64.b64decode(data[".dockerconfigjson"]))
     return dict(next(iter(config_json["auths"].values())))
 
 
 def _delete_runner_pods(kubeconfig: str) -> None:
-    if shutil.which("kubectl") is None:
-        from kubernetes import client, config
-
-        api = client.CoreV1Api(config.new_client_from_config(kubeconfig))
-        for pod in api.list_namespaced_pod("gpu-resources", label_selector="app=studioml-go-runner").items:
-            api.delete_namespaced_pod(pod.metadata.name, "gpu-resources")  # as kubectl does: one DELETE each
-        return
-    subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "delete", "pod", "-n", "gpu-resources", "-l",
+    subprocess.run([require_kubectl(), "--kubeconfig", kubeconfig, "delete", "pod", "-n", "gpu-resources", "-l",
                     "app=studioml-go-runner", "--wait=false"], capture_output=True, text=True, check=True)
 
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+from tests.conftest import require_kubectl
+
+
+@pytest.fixture(autouse=True)
+def _kubectl() -> None:
+    require_kubectl()  # fails, never skips, without one
+
+
 HERE = Path(__file__).parent
 MANIFEST = """\
 apiVersion: v1

@@ -3,31 +3,22 @@ script in a real interpreter, against real sockets, and its S3 signature against
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from types import ModuleType
 
 from tests.conftest import ROOT
+from tests.engine.helpers import check_tool
 
 TOOL = ROOT / "assets" / "services" / "check.py"
-
-
-def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_tool", TOOL)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_sigv4_matches_the_aws_documentation_examples() -> None:
     """"Signature Calculations for the Authorization Header", Amazon S3 API reference: GET Bucket Lifecycle and
     GET Bucket (List Objects), example keys, 2013-05-24."""
-    tool = _tool()
+    tool = check_tool()
     key, secret = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
     host, when = "examplebucket.s3.amazonaws.com", "20130524T000000Z"
     lifecycle = tool.authorization("GET", host, "/", {"lifecycle": ""}, when, key, secret)

@@ -25,7 +25,7 @@ import amqp
 import pytest
 import yaml
 
-from tests.services.test_check_tool import _tool
+from tests.engine.helpers import check_tool
 from wizard import tls, vmconfig
 
 NAME = "studioml-rabbitmq-1a2b3c4d.eastus.cloudapp.azure.com"
@@ -93,7 +93,7 @@ def broker(tmp_path: Path) -> Iterator[dict[str, object]]:
 
 
 def test_the_vms_definitions_make_the_users_and_the_amqp_check_logs_in(broker: dict[str, object]) -> None:
-    tool, port = _tool(), int(broker["port"])  # type: ignore[call-overload]
+    tool, port = check_tool(), int(broker["port"])  # type: ignore[call-overload]
     users = subprocess.run([*broker["ctl"], "list_users", "--formatter", "json"],  # type: ignore[misc]
                            env=broker["env"], capture_output=True, text=True, check=True)  # type: ignore[arg-type]
     listed = {u["user"]: u["tags"] for u in json.loads(users.stdout)}
@@ -148,7 +148,7 @@ def test_experimenters_use_amqps_trusting_only_the_install_ca_and_only_rmq_queue
         _connect(tls_port, "experimenter", "experimenter-secret", _write_ca(Path(ca).parent, _pem))
     with pytest.raises(amqp.exceptions.AccessRefused):
         _connect(tls_port, "experimenter", "wrong", ca)
-    tool = _tool()
+    tool = check_tool()
     assert "certificate valid until" in tool.tls("127.0.0.1", tls_port, NAME, ca)
     with pytest.raises(tool.Failed, match="Hostname mismatch|certificate not trusted"):
         tool.tls("127.0.0.1", tls_port, "other.example.com", ca)
