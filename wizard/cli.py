@@ -61,14 +61,18 @@ def _parser() -> argparse.ArgumentParser:
                        ("rotate", "replace the registry's service principal password: a new one in the keyring, "
                                   "every region's pull secret, then the old one removed"),
                        ("client-config", "the StudioML client configuration for experimenters: masked on stdout, "
-                                         "or whole, with their credentials, into a 0600 file (--output)")):
+                                         "or whole, with their credentials, into a 0600 file (--output)"),
+                       ("destroy", "delete a region (--region) or the whole install: its resource groups, peering, "
+                                   "role assignments, Graph application, kubeconfigs and keyring entries")):
         cmd = sub.add_parser(name, parents=[common], help=text)
         cmd.add_argument("--answers", type=Path,
                          help="answers file (TOML); without one, a person at the terminal is asked, others get the "
                               "defaults")
         cmd.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-        if name == "apply":
+        if name in ("apply", "destroy"):
             cmd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        if name == "destroy":
+            cmd.add_argument("--region", help="only this added region (default: the whole install)")
         if name == "rotate":
             cmd.add_argument("--experimenters", action="store_true",
                              help="rotate the experimenters' RabbitMQ password and S3 keys instead")
@@ -145,7 +149,7 @@ def _headless(args: argparse.Namespace) -> int:
                                                  "sandbox_dir", "speed")}, interactive=interactive)
     return run(args.command, lambda: open_session(opts), answers, yes=getattr(args, "yes", False),
                as_json=args.json, output=getattr(args, "output", None),
-               experimenters=getattr(args, "experimenters", False),
+               experimenters=getattr(args, "experimenters", False), region=getattr(args, "region", None),
                prompter=TerminalPrompter() if interactive else None, debug=_opt(args, "debug"))
 
 
@@ -156,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         return _sandbox(args)
     if args.command == "render":
         return _render(args)
-    if args.command in ("plan", "apply", "status", "regions", "rotate", "client-config"):
+    if args.command in ("plan", "apply", "status", "regions", "rotate", "client-config", "destroy"):
         try:
             return _headless(args)
         except WizardError as err:

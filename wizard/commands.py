@@ -1,4 +1,5 @@
-"""The headless commands: ``plan``, ``apply``, ``status``, ``regions``, ``rotate`` and ``client-config``.
+"""The headless commands: ``plan``, ``apply``, ``status``, ``regions``, ``rotate``, ``client-config`` and
+``destroy``.
 
 Human output goes to stderr as the engine's events arrive; with ``--json`` stdout carries exactly one JSON
 document. Exit codes: 0 done, 2 bad input, 3 refused by Azure, 4 interrupted (resumable), 1 anything else.
@@ -223,7 +224,7 @@ def _ask(session: Session, answers: Answers, prompter: Prompter) -> Answers:
 
 def run(command: str, session_factory: Any, answers: Answers | None, *, yes: bool, as_json: bool,
         prompter: Prompter | None = None, debug: bool = False, output: Path | None = None,
-        experimenters: bool = False) -> int:
+        experimenters: bool = False, region: str | None = None) -> int:
     """Open the session and run ``command``. Without an answers file, a person at the terminal (``prompter``)
     answers the questions of ``plan`` and ``apply``; anyone else gets the defaults."""
     setup_log()
@@ -243,6 +244,10 @@ def run(command: str, session_factory: Any, answers: Answers | None, *, yes: boo
             from .rotate import rotate_command
 
             return rotate_command(session, answers, as_json=as_json, experimenters=experimenters)
+        if command == "destroy":
+            from .destroy import destroy_command
+
+            return destroy_command(session, answers, region=region, yes=yes, as_json=as_json, prompter=prompter)
         if command == "client-config":
             from .clientconfig import client_config_command
 

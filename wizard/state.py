@@ -134,6 +134,20 @@ class TenantState:
             tmp.write_text(json.dumps(data, indent=2))
             os.replace(tmp, self._ids)
 
+    def forget_uniq_id(self, subscription_id: str, uniq_id: str) -> None:
+        """Drop the remembered id of a subscription (after its install was destroyed), if it is that one."""
+        try:
+            data = json.loads(self._ids.read_text())
+        except (OSError, ValueError):
+            return
+        if not isinstance(data, dict) or (data.get(subscription_id) or {}).get("uniq_id") != uniq_id:
+            return
+        del data[subscription_id]
+        tmp = self._ids.with_suffix(".tmp")
+        with local_write(self._ids, tmp):
+            tmp.write_text(json.dumps(data, indent=2))
+            os.replace(tmp, self._ids)
+
     def install_dir(self, uniq_id: str) -> Path:
         """The folder of one install."""
         return _private_dir(self.dir / uniq_id)

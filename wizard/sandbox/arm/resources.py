@@ -268,7 +268,10 @@ def list_resources(call: Call, sub_id: str, group: str | None) -> web.Response:
     if group is not None:
         require_rg(sbx, sub, group)
     terms: list[tuple[str, str]] = []
-    for part in filter(None, re.split(r"\s+and\s+", call.query.get("$filter", ""), flags=re.I)):
+    # "You can filter by tag names and values ... $filter=tagName eq 'tag1' and tagValue eq 'Value1'. When you filter
+    # by a tag name and value, the tags for each resource are not returned in the results." (the spec's $filter)
+    tag = TAG_FILTER.match(call.query.get("$filter", "").strip())
+    for part in filter(None, re.split(r"\s+and\s+", call.query.get("$filter", ""), flags=re.I) if not tag else []):
         m = FILTER_TERM.match(part)
         if m is None:
             raise ArmError(400, "InvalidFilterInQueryString", f"Invalid $filter '{call.query['$filter']}' specified "
@@ -284,8 +287,12 @@ def list_resources(call: Call, sub_id: str, group: str | None) -> web.Response:
         body = rec["body"]
         fields = {"resourcetype": rec["type"].lower(), "name": str(body.get("name", "")).lower(),
                   "location": str(rec.get("location") or body.get("location") or "").lower(), "resourcegroup": parts[4]}
+        tags = body.get("tags") or {}
+        if tag and (tag.group(1) not in tags or tag.group(2) is not None and tags[tag.group(1)] != tag.group(2)):
+            continue
         if all(fields[k] == v for k, v in terms):
-            out.append({k: body[k] for k in ("id", "name", "type", "location", "tags", "sku", "kind") if k in body})
+            out.append({k: body[k] for k in ("id", "name", "type", "location", "tags", "sku", "kind") if k in body
+                        and not (tag and tag.group(2) is not None and k == "tags")})
     return json_response({"value": out})
 
 
