@@ -1,6 +1,7 @@
 """What is installed now, read from Azure and each cluster: the home part (registry, each service VM with its last
 check, secrets) and one row per region (cluster, GPU pool, runner readiness, what a pod there reached, kubeconfig
-and its mode). ``r`` reads it again."""
+and its mode). ``r`` reads it again; ``D`` destroys the highlighted added region, or on the home row the whole
+install, after the install id is typed."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from wizard.flow import Wizard
 from wizard.status import gpu_pool, home_line
 
 from .base import WizardScreen
+from .destroy import DestroyScreen
 
 
 def services_state(probe: dict[str, Any] | None) -> str:
@@ -42,7 +44,9 @@ class StatusScreen(WizardScreen):
 
     STATUS = "status-status"
 
-    BINDINGS = [Binding("r", "refresh", "Refresh", tooltip="Read the install's state again", id="refresh")]
+    BINDINGS = [Binding("r", "refresh", "Refresh", tooltip="Read the install's state again", id="refresh"),
+                Binding("D", "destroy", "Destroy", tooltip="Delete the highlighted added region, or (on the home "
+                        "row) the whole install; the install id is typed first", id="destroy")]
 
     def __init__(self, wizard: Wizard) -> None:
         super().__init__(wizard)
@@ -66,6 +70,27 @@ class StatusScreen(WizardScreen):
         """Read it again."""
         self.query_one("#status-status", Static).update("reading the install from Azure and its clusters ...")
         self.load()
+
+    def action_destroy(self) -> None:
+        """Plan the destroy of the highlighted region (the home row: everything), then ask."""
+        table = self.query_one("#status-regions", DataTable)
+        if self.doc is None or not self.doc["regions"]:
+            region = None
+        else:
+            row = self.doc["regions"][min(table.cursor_row, len(self.doc["regions"]) - 1)]
+            region = None if row["home"] else row["region"]
+        self.query_one("#status-status", Static).update(f"planning the destroy of {region or 'the whole install'} ...")
+        self.plan_destroy(region)
+
+    @work(thread=True, exclusive=True, group="status", exit_on_error=False)
+    def plan_destroy(self, region: str | None) -> None:
+        """What would go (reads Azure, the keyring and this host)."""
+        prep = self.wizard.destroy_plan(region)
+        self.app.call_from_thread(self.app.push_screen, DestroyScreen(self.wizard, prep), self._destroyed)
+
+    def _destroyed(self, deleted: bool | None) -> None:
+        if deleted:
+            self.action_refresh()
 
     @work(thread=True, exclusive=True, group="status", exit_on_error=False)
     def load(self) -> None:

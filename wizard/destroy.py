@@ -264,52 +264,94 @@ def monthly_saving(session: Any, ctx: Context, regions: list[str], whole: bool) 
     return sum(est.total(r)[1] for r in regions if r in found), est.currency
 
 
+@dataclass
+class Prepared:
+    """A destroy planned: what goes, in order, the regions it takes away, and what that saves a month."""
+
+    ctx: Context
+    subscription: dict[str, Any]
+    uniq_id: str
+    removals: list[Removal]
+    regions: list[str]
+    whole: bool
+    saving: float | None
+    currency: str
+
+    @property
+    def what(self) -> str:
+        """``install 1a2b3c4d`` or ``region westeurope of install 1a2b3c4d``."""
+        return (f"install {self.uniq_id}" if self.whole else
+                f"region {', '.join(self.regions)} of install {self.uniq_id}")
+
+    def lines(self) -> list[str]:
+        """The plan as a person reads it."""
+        sub = self.subscription
+        out = [f"destroy {self.what} in subscription {sub['name']} ({sub['id']}):"]
+        out += [f"  delete  {r.title}" for r in self.removals]
+        if not self.removals:
+            out.append(f"nothing of {self.what} is left to delete.")
+        elif self.saving is not None:
+            from .report import money
+
+            out.append(f"saves about {money(self.saving, self.currency)} a month (at today's prices, the pools as "
+                       "they are)")
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form (no secret: names and ids only)."""
+        return {"subscription": {"id": self.subscription["id"], "name": self.subscription["name"]},
+                "uniq_id": self.uniq_id, "scope": "install" if self.whole else "region", "regions": self.regions,
+                "removals": [{"key": r.key, "title": r.title, "id": r.where} for r in self.removals],
+                "monthly_saving": self.saving, "currency": self.currency}
+
+
+def prepare(session: Any, answers: Any, region: str | None, emit: Callable[[Any], None]) -> Prepared:
+    """Find the install (as the other commands do) and plan its destroy, reading only."""
+    from .session import make_context
+
+    ctx, sub, uid = make_context(session, answers, emit, any_region=True)
+    removals, regions = plan_removals(ctx, region)
+    whole = region is None or regions == [ctx.names.home_region]
+    saving, currency = monthly_saving(session, ctx, regions, whole) if removals else (None, answers.currency)
+    return Prepared(ctx, sub, uid.value, removals, regions, whole, saving, currency)
+
+
+def execute(prep: Prepared) -> None:
+    """Delete what was planned, in order; for the whole install, this host's folder and remembered id last."""
+    with prep.ctx.state.apply_lock(prep.uniq_id):  # never beside an apply of the same install
+        notice = prep.ctx.journal.resume_notice()
+        if notice:
+            say(f"resuming: {notice}")
+        run_removals(prep.ctx, prep.removals)
+        if prep.whole:
+            forget_install(prep.ctx)
+
+
 def destroy_command(session: Any, answers: Any, *, region: str | None, yes: bool, as_json: bool,
                     prompter: Any = None) -> int:
     """Plan the deletions, have the install id typed (unless ``yes``), then delete in order."""
     import json
 
     from .commands import Printer, _ctrl_c
-    from .report import money
-    from .session import make_context
 
-    ctx, sub, uid = make_context(session, answers, Printer(), any_region=True)
-    with ctx.state.apply_lock(uid.value):  # never beside an apply of the same install
-        notice = ctx.journal.resume_notice()
-        if notice:
-            say(f"resuming: {notice}")
-        removals, regions = plan_removals(ctx, region)
-        whole = region is None or regions == [ctx.names.home_region]
-        saving, currency = monthly_saving(session, ctx, regions, whole) if removals else (None, answers.currency)
-        doc: dict[str, Any] = {"subscription": {"id": sub["id"], "name": sub["name"]}, "uniq_id": uid.value,
-                               "scope": "install" if whole else "region", "regions": regions,
-                               "removals": [{"key": r.key, "title": r.title, "id": r.where} for r in removals],
-                               "monthly_saving": saving, "currency": currency, "done": False}
-        what = f"install {uid.value}" if whole else f"region {', '.join(regions)} of install {uid.value}"
-        say(f"destroy {what} in subscription {sub['name']} ({sub['id']}):")
-        for r in removals:
-            say(f"  delete  {r.title}")
-        if not removals:
-            say(f"nothing of {what} is left to delete.")
-        elif saving is not None:
-            say(f"saves about {money(saving, currency)} a month (at today's prices, the pools as they are)")
-        if removals and not yes:
-            if prompter is None:
-                raise InputError("destroy needs the install id typed to confirm, and no one is at the terminal.",
-                                 "run it at a terminal, or add --yes")
-            typed = prompter.text(f"Type the install id ({uid.value}) to delete this", "", lambda _v: None)
-            if typed.strip() != uid.value:
-                say("not the install id: nothing deleted.")
-                if as_json:
-                    print(json.dumps(doc, indent=2))
-                return 0
-        with _ctrl_c(ctx):
-            if removals:
-                run_removals(ctx, removals)
-            if whole:
-                forget_install(ctx)
+    prep = prepare(session, answers, region, Printer())
+    doc = {**prep.as_dict(), "done": False}
+    for line in prep.lines():
+        say(line)
+    if prep.removals and not yes:
+        if prompter is None:
+            raise InputError("destroy needs the install id typed to confirm, and no one is at the terminal.",
+                             "run it at a terminal, or add --yes")
+        typed = prompter.text(f"Type the install id ({prep.uniq_id}) to delete this", "", lambda _v: None)
+        if typed.strip() != prep.uniq_id:
+            say("not the install id: nothing deleted.")
+            if as_json:
+                print(json.dumps(doc, indent=2))
+            return 0
+    with _ctrl_c(prep.ctx):
+        execute(prep)
     doc["done"] = True
-    say(f"done: {what} is gone" + ("; `studioml-azure apply` makes it again" if whole else ""))
+    say(f"done: {prep.what} is gone" + ("; `studioml-azure apply` makes it again" if prep.whole else ""))
     if as_json:
         print(json.dumps(doc, indent=2))
     return 0

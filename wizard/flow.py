@@ -37,6 +37,7 @@ from .state import TenantState
 
 if TYPE_CHECKING:  # the engine, the plan's steps and the status reader load the SDKs: imported when first used,
     # so a UI importing this module draws before they load
+    from .destroy import Prepared
     from .engine import RunResult
     from .plan import PlannedStep
     from .sizing import Estimate
@@ -286,6 +287,20 @@ class Wizard:
 
         self._chosen()
         return rotate(self._session(), self.answers, say)
+
+    def destroy_plan(self, region: str | None) -> Prepared:
+        """What destroying ``region`` (None: the whole install) would delete and save (reads only)."""
+        from .destroy import prepare
+
+        self._chosen()
+        return prepare(self._session(), self.answers, region, lambda _e: None)
+
+    def destroy(self, prep: Prepared, emit: Callable[[Event], None], stop: threading.Event) -> None:
+        """Delete what ``prep`` lists, in order, reporting through ``emit``; ``stop`` ends it at a safe point."""
+        from .destroy import execute
+
+        prep.ctx.emit, prep.ctx.stop = emit, stop
+        execute(prep)
 
     def set_client_cidrs(self, text: str) -> Answers:
         """Who submits experiments: networks separated by commas or spaces (none: inside the VNet only)."""

@@ -22,6 +22,7 @@ from screens.progress import ProgressScreen
 from screens.review import ReviewScreen
 from screens.secrets import RevealScreen, SecretsScreen
 from screens.sizing import SizingScreen
+from screens.destroy import DestroyScreen
 from screens.status import StatusScreen
 from screens.subscription import SubscriptionScreen
 from tests.conftest import RunningSandbox, admin_credential
@@ -198,6 +199,22 @@ async def test_after_an_install_secrets_stay_hidden_and_status_reads_it(served: 
         assert _text(app, "#status-status").endswith("installed, every runner ready.")
         assert f"{len(cli['home']['keyring'])} secret(s) in the keyring" in _text(app, "#status-home")
         assert f"password valid until {cli['home']['sp_password_expires'][:10]}" in _text(app, "#status-home")
+        # D on the home row: the whole install, after its id is typed
+        uid = cli["uniq_id"]["value"]
+        await pilot.press("D")
+        await _until(pilot, lambda: isinstance(app.screen, DestroyScreen), "the destroy plan")
+        plan = _text(app, "#destroy-plan")
+        assert f"delete  resource group leafai-{uid} (home cluster)" in plan and "saves about" in plan, plan
+        await pilot.press(*"nope", "enter")
+        assert _text(app, "#destroy-status") == "That is not the install id: nothing deleted."
+        app.screen.query_one(Input).value = ""
+        await pilot.press(*uid, "enter")
+        await _until(pilot, lambda: _text(app, "#destroy-status").startswith("Done:"), "the destroy", timeout=120)
+        await pilot.press("escape")
+        await _until(pilot, lambda: isinstance(app.screen, StatusScreen) and app.screen.doc is not None
+                     and not app.screen.doc["regions"], "status after the destroy")
+    code, cli, err = run(home, "status", *args, "--json", env=env)
+    assert code == 0 and cli["regions"] == [] and cli["home"]["registry"] is None and cli["home"]["keyring"] == []
 
 
 def _installed(served: RunningSandbox, home: Home, secret: str) -> tuple[dict[str, Any], str]:
