@@ -15,6 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Header, Static
 
 from wizard.flow import Wizard
+from wizard.report import money
 from wizard.status import gpu_pool, home_line
 
 from .base import WizardScreen
@@ -110,8 +111,10 @@ class StatusScreen(WizardScreen):
         table = self.query_one("#status-regions", DataTable)
         table.clear(columns=True)
         table.add_columns("region", "cluster", "state", "GPU pool", "runner", "services from here", "kubeconfig",
-                          "mode")
+                          "mode", "cost now", "this month")
         for r in regions:
+            cost = r["cost"]
             table.add_row(r["region"] + (" (home)" if r["home"] else ""), r["cluster"], str(r["provisioning"]),
                           gpu_pool(r), runner_state(r["runner"]), services_state(r.get("services")), r["kubeconfig"],
-                          r["kubeconfig_mode"] or "missing", key=r["region"])
+                          r["kubeconfig_mode"] or "missing", f"{money(cost['hourly_now'], cost['currency'])}/h",
+                          f"~{money(cost['month_so_far'], cost['currency'])}", key=r["region"])

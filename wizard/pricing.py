@@ -153,6 +153,19 @@ class PriceBook:
         return self._pick({"serviceName": "Virtual Machines", "armRegionName": region, "armSkuName": size,
                            "priceType": "Consumption"}, size)
 
+    def vm_spot(self, size: str, region: str) -> Price | None:
+        """A Linux Spot VM's hourly price (the Retail Prices item whose meter ends in "Spot"; evictions aside)."""
+        items, source, as_of = self.query({"serviceName": "Virtual Machines", "armRegionName": region,
+                                           "armSkuName": size, "priceType": "Consumption"})
+        spot = sorted((it for it in items if str(it.get("meterName", "")).endswith(" Spot")
+                       and "Windows" not in str(it.get("productName", ""))),
+                      key=lambda i: (not i.get("isPrimaryMeterRegion", True), i.get("retailPrice", 0.0)))
+        if not spot:
+            return None
+        it = spot[0]
+        return Price(float(it["retailPrice"]), str(it["unitOfMeasure"]), self.currency, source, as_of,
+                     f"{it.get('productName', '')} {it.get('meterName', '')}".strip())
+
     def registry(self, tier: str, region: str) -> Price | None:
         """A container registry's daily unit."""
         return self._pick({"serviceName": "Container Registry", "armRegionName": region,

@@ -19,6 +19,8 @@ from .health import book
 from .kube import Kube
 from .manifests import AMQP_SECRET, KEY_SECRET, PASSPHRASE_SECRET, S3_SECRET
 from .naming import NAMESPACE, PULL_SECRET, TAG
+from .pricing import PriceBook
+from .runrate import cost_line, region_cost
 from .session import Session, make_context
 from .steps.base import Context, get_or_none, lookup, rest
 from .steps.identity import ROTATE_DAYS, days_left, find_app, our_credential
@@ -135,8 +137,8 @@ def install_clusters(ctx: Context) -> list[dict[str, Any]]:
     return [mc for mc in clusters if mc and (mc.get("tags") or {}).get(TAG) == ctx.names.uniq_id]
 
 
-def _regions(ctx: Context) -> list[dict[str, Any]]:
-    out = []
+def _regions(ctx: Context, prices: PriceBook) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     for mc in install_clusters(ctx):
         region = str(mc["location"])
         kubeconfig = ctx.state.kubeconfig_path(ctx.names.uniq_id, region)
@@ -146,9 +148,12 @@ def _regions(ctx: Context) -> list[dict[str, Any]]:
             "provisioning": lookup(mc, "properties.provisioningState"),
             "kubernetes_version": lookup(mc, "properties.kubernetesVersion"),
             "pools": [{"name": p["name"], "size": p.get("vmSize"), "count": p.get("count"),
-                       "taints": p.get("nodeTaints") or []} for p in lookup(mc, "properties.agentPoolProfiles", [])],
+                       "taints": p.get("nodeTaints") or [], "spot": p.get("scaleSetPriority") == "Spot",
+                       "autoscale": [p.get("minCount"), p.get("maxCount")] if p.get("enableAutoScaling") else None}
+                      for p in lookup(mc, "properties.agentPoolProfiles", [])],
             "kubeconfig_mode": mode, "runner": _runner(kubeconfig),
             "services": book(ctx.state, ctx.names.uniq_id).get(f"probe:{region}")})
+        out[-1]["cost"] = region_cost(prices, region, out[-1]["pools"], lookup(mc, "systemData.createdAt"))
         if out[-1]["runner"]["reachable"]:  # what the cluster holds, rather than what the answers imply
             out[-1]["secrets"]["kubernetes"] = out[-1]["runner"]["kubernetes_secrets"]
     return sorted(out, key=lambda r: (not r["home"], r["region"]))
@@ -160,7 +165,8 @@ def status_doc(session: Session, answers: Answers, say: Callable[[str], None] = 
     subscription."""
     ctx, sub, uid = make_context(session, answers, lambda e: None, any_region=True)
     say(f"reading install {uid.value} in {sub['name']} ...")
-    home, regions = _home(ctx), _regions(ctx)
+    prices = PriceBook(session.cloud.prices, currency=answers.currency, verify=session.cloud.verify())
+    home, regions = _home(ctx), _regions(ctx, prices)
     ready = bool(regions) and all(r["runner"]["ready"] is not None and r["runner"]["ready"] == r["runner"]["replicas"]
                                   for r in regions)
     return {"subscription": {"id": sub["id"], "name": sub["name"]}, "tenant": ctx.tenant_id,
@@ -239,6 +245,7 @@ def status_command(session: Session, answers: Answers, *, as_json: bool) -> int:
         print(f"{r['region']}: cluster {r['cluster']} {r['provisioning']}, GPU pool {gpu_pool(r)}, runner "
               f"{run['ready']}/{run['replicas']} ready, kubeconfig {r['kubeconfig']}", file=out)
         print(f"  {services_line(r.get('services'))}", file=out)
+        print(f"  {cost_line(r['cost'])}", file=out)
     if not doc["regions"]:
         print("no cluster yet: run `studioml-azure apply`", file=out)
     return 0

@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import requests
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.subscription import SubscriptionClient
@@ -23,10 +24,21 @@ from tests.engine.helpers import (
     graph_get,
     interrupt_at,
     run,
+    run_text,
     start,
     stored,
 )
 from wizard.secrets import LEGACY, PURPOSES
+
+
+def _linux_price(served: RunningSandbox, size: str) -> float:
+    """eastus pay-as-you-go Linux hourly price of ``size`` from the sandbox's Retail Prices API."""
+    resp = requests.get(served.info["prices"], verify=served.info["ca_bundle"], timeout=10, params={
+        "$filter": f"serviceName eq 'Virtual Machines' and armRegionName eq 'eastus' and armSkuName eq '{size}' "
+                   "and priceType eq 'Consumption'"})
+    items = [i for i in resp.json()["Items"] if "Windows" not in i["productName"]
+             and not i["meterName"].endswith(("Spot", "Low Priority"))]
+    return float(min(i["retailPrice"] for i in items))
 
 
 def _tagged_everywhere(info: dict[str, Any], uid: str) -> list[str]:
@@ -75,6 +87,13 @@ def test_destroy_a_region_then_everything_and_install_again(tmp_path: Path, serv
     assert not west_kube.exists()
     code, status, err = run(home, "status", *args, "--answers", str(ANSWERS), "--json", env=env)
     assert code == 0 and [r["region"] for r in status["regions"]] == ["eastus"], status["regions"]
+    # cost in status: the pools running now at the Retail Prices API's pay-as-you-go Linux prices (read here apart)
+    cost = status["regions"][0]["cost"]
+    gpu, system = _linux_price(served, "Standard_NC4as_T4_v3"), _linux_price(served, "Standard_D2s_v3")
+    assert cost["hourly_now"] == round(2 * gpu + system, 4) and cost["nodes"] == 3, cost
+    assert cost["currency"] == "USD" and 0 < cost["month_so_far"] <= cost["hourly_now"] * 24 * 31, cost
+    code, text, err = run_text(home, "status", *args, "--answers", str(ANSWERS), env=env)
+    assert code == 0 and f"cost now {round(2 * gpu + system, 2):,.2f} USD an hour (3 node(s) running)" in text, text
     net = NetworkManagementClient(admin_credential(served.info), sub, base_url=served.info["arm"],
                                   connection_verify=served.info["ca_bundle"])
     assert [p.name for p in net.virtual_network_peerings.list(f"studioml-{uid}", f"studioml-vnet-{uid}")] == []

@@ -17,12 +17,12 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, OptionList, RichLog, Static
 
 from screens.app import CloudTarget, StudioMLApp
+from screens.destroy import DestroyScreen
 from screens.estimate import EstimateView
 from screens.progress import ProgressScreen
 from screens.review import ReviewScreen
 from screens.secrets import RevealScreen, SecretsScreen
 from screens.sizing import SizingScreen
-from screens.destroy import DestroyScreen
 from screens.status import StatusScreen
 from screens.subscription import SubscriptionScreen
 from tests.conftest import RunningSandbox, admin_credential
@@ -193,7 +193,8 @@ async def test_after_an_install_secrets_stay_hidden_and_status_reads_it(served: 
         region = cli["regions"][0]
         row = [str(c) for c in app.screen.query_one("#status-regions", DataTable).get_row_at(0)]
         assert row[:5] == ["eastus (home)", region["cluster"], "Succeeded", "2 x Standard_NC4as_T4_v3", "2/2 ready"]
-        assert row[5].startswith("AMQP ok, S3 ok (") and row[6:] == [region["kubeconfig"], "0o600"], row
+        assert row[5].startswith("AMQP ok, S3 ok (") and row[6:8] == [region["kubeconfig"], "0o600"], row
+        assert row[8] == f"{region['cost']['hourly_now']:,.2f} USD/h" and row[9].startswith("~"), row
         assert "RabbitMQ VM Succeeded: amqp: ok" in _text(app, "#status-home")
         assert "file server (S3) VM Succeeded: s3: ok" in _text(app, "#status-home")
         assert _text(app, "#status-status").endswith("installed, every runner ready.")

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from . import quota
-from .base import ArmError, Sandbox, json_response, not_found
+from .base import ArmError, Sandbox, json_response, not_found, now_iso
 from .provider import Call, Ref, ResourceType, base_body
 
 NAMESPACE = "Microsoft.ContainerService"
@@ -155,6 +155,14 @@ class ManagedClusters(ResourceType):
             out["identity"] = {"type": kind, "principalId": prev.get("principalId") or str(uuid.uuid4()),
                                "tenantId": sbx.store.meta["tenant_id"]}
         out["sku"] = body.get("sku") or {"name": "Base", "tier": "Free"}
+        # ARM's systemData (the spec's TrackedResource): who made it and when, kept across updates
+        who = call.caller.get("upn") or call.caller.get("appid") or ""
+        kind = "User" if call.caller.get("upn") else "Application"
+        made = ((existing or {}).get("body", {}).get("systemData") or {})
+        stamp = now_iso()
+        out["systemData"] = {"createdBy": made.get("createdBy", who), "createdByType": made.get("createdByType", kind),
+                             "createdAt": made.get("createdAt", stamp), "lastModifiedBy": who,
+                             "lastModifiedByType": kind, "lastModifiedAt": stamp}
         return out
 
     def after_put(self, call: Call, ref: Ref, rec: dict[str, Any], created: bool) -> None:
