@@ -46,6 +46,8 @@ class Answers:
     currency: str = "USD"
     interface: str = "eth0"
     client_cidrs: tuple[str, ...] = ()  # who submits experiments: empty keeps the services VNet-only
+    gpu_priority: str = "regular"  # "spot": the GPU pool on evictable Spot VMs, at Spot prices
+    scale_to_zero: bool = False  # the GPU pool autoscaled from 0, the runners from the queues (KEDA)
 
     def as_dict(self) -> dict[str, Any]:
         """The answers as plain data (they hold no secrets)."""
@@ -59,6 +61,16 @@ class Answers:
             return ("true" if v else "false") if isinstance(v, bool) else str(v) if isinstance(v, int) else \
                 json.dumps(v)  # a JSON string of printable text is a TOML basic string
         return "".join(f"{k} = {value(v)}\n" for k, v in self.as_dict().items())
+
+    @property
+    def spot(self) -> bool:
+        """Whether the GPU pool runs on Spot VMs."""
+        return self.gpu_priority == "spot"
+
+    @property
+    def autoscaled(self) -> bool:
+        """Whether the GPU pool has the cluster autoscaler (scale to zero, or Spot: evicted nodes come back)."""
+        return self.scale_to_zero or self.spot
 
     @property
     def public_services(self) -> bool:
@@ -82,6 +94,10 @@ ALLOWED: dict[str, str] = {
     "currency": ", ".join(CURRENCIES),
     "interface": "a network interface name such as \"eth0\" (whose multicast memberships a new uniq_id hashes, "
                  "as the seed's `ip maddress show eth0`)",
+    "gpu_priority": "\"regular\" (pay-as-you-go VMs) or \"spot\" (Spot VMs: much cheaper, evicted when Azure needs "
+                    "the capacity; the runners' pods come back on a new node)",
+    "scale_to_zero": "true (no GPU node while no experiment is queued; the first job after idle waits for a node) or "
+                     "false",
     "client_cidrs": "a list of the IPv4 networks experimenters submit from, such as [\"203.0.113.0/24\"] (at most "
                     f"{20}); empty keeps RabbitMQ and the file server reachable inside the VNet only",
 }
@@ -141,12 +157,16 @@ def validate(raw: dict[str, Any]) -> Answers:
     if not INTERFACE_RE.match(values["interface"]):
         raise _bad("interface", values["interface"])
     cidrs = _cidrs(values["client_cidrs"])
+    if values["gpu_priority"] not in ("regular", "spot"):
+        raise _bad("gpu_priority", values["gpu_priority"])
+    if not isinstance(values["scale_to_zero"], bool):
+        raise _bad("scale_to_zero", values["scale_to_zero"])
     return Answers(subscription=sub, region=values["region"], uniq_id=values["uniq_id"], gpu_sku=size.name,
                    gpu_nodes=nodes, runner_image=values["runner_image"], source_registry_user=user,
                    runner_replicas=replicas,
                    admin_user=values["admin_user"], pull_auth=values["pull_auth"],
                    currency=values["currency"].upper(), interface=values["interface"],
-                   client_cidrs=cidrs)
+                   client_cidrs=cidrs, gpu_priority=values["gpu_priority"], scale_to_zero=values["scale_to_zero"])
 
 
 def _cidrs(value: Any) -> tuple[str, ...]:

@@ -34,7 +34,7 @@ from .prompts import Prompter, ask_answers, choose_subscription
 from .report import costed_plan, estimate_text, money, plan_text, price_source
 from .script import script
 from .session import Session, UniqId, make_context, pick_subscription, subscription_warning
-from .sizing import estimate, preflight_for, regions_for
+from .sizing import estimate, preflight_for
 from .source import ensure_token, warnings
 from .state import TenantState
 from .status import region_doc, status_command
@@ -193,20 +193,25 @@ def _result_doc(ctx: Context, result: RunResult) -> dict[str, Any]:
 
 
 def regions_command(session: Session, answers: Answers, *, as_json: bool) -> int:
-    """Regions where the answered GPU size is offered to the subscription, with quota headroom for the pool."""
+    """Regions where the answered GPU size is offered to the subscription: quota headroom for the pool, and what the
+    install costs a month there; those that fit first, cheapest first."""
+    from .ranking import ranked
+
     sub = pick_subscription(session, answers.subscription,
                             TenantState(session.login.tenant_id).remembered_subscriptions())
     size = gpu_size(answers.gpu_sku)
     needed = size.vcpus * (answers.gpu_nodes + 1)
-    found = regions_for(session.clients, sub["id"], answers.gpu_sku, needed)
+    found = ranked(session.clients, _book(session, answers), sub["id"], answers)
     if as_json:
-        print(json.dumps({"subscription": sub, "gpu_sku": size.name, "vcpus_needed": needed, "regions": found},
-                         indent=2))
+        print(json.dumps({"subscription": sub, "gpu_sku": size.name, "gpu_priority": answers.gpu_priority,
+                          "vcpus_needed": needed, "regions": found}, indent=2))
         return 0
-    print(f"{size.name} ({size.gpus} x {size.gpu}) for {answers.gpu_nodes} node(s) + 1 upgrade surge node: "
-          f"{needed} vCPUs of quota")
+    kind = " Spot" if answers.spot else ""
+    print(f"{size.name}{kind} ({size.gpus} x {size.gpu}) for {answers.gpu_nodes} node(s) + 1 upgrade surge node: "
+          f"{needed} vCPUs of quota; the install's cost a month in each region, cheapest first")
     for r in found:
-        print(f"  {r['region']:<16} headroom {r['headroom_vcpus']:>4} vCPUs  {'fits' if r['fits'] else 'too little'}")
+        print(f"  {r['region']:<16} headroom {r['headroom_vcpus']:>4} vCPUs  {money(r['monthly'], r['currency']):>16}"
+              f"  {'fits' if r['fits'] else 'too little quota'}")
     if not found:
         print("  offered to this subscription in no region")
     return 0

@@ -31,7 +31,7 @@ from .session import (
     subscription_warning,
     usable,
 )
-from .sizing import estimate, preflight_for, regions_for
+from .sizing import estimate, preflight_for
 from .source import SourceOption, chosen, credentials, keep_token, options, warnings
 from .state import TenantState
 
@@ -63,7 +63,8 @@ class SizeOption:
 
 def region_title(found: dict[str, Any], home: str) -> str:
     """One region of :func:`wizard.sizing.regions_for` as a person reads it: headroom, home, too little quota."""
-    return (f"{found['region']:<16} headroom {found['headroom_vcpus']:>4} vCPUs"
+    cost = f"  {found['monthly']:>10,.0f} {found['currency']}/month" if found.get("monthly") is not None else ""
+    return (f"{found['region']:<16} headroom {found['headroom_vcpus']:>4} vCPUs{cost}"
             + (" (home)" if found["region"] == home else "")
             + (f" installed: {found['installed']}" if found.get("installed") else "")
             + ("" if found["fits"] else "  too little quota"))
@@ -173,10 +174,13 @@ class Wizard:
         return current_sizes()[self.answers.gpu_sku].vcpus * (self.answers.gpu_nodes + 1)
 
     def regions(self) -> list[dict[str, Any]]:
-        """Regions offering the answered size to the subscription, with quota headroom for the pool + surge."""
+        """Regions offering the answered size to the subscription, with quota headroom for the pool + surge and the
+        install's monthly cost there, cheapest first among those that fit."""
+        from .ranking import ranked
+
         assert self.subscription is not None
-        found = regions_for(self._session().clients, self.subscription["id"], self.answers.gpu_sku,
-                            self.vcpus_needed())
+        found = ranked(self._session().clients, self.book(), self.subscription["id"], self.answers,
+                       self.home if self.installed else None)
         size = current_sizes()[self.answers.gpu_sku]
         for r in found:  # a region's own pool is given back: it is replaced, not added to
             have = self.installed.get(r["region"])

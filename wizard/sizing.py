@@ -98,8 +98,9 @@ def estimate(book: PriceBook, answers: Answers, regions: list[str] | None = None
     home = home or answers.region
     for region in regions or [answers.region]:
         sku, nodes = (pools or {}).get(region, (answers.gpu_sku, answers.gpu_nodes))
+        gpu_price = book.vm_spot(sku, region) if answers.spot else book.vm(sku, region)
         est.lines += [
-            _line(region, "GPU pool nodes", sku, nodes, book.vm(sku, region)),
+            _line(region, "GPU pool nodes", f"{sku} Spot (evictable)" if answers.spot else sku, nodes, gpu_price),
             _line(region, "system pool node", services["system_pool"], 1, book.vm(services["system_pool"], region)),
             _line(region, "AKS node OS disks (128 GiB)", AKS_NODE_OS_DISK, nodes + 1,
                   book.disk(AKS_NODE_OS_DISK, region)),
@@ -166,15 +167,21 @@ def quota_needs(answers: Answers, existing_gpu_nodes: int, vms_exist: bool, home
 
 
 def check_quota(clients: Clients, sub: str, region: str, needs: dict[str, int],
-                families: dict[str, str]) -> list[Shortfall]:
-    """Compare with the usage API: each family and the regional total."""
+                families: dict[str, str], spot: frozenset[str] = frozenset()) -> list[Shortfall]:
+    """Compare with the usage API: each family and the regional total; Spot sizes against the regional
+    low-priority vCPUs instead ("Spot VMs count against the regional low-priority quota")."""
     with azure_call(f"reading compute quota in {region}"):
         usages = {u.name.value: u for u in clients.compute(sub).usage.list(region) if u.name and u.name.value}
     per_family: dict[str, int] = {}
+    low = 0
     for size, vcpus in needs.items():
+        if size in spot:
+            low += vcpus
+            continue
         per_family[families[size]] = per_family.get(families[size], 0) + vcpus
     short = []
-    for family, vcpus in [*per_family.items(), ("cores", sum(per_family.values()))]:
+    checks = [*per_family.items(), ("cores", sum(per_family.values()))] + ([("lowPriorityCores", low)] if low else [])
+    for family, vcpus in checks:
         u = usages.get(family)
         if u is None:
             continue
@@ -200,8 +207,9 @@ def refuse_shortfall(short: list[Shortfall], sub: str, region: str,
         "dedicated; or choose another region or size", "QuotaExceeded")
 
 
-def regions_for(clients: Clients, sub: str, size: str, vcpus_needed: int) -> list[dict[str, Any]]:
-    """Regions where ``size`` is offered to this subscription, each with its quota headroom for the family."""
+def regions_for(clients: Clients, sub: str, size: str, vcpus_needed: int, spot: bool = False) -> list[dict[str, Any]]:
+    """Regions where ``size`` is offered to this subscription, each with its quota headroom for the family (for Spot,
+    the regional low-priority vCPUs)."""
     with azure_call("reading VM sizes"):
         skus = [s for s in clients.compute(sub).resource_skus.list()
                 if s.resource_type == "virtualMachines" and (s.name or "").lower() == size.lower()]
@@ -213,7 +221,9 @@ def regions_for(clients: Clients, sub: str, size: str, vcpus_needed: int) -> lis
         sku, region = pair
         with azure_call(f"reading quota in {region}"):
             usage = {u.name.value: u for u in clients.compute(sub).usage.list(region) if u.name}
-        fam, total = usage.get(sku.family or ""), usage.get("cores")
+        fam, total = usage.get("lowPriorityCores" if spot else sku.family or ""), usage.get("cores")
+        if spot:
+            total = None
         room = int(fam.limit - fam.current_value) if fam else 0
         if total is not None:
             room = min(room, int(total.limit - total.current_value))
@@ -261,7 +271,8 @@ def preflight(clients: Clients, sub: str, answers: Answers, cluster_rg: str, clu
     existing = sum(p.get("count") or 0 for p in lookup(mc, "properties.agentPoolProfiles", []) if p["name"] == "gpu")
     vms_exist = get_or_none(lambda: clients.compute(sub).virtual_machines.get(services_rg, vm_name),
                             "reading the service VMs") is not None
-    short = check_quota(clients, sub, region, quota_needs(answers, existing, vms_exist, home), families)
+    short = check_quota(clients, sub, region, quota_needs(answers, existing, vms_exist, home), families,
+                        frozenset({answers.gpu_sku}) if answers.spot else frozenset())
     if short:
         raise refuse_shortfall(short, sub, region, clients.cloud.portal)
 

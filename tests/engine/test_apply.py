@@ -106,8 +106,8 @@ def test_apply_against_a_separate_sandbox_serve(tmp_path: Path, served: RunningS
     region = status["regions"][0]
     assert region["runner"]["ready"] == 2 and region["kubeconfig_mode"] == "0o600"
     assert region["kubeconfig"] == doc["regions"][0]["kubeconfig"]
-    assert {"name": "gpu", "size": "Standard_NC4as_T4_v3", "count": 2, "taints": ["sku=gpu:NoSchedule"]} \
-        in region["pools"]
+    assert {"name": "gpu", "size": "Standard_NC4as_T4_v3", "count": 2, "taints": ["sku=gpu:NoSchedule"],
+            "spot": False, "autoscale": None} in region["pools"]
     assert "gpu-resources/studioml-go-docker-key" in region["runner"]["kubernetes_secrets"]
     assert len(status["home"]["keyring"]) == len(secrets)
 

@@ -25,7 +25,11 @@ QUOTA_CODES = {"QuotaExceeded", "ErrCode_InsufficientVCPUQuota", "InsufficientVC
 # while another operation runs on the cluster: that one is waited out, not a reason to raise a quota.
 BUSY_WORDS = ("in progress", "another operation", "is not allowed while", "being created", "being deleted",
               "being updated", "please wait")
-REFUSED_CODES = {"AuthorizationFailed", "RequestDisallowedByPolicy", "NotAvailableForSubscription",
+# Azure's words for "no capacity for that size there now" (Azure/AKS#1272: "Allocation failed. We do not have
+# sufficient capacity for the requested VM size in this region ... AllocationFailed"; AKS's AKSCapacityError)
+CAPACITY_CODES = {"AllocationFailed", "ZonalAllocationFailed", "OverconstrainedAllocationRequest",
+                  "OverconstrainedZonalAllocationRequest", "AKSCapacityError"}
+REFUSED_CODES = {*CAPACITY_CODES, "AuthorizationFailed", "RequestDisallowedByPolicy", "NotAvailableForSubscription",
                  "SkuNotAvailable", "MissingSubscriptionRegistration", "AlreadyInUse", "Authorization_RequestDenied",
                  "LinkedAuthorizationFailed", "SubscriptionNotFound", "ReadOnlyDisabledSubscription",
                  "K8sVersionNotSupported", "ImageNotFound", *QUOTA_CODES}

@@ -168,6 +168,42 @@ async def _identity(request: web.Request) -> web.Response:
     return web.json_response({"token_lifetime": meta.get("token_lifetime"), "revoked": meta.get("revoked_apps", [])})
 
 
+async def _spot(request: web.Request) -> web.Response:
+    """Azure taking Spot capacity back, driven by tests: ``POST {"cluster_id", "pool", "evict": n}`` evicts n nodes
+    of that Spot pool now; ``{"cluster_id", "pool", "rate_per_hour": r}`` evicts at random at that rate."""
+    from .arm.aks import kube_key
+    from .kube.autoscale import evict
+    from .kube.objects import Cluster
+
+    sbx: Sandbox = request.app["sandbox"]
+    body = await request.json()
+    rec = sbx.get_resource(str(body["cluster_id"]))
+    key = kube_key(str(body["cluster_id"]))
+    if rec is None or key not in sbx.store.data["kube"]:
+        return web.json_response({"error": "no such cluster"}, status=404)
+    cluster = Cluster(sbx, key)
+    if "rate_per_hour" in body:
+        cluster.state.setdefault("spot_rates", {})[str(body["pool"])] = float(body["rate_per_hour"])
+    evicted = evict(cluster, rec, str(body["pool"]), int(body.get("evict", 0))) if body.get("evict") else []
+    sbx.store.save()
+    return web.json_response({"evicted": evicted})
+
+
+async def _capacity(request: web.Request) -> web.Response:
+    """A region out of room for a VM size, set by tests: ``POST {"region", "size", "full": true|false}``; while full,
+    a cluster or pool that must add VMs of that size there fails with AllocationFailed."""
+    sbx: Sandbox = request.app["sandbox"]
+    body = await request.json()
+    faults: list[str] = sbx.store.data.setdefault("capacity_faults", [])
+    key = f"{body['region']}/{body['size']}".lower()
+    if body.get("full", True) and key not in faults:
+        faults.append(key)
+    elif not body.get("full", True) and key in faults:
+        faults.remove(key)
+    sbx.store.save()
+    return web.json_response({"capacity_faults": faults})
+
+
 async def _reach(request: web.Request) -> web.Response:
     """Whether an experimenter at an internet address reaches a service: ``POST {"from": "203.0.113.7", "host":
     "<public IP or its DNS name>", "port": 5671}`` -> ``{"reachable": bool, "state": "open|refused|timeout", "why"}``.
@@ -234,6 +270,8 @@ def build_app(sbx: Sandbox, faults: Faults) -> web.Application:
     app.router.add_route("*", "/sandbox/downloads", _downloads)
     app.router.add_route("*", "/sandbox/upstream", _upstream)
     app.router.add_route("POST", "/sandbox/identity", _identity)
+    app.router.add_route("POST", "/sandbox/spot", _spot)
+    app.router.add_route("POST", "/sandbox/capacity", _capacity)
     app.router.add_post("/sandbox/reach", _reach)
     app.router.add_route("DELETE", "/sandbox/requests", _requests)
     app.router.add_route("*", "/devicelogin", authority.device_login)

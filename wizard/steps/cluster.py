@@ -6,7 +6,7 @@ from typing import Any
 
 from azure.mgmt.containerservice.models import AgentPool, ManagedCluster, TagsObject
 
-from ..azure.errors import azure_call
+from ..azure.errors import CAPACITY_CODES, azure_call
 from ..catalog import gpu_size, service_sizes
 from ..errors import RefusedError
 from ..events import StepProgress
@@ -23,22 +23,60 @@ SYSTEM_POOL, GPU_POOL = "system", "gpu"
 BUSY = ("Creating", "Updating", "Upgrading", "Scaling", "Deleting", "Starting", "Stopping")
 
 
-def _pools(ctx: Context) -> list[dict[str, Any]]:
+def gpu_settings(ctx: Context) -> dict[str, Any]:
+    """Spot and autoscaler settings of the GPU pool. Spot: evicted VMs are deleted, no price cap above the
+    pay-as-you-go price (-1), and the autoscaler on so that a node comes back for the runners an eviction left
+    Pending; scale to zero: the autoscaler from 0 nodes (``"Add an Azure Spot node pool"``, ``"Cluster
+    autoscaler"``)."""
+    a = ctx.answers
+    out: dict[str, Any] = {}
+    if a.spot:
+        out.update(scaleSetPriority="Spot", scaleSetEvictionPolicy="Delete", spotMaxPrice=-1)
+    if a.autoscaled:
+        out.update(enableAutoScaling=True, minCount=0 if a.scale_to_zero else a.gpu_nodes, maxCount=a.gpu_nodes)
+    return out
+
+
+def _pools(ctx: Context, gpu_count: int | None = None) -> list[dict[str, Any]]:
     subnet = ctx.facts.cluster_subnet_id
     common: dict[str, Any] = {"osType": "Linux", "type": "VirtualMachineScaleSets"}
     if subnet:
         common["vnetSubnetID"] = subnet
+    settings = gpu_settings(ctx)
+    count = ctx.answers.gpu_nodes
+    if settings.get("enableAutoScaling") and gpu_count is not None:  # the autoscaler owns the count: keep it,
+        count = min(max(gpu_count, settings["minCount"]), settings["maxCount"])  # within the new bounds
     return [
         {"name": SYSTEM_POOL, "mode": "System", "count": 1, "vmSize": service_sizes()["system_pool"], **common},
-        {"name": GPU_POOL, "mode": "User", "count": ctx.answers.gpu_nodes, "vmSize": ctx.answers.gpu_sku,
-         "nodeTaints": [GPU_TAINT], "nodeLabels": {"sku": "gpu"}, **common},
+        {"name": GPU_POOL, "mode": "User", "count": count, "vmSize": ctx.answers.gpu_sku,
+         "nodeTaints": [GPU_TAINT], "nodeLabels": {"sku": "gpu"}, **settings, **common},
     ]
 
 
-def _gpu_pool_body(ctx: Context) -> dict[str, Any]:
+def _gpu_pool_body(ctx: Context, current: int | None = None) -> dict[str, Any]:
     """The GPU pool as the agentPools API takes it (``properties`` of an AgentPool)."""
-    pool = next(p for p in _pools(ctx) if p["name"] == GPU_POOL)
+    pool = next(p for p in _pools(ctx, current) if p["name"] == GPU_POOL)
     return {"properties": {k: v for k, v in pool.items() if k != "name"}}
+
+
+def pool_changes(ctx: Context, gpu: dict[str, Any]) -> tuple[list[str], bool]:
+    """What differs in the GPU pool, and whether it must be made again (a pool's priority is fixed when made)."""
+    a, want = ctx.answers, gpu_settings(ctx)
+    priority = gpu.get("scaleSetPriority") or "Regular"
+    if priority != want.get("scaleSetPriority", "Regular"):
+        return [f"make the GPU pool again as {want.get('scaleSetPriority', 'Regular')} (a pool's priority is fixed "
+                f"when it is made; its nodes go)"], True
+    if a.autoscaled:
+        if not gpu.get("enableAutoScaling") or (gpu.get("minCount"), gpu.get("maxCount")) != (want["minCount"],
+                                                                                              want["maxCount"]):
+            return [f"GPU pool autoscaler {want['minCount']}..{want['maxCount']} node(s)"], False
+    elif gpu.get("enableAutoScaling"):
+        return [f"GPU pool autoscaler off, {a.gpu_nodes} node(s)"], False
+    elif gpu.get("count") != a.gpu_nodes:
+        return [f"GPU pool {gpu.get('count')} -> {a.gpu_nodes} node(s)"], False
+    if GPU_TAINT not in (gpu.get("nodeTaints") or []):
+        return [f"GPU pool taint {GPU_TAINT}"], False
+    return [], False
 
 
 def _writable(mc: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +118,9 @@ class Cluster(Step):
         mc = rest(get_or_none(lambda: ctx.clients.aks(ctx.subscription_id).managed_clusters.get(rg, name),
                               f"reading cluster {name}"))
         if mc is None:
-            return Observation(CREATE, f"{ctx.answers.gpu_nodes} x {size.name}, taint {GPU_TAINT}", res)
+            how = ", Spot (evictable)" if ctx.answers.spot else ""
+            how += ", autoscaled from 0" if ctx.answers.scale_to_zero else ""
+            return Observation(CREATE, f"{ctx.answers.gpu_nodes} x {size.name}{how}, taint {GPU_TAINT}", res)
         res[0].id = mc["id"]
         self._remember(ctx, mc)
         state = lookup(mc, "properties.provisioningState", "")
@@ -96,14 +136,13 @@ class Cluster(Step):
                                "made.", f"answer gpu_sku = \"{gpu.get('vmSize')}\", or delete the pool "
                                f"(az aks nodepool delete -g {rg} --cluster-name {name} -n {GPU_POOL}) and run again: "
                                "the pool is made again with the answered size")
-        changes = []
+        changes, remake = [], False
         if gpu is None:
             changes.append(f"make the GPU pool again ({ctx.answers.gpu_nodes} x {size.name})")
-        elif gpu.get("count") != ctx.answers.gpu_nodes:
-            changes.append(f"GPU pool {gpu.get('count')} -> {ctx.answers.gpu_nodes} node(s)")
-        elif GPU_TAINT not in (gpu.get("nodeTaints") or []):
-            changes.append(f"GPU pool taint {GPU_TAINT}")
-        data: dict[str, Any] = {"pool": bool(changes), "mc": mc}
+        else:
+            changes, remake = pool_changes(ctx, gpu)
+        data: dict[str, Any] = {"pool": bool(changes), "remake": remake, "mc": mc,
+                                "count": (gpu or {}).get("count")}
         if tags_missing(mc.get("tags"), ctx.tags):
             changes.append("tags")
             data["tags"] = True
@@ -116,14 +155,28 @@ class Cluster(Step):
 
     def apply(self, ctx: Context, obs: Observation) -> None:
         """Create with one PUT; wait out a busy cluster; retry a failed one with its own body; change the GPU pool
-        through the agentPools API; tags through a tags update."""
-        aks = ctx.clients.aks(ctx.subscription_id)
-        rg, name = ctx.names.cluster_rg(ctx.region), ctx.names.cluster
+        through the agentPools API; tags through a tags update. No room for the pool in the region: the refusal names
+        the regions to try instead, cheapest first."""
         if obs.data.get("wait"):
             self._wait_idle(ctx)
             obs = self.observe(ctx)
             if obs.action == NONE or obs.data.get("wait"):
                 return
+        try:
+            self._converge(ctx, obs)
+        except RefusedError as err:
+            if err.code not in CAPACITY_CODES:
+                raise
+            from ..pricing import PriceBook
+            from ..ranking import capacity_refusal
+
+            book = PriceBook(ctx.clients.cloud.prices, currency=ctx.answers.currency, verify=ctx.clients.cloud.verify())
+            raise capacity_refusal(err, ctx.clients, book, ctx.subscription_id, ctx.answers,
+                                   ctx.names.home_region) from err
+
+    def _converge(self, ctx: Context, obs: Observation) -> None:
+        aks = ctx.clients.aks(ctx.subscription_id)
+        rg, name = ctx.names.cluster_rg(ctx.region), ctx.names.cluster
         if obs.action == CREATE:
             body = self._new(ctx)
             mc = rest(ctx.wait(self.key, lambda: aks.managed_clusters.begin_create_or_update(
@@ -138,8 +191,11 @@ class Cluster(Step):
             assert mc is not None
             self._remember(ctx, mc)
             obs = self.observe(ctx)  # a retried cluster may still need its GPU pool or tags
+        if obs.data.get("remake"):
+            ctx.wait(self.key, lambda: aks.agent_pools.begin_delete(rg, name, GPU_POOL),
+                     f"deleting GPU pool {GPU_POOL} to make it again")
         if obs.data.get("pool"):
-            pool = _gpu_pool_body(ctx)
+            pool = _gpu_pool_body(ctx, None if obs.data.get("remake") else obs.data.get("count"))
             ctx.wait(self.key, lambda: aks.agent_pools.begin_create_or_update(rg, name, GPU_POOL, AgentPool(pool)),
                      f"GPU pool {GPU_POOL}: {ctx.answers.gpu_nodes} x {ctx.answers.gpu_sku}")
         if obs.data.get("tags"):

@@ -50,6 +50,7 @@ def _validate_pool(sbx: Sandbox, pool: dict[str, Any], location: str, where: str
                                 for t in taints):
         raise ArmError(400, "InvalidParameter", "A System pool cannot carry a NoSchedule taint other than "
                        "CriticalAddonsOnly.", target=f"{where}.nodeTaints")
+    taints = _spot(pool, mode, count, where, taints)
     out = dict(pool)
     out.update({"name": name, "vmSize": size, "count": count, "mode": mode, "nodeTaints": taints,
                 "type": pool.get("type") or "VirtualMachineScaleSets", "osType": pool.get("osType") or "Linux",
@@ -57,6 +58,54 @@ def _validate_pool(sbx: Sandbox, pool: dict[str, Any], location: str, where: str
                 "powerState": {"code": "Running"}})
     out.pop("provisioningState", None)
     return out
+
+
+SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
+
+
+def capacity_error(sbx: Sandbox, location: str, pools: list[dict[str, Any]], old: list[dict[str, Any]]
+                   ) -> dict[str, Any] | None:
+    """The operation's error when a pool must add VMs of a size the region has no room for now (set through
+    ``/sandbox/capacity``), in the words Azure/AKS#1272 recorded."""
+    faults = {str(f).lower() for f in sbx.store.data.get("capacity_faults", [])}
+    had = {p["name"]: int(p.get("count") or 0) for p in old}
+    for pool in pools:
+        if f"{location}/{pool['vmSize']}".lower() in faults and int(pool.get("count") or 0) > had.get(pool["name"], 0):
+            return {"code": "AllocationFailed", "message": "Provisioning failed. Allocation failed. We do not have "
+                    "sufficient capacity for the requested VM size in this region. Read more about improving "
+                    "likelihood of allocation success at http://aka.ms/allocation-guidance."}
+    return None
+
+
+def _spot(pool: dict[str, Any], mode: str, count: int, where: str, taints: list[str]) -> list[str]:
+    """Spot and autoscaler settings as AKS checks them ("Add an Azure Spot node pool", "Cluster autoscaler"): a Spot
+    pool is a User pool, evicts with Delete or Deallocate, caps its price at -1 (the on-demand price) or above 0, and
+    gets the spot taint from AKS itself; an autoscaled pool has 0 <= minCount <= count <= maxCount."""
+    priority = pool.get("scaleSetPriority") or "Regular"
+    if priority not in ("Regular", "Spot"):
+        raise ArmError(400, "InvalidParameter", f"scaleSetPriority '{priority}' must be Regular or Spot.",
+                       target=f"{where}.scaleSetPriority")
+    if priority == "Spot":
+        if mode == "System":
+            raise ArmError(400, "InvalidParameter", "A System mode agent pool cannot use Spot priority.",
+                           target=f"{where}.scaleSetPriority")
+        if (pool.get("scaleSetEvictionPolicy") or "Delete") not in ("Delete", "Deallocate"):
+            raise ArmError(400, "InvalidParameter", "scaleSetEvictionPolicy must be Delete or Deallocate.",
+                           target=f"{where}.scaleSetEvictionPolicy")
+        price = pool.get("spotMaxPrice", -1)
+        if not isinstance(price, (int, float)) or (price != -1 and price <= 0):
+            raise ArmError(400, "InvalidParameter", "spotMaxPrice must be -1 or a price above 0.",
+                           target=f"{where}.spotMaxPrice")
+        taints = [*[t for t in taints if t != SPOT_TAINT], SPOT_TAINT]
+    elif pool.get("scaleSetEvictionPolicy") or pool.get("spotMaxPrice") is not None:
+        raise ArmError(400, "InvalidParameter", "scaleSetEvictionPolicy and spotMaxPrice apply to Spot pools only.",
+                       target=f"{where}.scaleSetPriority")
+    if pool.get("enableAutoScaling"):
+        low, high = pool.get("minCount"), pool.get("maxCount")
+        if not isinstance(low, int) or not isinstance(high, int) or not 0 <= low <= high or not low <= count <= high:
+            raise ArmError(400, "InvalidParameter", f"With enableAutoScaling, minCount ({low}) <= count ({count}) <= "
+                           f"maxCount ({high}) must hold.", target=f"{where}.minCount")
+    return taints
 
 
 # What a pool is, for a managed-cluster PUT's comparison with the pools the cluster has (read-only fields aside).
@@ -124,8 +173,8 @@ class ManagedClusters(ResourceType):
             raise ArmError(400, "K8sVersionNotSupported", f"Version {version} is not supported in this region. "
                            f"Supported versions: {', '.join(VERSIONS)}.", target="properties.kubernetesVersion")
         version = next(v for v in VERSIONS if v == version or v.startswith(version + "."))
-        quota.check(sbx, ref.sub, location, [(p["vmSize"], p["count"]) for p in checked], ref.id,
-                    status=400, code=quota.AKS_QUOTA)
+        quota.check(sbx, ref.sub, location, [(p["vmSize"], p["count"], p.get("scaleSetPriority") == "Spot")
+                                             for p in checked], ref.id, status=400, code=quota.AKS_QUOTA)
         for p in checked:
             p["orchestratorVersion"] = p["currentOrchestratorVersion"] = version
         dns = props.get("dnsPrefix") or f"{ref.name[:10]}-{ref.rg[:16]}-{ref.sub[:6]}"
@@ -164,6 +213,12 @@ class ManagedClusters(ResourceType):
                              "createdAt": made.get("createdAt", stamp), "lastModifiedBy": who,
                              "lastModifiedByType": kind, "lastModifiedAt": stamp}
         return out
+
+    def operation_error(self, call: Call, ref: Ref, stored: dict[str, Any], existing: dict[str, Any] | None
+                        ) -> dict[str, Any] | None:
+        """No room for the pools' new VMs in the region now."""
+        old = ((existing or {}).get("body") or {}).get("properties", {}).get("agentPoolProfiles") or []
+        return capacity_error(call.sbx, stored["location"], stored["properties"]["agentPoolProfiles"], old)
 
     def after_put(self, call: Call, ref: Ref, rec: dict[str, Any], created: bool) -> None:
         """Mirror the pools as child resources; register the kubelet identity and the kube endpoint."""
@@ -251,12 +306,25 @@ class AgentPools(ResourceType):
         location = parent["location"]
         pool = _validate_pool(call.sbx, {**(body.get("properties") or {}), "name": ref.name}, location,
                               "properties")
-        quota.check(call.sbx, ref.sub, location, [(pool["vmSize"], pool["count"])], ref.id,
-                    status=400, code=quota.AKS_QUOTA)
+        old = ((existing or {}).get("body") or {}).get("properties") or {}
+        if existing is not None and (old.get("scaleSetPriority") or "Regular") != (pool.get("scaleSetPriority")
+                                                                                  or "Regular"):
+            raise ArmError(400, "InvalidParameter", "Changing property 'scaleSetPriority' is not allowed.",
+                           target="properties.scaleSetPriority")
+        quota.check(call.sbx, ref.sub, location, [(pool["vmSize"], pool["count"], pool.get("scaleSetPriority") ==
+                                                    "Spot")], ref.id, status=400, code=quota.AKS_QUOTA)
         version = parent["body"]["properties"]["kubernetesVersion"]
         pool["orchestratorVersion"] = pool["currentOrchestratorVersion"] = version
         pool.pop("name")
         return {"id": ref.id, "name": ref.name, "type": ref.type_name, "properties": pool}
+
+    def operation_error(self, call: Call, ref: Ref, stored: dict[str, Any], existing: dict[str, Any] | None
+                        ) -> dict[str, Any] | None:
+        """No room for the pool's new VMs in the region now."""
+        parent = call.sbx.get_resource(ref.parent_id or "")
+        old = [{"name": ref.name, **existing["body"]["properties"]}] if existing else []
+        return capacity_error(call.sbx, parent["location"] if parent else "", [{"name": ref.name,
+                                                                               **stored["properties"]}], old)
 
     def after_put(self, call: Call, ref: Ref, rec: dict[str, Any], created: bool) -> None:
         """Reflect the pool in the cluster's agentPoolProfiles."""

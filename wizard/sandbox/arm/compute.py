@@ -61,7 +61,7 @@ class VirtualMachines(ResourceType):
             if not os_profile.get("adminPassword") and not keys:
                 raise ArmError(400, "InvalidParameter", "Either an admin password or an SSH public key is required.",
                                target="osProfile")
-            quota.check(sbx, ref.sub, location, [(size, 1)], ref.id, status=409, code="OperationNotAllowed")
+            quota.check(sbx, ref.sub, location, [(size, 1, False)], ref.id, status=409, code="OperationNotAllowed")
         custom = (os_profile or {}).get("customData")
         if existing is not None and custom is not None and existing.get("custom_data_sha") != _sha(custom):
             # "Custom data is passed to the VM at creation time" and the property cannot change afterwards.

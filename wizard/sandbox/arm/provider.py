@@ -126,6 +126,11 @@ class ResourceType:
         """A list answer."""
         return json_response({"value": [self.view(call, r) for r in records]})
 
+    def operation_error(self, call: Call, ref: Ref, stored: dict[str, Any], existing: dict[str, Any] | None
+                        ) -> dict[str, Any] | None:
+        """The error a PUT's long-running operation ends with (None: it succeeds)."""
+        return None
+
     def put(self, call: Call, ref: Ref) -> web.Response:
         """Create or update; long-running when the type takes time."""
         sbx = call.sbx
@@ -147,7 +152,8 @@ class ResourceType:
         headers: dict[str, str] = {}
         if seconds > 0:
             op = sbx.start_operation(sub=ref.sub, namespace=ref.namespace, location=rec["location"] or "global",
-                                     seconds=seconds, resource_id=ref.id, api_version=call.api_version)
+                                     seconds=seconds, resource_id=ref.id, api_version=call.api_version,
+                                     error=self.operation_error(call, ref, stored, existing))
             rec["transition"] = self.creating_state if existing is None else "Updating"
             rec["busy_until"] = op["done_at"]
             rec["failed"] = op["error"] is not None

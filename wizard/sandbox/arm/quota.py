@@ -7,10 +7,12 @@ from typing import Any
 from . import catalog
 from .base import ArmError, Sandbox
 
+LOW_PRIORITY_LIMIT = 100  # "Total Regional Low-priority vCPUs": Spot VMs count here, not in their family's quota
 
-def _consumers(sbx: Sandbox, sub: str, location: str, exclude: str | None) -> list[tuple[str, int]]:
-    """(vmSize, count) for every live VM and agent pool of the subscription in the location."""
-    out: list[tuple[str, int]] = []
+
+def _consumers(sbx: Sandbox, sub: str, location: str, exclude: str | None) -> list[tuple[str, int, bool]]:
+    """(vmSize, count, spot) for every live VM and agent pool of the subscription in the location."""
+    out: list[tuple[str, int, bool]] = []
     prefix = f"/subscriptions/{sub}/".lower()
     skip = (exclude or "").lower()
     for key in list(sbx.store.resources):
@@ -21,21 +23,25 @@ def _consumers(sbx: Sandbox, sub: str, location: str, exclude: str | None) -> li
             continue
         rtype = rec["type"].lower()
         if rtype == "microsoft.compute/virtualmachines" and rec["location"] == location:
-            out.append((rec["body"]["properties"].get("hardwareProfile", {}).get("vmSize", ""), 1))
+            out.append((rec["body"]["properties"].get("hardwareProfile", {}).get("vmSize", ""), 1, False))
         elif rtype.endswith("managedclusters/agentpools") and rec.get("cluster_location") == location:
             props = rec["body"]["properties"]
-            out.append((props.get("vmSize", ""), int(props.get("count") or 0)))
+            out.append((props.get("vmSize", ""), int(props.get("count") or 0), props.get("scaleSetPriority") == "Spot"))
     return out
 
 
 def usage(sbx: Sandbox, sub: str, location: str, exclude: str | None = None) -> dict[str, int]:
     """vCPUs in use per family name, plus ``cores`` (the regional total) and ``virtualMachines``."""
-    used: dict[str, int] = {"cores": 0, "virtualMachines": 0}
-    for size, count in _consumers(sbx, sub, location, exclude):
+    used: dict[str, int] = {"cores": 0, "virtualMachines": 0, "lowPriorityCores": 0}
+    for size, count, spot in _consumers(sbx, sub, location, exclude):
         entry = catalog.SIZE_BY_NAME.get(size.lower())
         if entry is None:
             continue
         cores = entry[2] * count
+        if spot:
+            used["lowPriorityCores"] += cores
+            used["virtualMachines"] += count
+            continue
         used[entry[1]] = used.get(entry[1], 0) + cores
         used["cores"] += cores
         used["virtualMachines"] += count
@@ -52,6 +58,8 @@ def usage_list(sbx: Sandbox, sub: str, location: str) -> list[dict[str, Any]]:
          "name": {"value": "virtualMachines", "localizedValue": "Virtual Machines"}},
         {"unit": "Count", "currentValue": 0, "limit": 2500,
          "name": {"value": "availabilitySets", "localizedValue": "Availability Sets"}},
+        {"unit": "Count", "currentValue": used["lowPriorityCores"], "limit": LOW_PRIORITY_LIMIT,
+         "name": {"value": "lowPriorityCores", "localizedValue": "Total Regional Low-priority vCPUs"}},
     ]
     for family, label in catalog.FAMILY_LABELS.items():
         items.append({"unit": "Count", "currentValue": used.get(family, 0),
@@ -60,15 +68,27 @@ def usage_list(sbx: Sandbox, sub: str, location: str) -> list[dict[str, Any]]:
     return items
 
 
-def check(sbx: Sandbox, sub: str, location: str, wanted: list[tuple[str, int]], exclude: str | None,
+def check(sbx: Sandbox, sub: str, location: str, wanted: list[tuple[str, int, bool]], exclude: str | None,
           *, status: int, code: str) -> None:
     """Refuse a request whose VMs would exceed a family or the regional vCPU quota (AKS, code
     ``ErrCode_InsufficientVCPUQuota``, words it its own way: recorded AKS answers)."""
     used = usage(sbx, sub, location, exclude)
     need: dict[str, int] = {}
-    for size, count in wanted:
+    spot = 0
+    for size, count, is_spot in wanted:
         entry = catalog.SIZE_BY_NAME[size.lower()]
+        if is_spot:
+            spot += entry[2] * count
+            continue
         need[entry[1]] = need.get(entry[1], 0) + entry[2] * count
+    if used["lowPriorityCores"] + spot > LOW_PRIORITY_LIMIT:  # AKS's words for it are not recorded: its regional form
+        left = LOW_PRIORITY_LIMIT - used["lowPriorityCores"]
+        raise ArmError(status, code, f"Insufficient regional low priority vcpu quota left for location {location}. "
+                       f"left low priority vcpu quota {left}, requested quota {spot}. If you want to increase the "
+                       "quota, please follow this instruction: https://learn.microsoft.com/en-us/azure/quotas/"
+                       "view-quotas." if code == AKS_QUOTA else _message("Low-priority", location,
+                                                                          LOW_PRIORITY_LIMIT, LOW_PRIORITY_LIMIT - left,
+                                                                          spot))
     for family, cores in need.items():
         limit = catalog.family_limit(family, location)
         current = used.get(family, 0)

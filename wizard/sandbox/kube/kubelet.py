@@ -17,6 +17,7 @@ from typing import Any
 
 from ..arm import catalog
 from ..registry import can_pull, grants_pull
+from . import autoscale
 from .kinds import BY_PLURAL
 from .objects import Cluster, now_rfc3339
 from .workloads import probe_args, run_probe
@@ -77,6 +78,29 @@ def _node_address(cluster: Cluster, pool: dict[str, Any], n: int) -> str:
     return str(ipaddress.IPv4Network(prefix).network_address + 4 + n)
 
 
+def pool_labels(pool: dict[str, Any], location: str) -> dict[str, str]:
+    """The labels AKS gives every node of a pool (the hostname aside)."""
+    size = catalog.SIZE_BY_NAME.get(pool["vmSize"].lower())
+    labels = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+              "agentpool": pool["name"], "kubernetes.azure.com/agentpool": pool["name"],
+              "kubernetes.azure.com/mode": pool.get("mode", "User").lower(),
+              "node.kubernetes.io/instance-type": pool["vmSize"], "topology.kubernetes.io/region": location}
+    if size and size[4]:
+        labels["accelerator"] = "nvidia"
+    if pool.get("scaleSetPriority") == "Spot":  # AKS labels (and taints) Spot nodes itself
+        labels["kubernetes.azure.com/scalesetpriority"] = "spot"
+    labels.update(pool.get("nodeLabels") or {})
+    return labels
+
+
+def pool_capacity(pool: dict[str, Any]) -> dict[str, float]:
+    """What one node of the pool offers pods (its GPUs once the device plugin runs there)."""
+    size = catalog.SIZE_BY_NAME.get(pool["vmSize"].lower())
+    vcpus, mem_gib, gpus = (size[2], size[3], size[4]) if size else (2, 8.0, 0)
+    return {"cpu": vcpus - 0.14, "memory": mem_gib * 1024 ** 3 * 0.85, "pods": float(pool.get("maxPods", 110)),
+            "nvidia.com/gpu": float(gpus)}
+
+
 def sync_nodes(cluster: Cluster, rec: dict[str, Any]) -> None:
     """Nodes for every agent pool; GPU capacity once the device plugin runs there."""
     want: dict[str, tuple[dict[str, Any], int]] = {}
@@ -85,7 +109,7 @@ def sync_nodes(cluster: Cluster, rec: dict[str, Any]) -> None:
     for pool in rec["body"]["properties"]["agentPoolProfiles"]:
         digits = str(int(hashlib.sha256((rec["id"] + pool["name"]).encode()).hexdigest()[:8], 16))[:8]
         subnet = str(pool.get("vnetSubnetID") or "").lower()
-        for i in range(int(pool.get("count") or 0)):
+        for i in autoscale.node_ids(cluster, pool):
             name = f"aks-{pool['name']}-{digits}-vmss{i:06d}"
             want[name] = (pool, i)
             addresses[name] = _node_address(cluster, pool, per_subnet.get(subnet, 0))
@@ -115,13 +139,7 @@ def sync_nodes(cluster: Cluster, rec: dict[str, Any]) -> None:
                                "bootID": ""}}
         existing = cluster.get(NODES, None, name)
         if existing is None:
-            labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-                      "agentpool": pool["name"], "kubernetes.azure.com/agentpool": pool["name"],
-                      "kubernetes.azure.com/mode": pool.get("mode", "User").lower(),
-                      "node.kubernetes.io/instance-type": pool["vmSize"],
-                      "topology.kubernetes.io/region": rec["location"]}
-            if gpus:
-                labels["accelerator"] = "nvidia"
+            labels = {"kubernetes.io/hostname": name, **pool_labels(pool, rec["location"])}
             obj = {"metadata": {"name": name, "labels": labels}, "spec": {"taints": _taints(pool)} if _taints(pool)
                    else {}, "status": status}
             cluster.create(NODES, obj, "kubelet")
