@@ -365,3 +365,16 @@ def test_plain_pytest_outside_the_private_keyring_refuses_to_run() -> None:
                           "client_cidrs"], env=env, capture_output=True, text=True, timeout=120,
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert out.returncode == 2 and "run the tests with ./test.sh" in out.stdout + out.stderr, out.stdout[-1000:]
+
+
+def test_a_display_name_for_a_region_is_refused_naming_its_arm_name() -> None:
+    from wizard.answers import validate
+    from wizard.errors import InputError
+
+    with pytest.raises(InputError) as refused:
+        validate({"region": "East US 2"})
+    assert refused.value.message == 'region = "East US 2" is a display name.'
+    assert refused.value.hint.startswith('use its ARM name: region = "eastus2"')
+    with pytest.raises(InputError) as odd:
+        validate({"region": "east-us"})
+    assert odd.value.message.endswith("lowercase letters and digits, no spaces.")

@@ -47,7 +47,6 @@ class Answers:
     interface: str = "eth0"
     client_cidrs: tuple[str, ...] = ()  # who submits experiments: empty keeps the services VNet-only
     gpu_priority: str = "regular"  # "spot": the GPU pool on evictable Spot VMs, at Spot prices
-    scale_to_zero: bool = False  # the GPU pool autoscaled from 0, the runners from the queues (KEDA)
 
     def as_dict(self) -> dict[str, Any]:
         """The answers as plain data (they hold no secrets)."""
@@ -69,8 +68,8 @@ class Answers:
 
     @property
     def autoscaled(self) -> bool:
-        """Whether the GPU pool has the cluster autoscaler (scale to zero, or Spot: evicted nodes come back)."""
-        return self.scale_to_zero or self.spot
+        """Whether the GPU pool has the cluster autoscaler (Spot: evicted nodes come back)."""
+        return self.spot
 
     @property
     def public_services(self) -> bool:
@@ -96,8 +95,6 @@ ALLOWED: dict[str, str] = {
                  "as the seed's `ip maddress show eth0`)",
     "gpu_priority": "\"regular\" (pay-as-you-go VMs) or \"spot\" (Spot VMs: much cheaper, evicted when Azure needs "
                     "the capacity; the runners' pods come back on a new node)",
-    "scale_to_zero": "true (no GPU node while no experiment is queued; the first job after idle waits for a node) or "
-                     "false",
     "client_cidrs": "a list of the IPv4 networks experimenters submit from, such as [\"203.0.113.0/24\"] (at most "
                     f"{20}); empty keeps RabbitMQ and the file server reachable inside the VNet only",
 }
@@ -131,6 +128,10 @@ def validate(raw: dict[str, Any]) -> Answers:
     if sub and len(sub) > 128:
         raise _bad("subscription", sub, "too long")
     if not REGION_RE.match(values["region"]):
+        arm = re.sub(r"\s+", "", str(values["region"])).lower()
+        if REGION_RE.match(arm):  # "East US" is how the portal shows eastus
+            raise InputError(f"region = \"{values['region']}\" is a display name.",
+                             f"use its ARM name: region = \"{arm}\" (`studioml-azure regions` lists them)")
         raise _bad("region", values["region"], "lowercase letters and digits, no spaces")
     if values["uniq_id"] != "auto" and not UNIQ_ID_RE.match(values["uniq_id"]):
         raise _bad("uniq_id", values["uniq_id"])
@@ -159,14 +160,12 @@ def validate(raw: dict[str, Any]) -> Answers:
     cidrs = _cidrs(values["client_cidrs"])
     if values["gpu_priority"] not in ("regular", "spot"):
         raise _bad("gpu_priority", values["gpu_priority"])
-    if not isinstance(values["scale_to_zero"], bool):
-        raise _bad("scale_to_zero", values["scale_to_zero"])
     return Answers(subscription=sub, region=values["region"], uniq_id=values["uniq_id"], gpu_sku=size.name,
                    gpu_nodes=nodes, runner_image=values["runner_image"], source_registry_user=user,
                    runner_replicas=replicas,
                    admin_user=values["admin_user"], pull_auth=values["pull_auth"],
                    currency=values["currency"].upper(), interface=values["interface"],
-                   client_cidrs=cidrs, gpu_priority=values["gpu_priority"], scale_to_zero=values["scale_to_zero"])
+                   client_cidrs=cidrs, gpu_priority=values["gpu_priority"])
 
 
 def _cidrs(value: Any) -> tuple[str, ...]:

@@ -25,15 +25,14 @@ BUSY = ("Creating", "Updating", "Upgrading", "Scaling", "Deleting", "Starting", 
 
 def gpu_settings(ctx: Context) -> dict[str, Any]:
     """Spot and autoscaler settings of the GPU pool. Spot: evicted VMs are deleted, no price cap above the
-    pay-as-you-go price (-1), and the autoscaler on so that a node comes back for the runners an eviction left
-    Pending; scale to zero: the autoscaler from 0 nodes (``"Add an Azure Spot node pool"``, ``"Cluster
-    autoscaler"``)."""
+    pay-as-you-go price (-1), and the autoscaler on (``gpu_nodes`` to ``gpu_nodes``) so that a node comes back for
+    the runners an eviction left Pending (``"Add an Azure Spot node pool"``, ``"Cluster autoscaler"``)."""
     a = ctx.answers
     out: dict[str, Any] = {}
     if a.spot:
         out.update(scaleSetPriority="Spot", scaleSetEvictionPolicy="Delete", spotMaxPrice=-1)
     if a.autoscaled:
-        out.update(enableAutoScaling=True, minCount=0 if a.scale_to_zero else a.gpu_nodes, maxCount=a.gpu_nodes)
+        out.update(enableAutoScaling=True, minCount=a.gpu_nodes, maxCount=a.gpu_nodes)
     return out
 
 
@@ -119,7 +118,6 @@ class Cluster(Step):
                               f"reading cluster {name}"))
         if mc is None:
             how = ", Spot (evictable)" if ctx.answers.spot else ""
-            how += ", autoscaled from 0" if ctx.answers.scale_to_zero else ""
             return Observation(CREATE, f"{ctx.answers.gpu_nodes} x {size.name}{how}, taint {GPU_TAINT}", res)
         res[0].id = mc["id"]
         self._remember(ctx, mc)
