@@ -2,7 +2,8 @@
 ``destroy``.
 
 Human output goes to stderr as the engine's events arrive; with ``--json`` stdout carries exactly one JSON
-document. Exit codes: 0 done, 2 bad input, 3 refused by Azure, 4 interrupted (resumable), 1 anything else.
+document. Exit codes: 0 done, 2 what the person gave or their host, 3 refused by Azure or the sign-in, 4 interrupted
+(resumable), 1 only for a bug.
 """
 
 from __future__ import annotations
