@@ -24,6 +24,7 @@ from .azure.errors import azure_call
 from .errors import InputError, InterruptedRun
 from .events import StepDone, StepStarted
 from .naming import TAG
+from .permissions import refuse_missing
 from .steps.base import Context, get_or_none, lookup, rest
 from .steps.identity import find_app
 from .steps.network import AKS_SUBNET
@@ -37,6 +38,7 @@ class Removal:
     title: str
     where: str
     run: Callable[[], None] = field(repr=False, compare=False)
+    action: str = ""  # the Azure RBAC action it takes (checked against the caller's role assignments first)
 
 
 def _groups(ctx: Context) -> dict[str, dict[str, Any]]:
@@ -115,17 +117,20 @@ def region_removals(ctx: Context, region: str, groups: dict[str, dict[str, Any]]
         home_vnet = f"/subscriptions/{ctx.subscription_id}/resourceGroups/{n.registry_rg}/providers/" \
                     f"Microsoft.Network/virtualNetworks/{n.vnet}"
         out.append(Removal(f"peering-{region}", f"peering of the home VNet to {region}",
-                           f"{home_vnet}/virtualNetworkPeerings/to-{region}", partial(_delete_peering, ctx, region)))
+                           f"{home_vnet}/virtualNetworkPeerings/to-{region}", partial(_delete_peering, ctx, region),
+                           "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/delete"))
         if alone:
             prefix = _region_prefix(ctx, region)
             if prefix:
                 out.append(Removal(f"nsg-{region}", f"{region}'s AKS subnet {prefix} in the services' NSG rules",
                                    f"{home_vnet.rsplit('/', 2)[0]}/networkSecurityGroups/{n.nsg}",
-                                   partial(_forget_subnet, ctx, prefix)))
+                                   partial(_forget_subnet, ctx, prefix),
+                                   "Microsoft.Network/networkSecurityGroups/write"))
     group = groups.get(n.cluster_rg(region).lower())
     if group:
         out.append(Removal(f"group-{region}", f"resource group {group['name']} (cluster, VNet, node resources)",
-                           group["id"], partial(_delete_group, ctx, group["name"])))
+                           group["id"], partial(_delete_group, ctx, group["name"]),
+                           "Microsoft.Resources/subscriptions/resourceGroups/delete"))
     path = ctx.state.kubeconfig_path(n.uniq_id, region)
     if path.exists():
         out.append(Removal(f"kubeconfig-{region}", f"kubeconfig of {region}", str(path), partial(_unlink, ctx, region)))
@@ -177,13 +182,15 @@ def everything(ctx: Context, groups: dict[str, dict[str, Any]]) -> list[Removal]
     app = find_app(ctx)
     for a in _role_assignments(ctx, app):
         out.append(Removal(f"role-{a.name}", f"role assignment of {n.sp} on the registry", str(a.id),
-                           partial(_delete_assignment, ctx, str(a.id))))
+                           partial(_delete_assignment, ctx, str(a.id)),
+                           "Microsoft.Authorization/roleAssignments/delete"))
     for name in (n.cluster_rg(n.home_region), n.registry_rg):
         group = groups.get(name.lower())
         if group:
             what = "home cluster" if name != n.registry_rg else "registry, VNet, RabbitMQ and file-server VMs, NAT"
             out.append(Removal(f"group-{name}", f"resource group {name} ({what})", group["id"],
-                               partial(_delete_group, ctx, name)))
+                               partial(_delete_group, ctx, name),
+                               "Microsoft.Resources/subscriptions/resourceGroups/delete"))
     if app is not None:
         out.append(Removal("application", f"Graph application {app.get('displayName')} (its service principal and "
                                           "password go with it)", f"/applications/{app['id']}",
@@ -311,6 +318,8 @@ def prepare(session: Any, answers: Any, region: str | None, emit: Callable[[Any]
 
     ctx, sub, uid = make_context(session, answers, emit, any_region=True)
     removals, regions = plan_removals(ctx, region)
+    refuse_missing(ctx.clients, ctx.subscription_id, [(r.action, r.where, f"delete the {r.title}") for r in removals
+                                                      if r.action], "this destroy does")
     whole = region is None or regions == [ctx.names.home_region]
     saving, currency = monthly_saving(session, ctx, regions, whole) if removals else (None, answers.currency)
     return Prepared(ctx, sub, uid.value, removals, regions, whole, saving, currency)

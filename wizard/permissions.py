@@ -20,7 +20,7 @@ from .errors import RefusedError, WizardError
 from .naming import Names
 
 ADVICE = ("ask an Owner of the subscription for the Owner role, or for Contributor plus Role Based Access Control "
-          "Administrator (or User Access Administrator), on the subscription; then run again (nothing was made)")
+          "Administrator (or User Access Administrator), on the subscription; then run again (nothing was changed)")
 
 
 def needed(sub: str, names: Names, region: str) -> list[tuple[str, str, str]]:
@@ -70,6 +70,11 @@ def _covers(assigned: str, scope: str) -> bool:
 
 def check_permissions(clients: Clients, sub: str, names: Names, region: str) -> None:
     """Refuse (exit 3) before any write when the caller's role assignments grant less than an apply needs."""
+    refuse_missing(clients, sub, needed(sub, names, region), "an apply does")
+
+
+def refuse_missing(clients: Clients, sub: str, needs: list[tuple[str, str, str]], doing: str) -> None:
+    """Refuse (exit 3) when the caller's role assignments grant less than ``needs`` ((action, scope, why) each)."""
     oid = object_id(clients)
     if not oid:
         return
@@ -85,7 +90,7 @@ def check_permissions(clients: Clients, sub: str, names: Names, region: str) -> 
     except WizardError:  # not allowed to read them (or a custom role out of reach): Azure's answer to the write decides
         return
     missing: list[tuple[str, str, str]] = []
-    for action, scope, why in needed(sub, names, region):
+    for action, scope, why in needs:
         ok = any(_covers(str(a.scope), scope) and any(
             _grants(list(p.actions or []), list(p.not_actions or []), action)
             for p in (roles[str(a.role_definition_id)].permissions or [])) for a in assigned)
@@ -95,5 +100,5 @@ def check_permissions(clients: Clients, sub: str, names: Names, region: str) -> 
         return
     held = sorted({f"{roles[str(a.role_definition_id)].role_name} on {a.scope}" for a in assigned}) or ["none"]
     lines = "; ".join(f"{why} ({action})" for action, _scope, why in missing)
-    raise RefusedError(f"the signed-in identity (object id {oid}) may not do all an apply does in subscription {sub}: "
+    raise RefusedError(f"the signed-in identity (object id {oid}) may not do all {doing} in subscription {sub}: "
                        f"it cannot {lines}. Its role assignments: {', '.join(held)}.", ADVICE, "AuthorizationFailed")

@@ -188,3 +188,20 @@ def test_a_client_secret_revoked_mid_run_is_exit_3_and_stops_every_step(tmp_path
     log = requests_logged(served)
     first_refusal = next(i for i, r in enumerate(log) if r[1].endswith("/oauth2/v2.0/token") and r[2] == 401)
     assert [r for r in log[first_refusal:] if r[0] in ("PUT", "PATCH", "DELETE") and r[2] < 300] == []
+
+
+def test_a_destroy_the_caller_may_not_finish_is_refused_before_the_first_delete(served: RunningSandbox,
+                                                                                 home: Home) -> None:
+    """Installed by an Owner; then only Contributor (which may delete groups but not role assignments): destroy
+    names the role assignment it could not delete and deletes nothing."""
+    args, env = endpoint_args(served.info)
+    code, _doc, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    assert code == 0, err[-3000:]
+    _demote_to_contributor(served.info)
+    clear_request_log(served)
+    code, doc, err = run(home, "destroy", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    assert code == 3 and "Traceback" not in err, err[-3000:]
+    assert "may not do all this destroy does" in doc["error"], doc
+    assert "(Microsoft.Authorization/roleAssignments/delete)" in doc["error"], doc
+    assert "resourceGroups/delete" not in doc["error"], doc  # Contributor may delete the groups
+    assert sandbox_writes(served) == []
