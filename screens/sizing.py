@@ -17,7 +17,7 @@ from wizard.answers import ALLOWED
 from wizard.catalog import gpu_size
 from wizard.errors import InputError
 from wizard.flow import SizeOption, region_title
-from wizard.report import money
+from wizard.report import money, scale_to_zero_line
 
 from .base import WizardScreen
 from .estimate import EstimateView
@@ -35,6 +35,8 @@ class SizingScreen(WizardScreen):
                         "cannot succeed", id="review"),
                 Binding("i", "image", "Image source", tooltip="Where the runner image comes from (quay.io, Docker "
                         "Hub with your Docker ID, or anonymously)", id="image"),
+                Binding("z", "scale_to_zero", "Scale to zero", tooltip="No GPU node while nothing is queued (the "
+                        "first job after idle waits for one); press again to keep the nodes running", id="zero"),
                 Binding("k", "secrets", "Secrets", tooltip="The install's secrets in the OS keyring", id="secrets"),
                 Binding("t", "status", "Status", tooltip="What is installed now, every region", id="status"),
                 Binding("x", "experimenters", "Experimenters", tooltip="Who submits experiments, and their client "
@@ -89,6 +91,7 @@ class SizingScreen(WizardScreen):
             f"({money(hourly, est.currency)} an hour){change}. " + " ".join(filter(None, [
                 self.wizard.adding_region(), f"Image: {a.runner_image}" + (
                     " (Docker Hub may refuse the import: press i)." if warn else "."),
+                scale_to_zero_line(est, a.scale_to_zero) + " (z)." + (" Spot GPU VMs." if a.spot else ""),
                 "Press r to review the plan."])))
 
     def _fill(self, selector: str, options: list[Option], current: str) -> None:
@@ -143,6 +146,10 @@ class SizingScreen(WizardScreen):
     def _back(self, _result: None) -> None:
         """Back from a screen that may have changed the answers: read prices and quota again."""
         self.refresh_choices()
+
+    def action_scale_to_zero(self) -> None:
+        """Turn scale to zero on or off, and price it again."""
+        self._answer(scale_to_zero=not self.wizard.answers.scale_to_zero)
 
     def action_secrets(self) -> None:
         """The install's secrets."""

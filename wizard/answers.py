@@ -47,6 +47,7 @@ class Answers:
     interface: str = "eth0"
     client_cidrs: tuple[str, ...] = ()  # who submits experiments: empty keeps the services VNet-only
     gpu_priority: str = "regular"  # "spot": the GPU pool on evictable Spot VMs, at Spot prices
+    scale_to_zero: bool = False  # no GPU node while no experiment is queued: the pool autoscaled, the runners by KEDA
 
     def as_dict(self) -> dict[str, Any]:
         """The answers as plain data (they hold no secrets)."""
@@ -68,8 +69,8 @@ class Answers:
 
     @property
     def autoscaled(self) -> bool:
-        """Whether the GPU pool has the cluster autoscaler (Spot: evicted nodes come back)."""
-        return self.spot
+        """Whether the GPU pool has the cluster autoscaler (scale to zero; Spot: evicted nodes come back)."""
+        return self.spot or self.scale_to_zero
 
     @property
     def public_services(self) -> bool:
@@ -95,6 +96,8 @@ ALLOWED: dict[str, str] = {
                  "as the seed's `ip maddress show eth0`)",
     "gpu_priority": "\"regular\" (pay-as-you-go VMs) or \"spot\" (Spot VMs: much cheaper, evicted when Azure needs "
                     "the capacity; the runners' pods come back on a new node)",
+    "scale_to_zero": "true (no GPU node while no experiment is queued; the first job after idle waits a few minutes "
+                     "for a node) or false",
     "client_cidrs": "a list of the IPv4 networks experimenters submit from, such as [\"203.0.113.0/24\"] (at most "
                     f"{20}); empty keeps RabbitMQ and the file server reachable inside the VNet only",
 }
@@ -160,12 +163,15 @@ def validate(raw: dict[str, Any]) -> Answers:
     cidrs = _cidrs(values["client_cidrs"])
     if values["gpu_priority"] not in ("regular", "spot"):
         raise _bad("gpu_priority", values["gpu_priority"])
+    if not isinstance(values["scale_to_zero"], bool):
+        raise _bad("scale_to_zero", values["scale_to_zero"])
     return Answers(subscription=sub, region=values["region"], uniq_id=values["uniq_id"], gpu_sku=size.name,
                    gpu_nodes=nodes, runner_image=values["runner_image"], source_registry_user=user,
                    runner_replicas=replicas,
                    admin_user=values["admin_user"], pull_auth=values["pull_auth"],
                    currency=values["currency"].upper(), interface=values["interface"],
-                   client_cidrs=cidrs, gpu_priority=values["gpu_priority"])
+                   client_cidrs=cidrs, gpu_priority=values["gpu_priority"],
+                   scale_to_zero=values["scale_to_zero"])
 
 
 def _cidrs(value: Any) -> tuple[str, ...]:

@@ -32,7 +32,7 @@ from .logs import log, setup_log
 from .plan import build_steps, observe_all, planned
 from .pricing import PriceBook
 from .prompts import Prompter, ask_answers, choose_subscription
-from .report import costed_plan, estimate_text, money, plan_text, price_source
+from .report import costed_plan, estimate_text, money, plan_text, price_source, scale_to_zero_line
 from .script import script
 from .session import Session, UniqId, make_context, pick_subscription, subscription_warning
 from .sizing import estimate, preflight_for
@@ -98,6 +98,7 @@ def plan_command(session: Session, answers: Answers, *, as_json: bool) -> int:
     changes = [p for p in plan if p.action != Action.NONE]
     print(f"\n{len(changes)} step(s) to change, {len(plan) - len(changes)} unchanged.\n")
     print("\n".join(estimate_text(est)))
+    print(scale_to_zero_line(est, answers.scale_to_zero))
     if changes:
         print("\n# The same as commands (bash; secrets come from the keyring through pipes, never the screen):")
         print("\n".join(script(ctx, plan)))

@@ -18,7 +18,8 @@ from .errors import TransientError, WizardError
 PLURALS = {"Namespace": "namespaces", "ConfigMap": "configmaps", "Secret": "secrets",
            "ServiceAccount": "serviceaccounts", "ClusterRole": "clusterroles", "RoleBinding": "rolebindings",
            "ClusterRoleBinding": "clusterrolebindings", "Deployment": "deployments", "DaemonSet": "daemonsets",
-           "Pod": "pods", "Event": "events", "Node": "nodes"}
+           "Pod": "pods", "Event": "events", "Node": "nodes", "ScaledObject": "scaledobjects",
+           "TriggerAuthentication": "triggerauthentications"}
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "Node"}
 MANAGER = "studioml-azure"
 

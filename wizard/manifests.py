@@ -21,6 +21,8 @@ AMQP_SECRET = "studioml-amqp"
 S3_SECRET = "studioml-s3"
 KEY_SECRET = "studioml-runner-key-secret"
 PASSPHRASE_SECRET = "studioml-runner-passphrase-secret"
+KEDA_SECRET = "studioml-keda-rabbitmq"  # the management API URL with KEDA's monitoring user (scale_to_zero)
+SCALER = "studioml-go-runner"
 
 
 def _b64(text: str) -> str:
@@ -75,6 +77,25 @@ def runner_requests(size: GpuSize) -> tuple[str, str]:
     cpu = max(1, (size.vcpus - 2) // size.gpus)
     memory = max(4, int(size.memory_gib * 0.7 / size.gpus))
     return str(cpu), f"{memory}Gi"
+
+
+def scaler_objects(queue_match: str, max_replicas: int) -> list[dict[str, Any]]:
+    """KEDA's TriggerAuthentication and the runner's ScaledObject (scale_to_zero): the runner Deployment from 0 to
+    ``max_replicas``, one replica per message waiting in the queues the runner itself takes (its QUEUE_MATCH
+    expression, over the management API: ``protocol: http``, ``useRegex``, ``operation: sum``); back to 0 five
+    minutes after the queues are empty (the nodes follow through the cluster autoscaler)."""
+    auth = {"apiVersion": "keda.sh/v1alpha1", "kind": "TriggerAuthentication",
+            "metadata": {"name": KEDA_SECRET, "namespace": NAMESPACE},
+            "spec": {"secretTargetRef": [{"parameter": "host", "name": KEDA_SECRET, "key": "host"}]}}
+    scaled = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+              "metadata": {"name": SCALER, "namespace": NAMESPACE},
+              "spec": {"scaleTargetRef": {"name": "studioml-go-runner-deployment"}, "minReplicaCount": 0,
+                       "maxReplicaCount": max_replicas, "pollingInterval": 30, "cooldownPeriod": 300,
+                       "triggers": [{"type": "rabbitmq", "authenticationRef": {"name": KEDA_SECRET},
+                                     "metadata": {"protocol": "http", "mode": "QueueLength", "value": "1",
+                                                  "queueName": queue_match, "useRegex": "true",
+                                                  "operation": "sum", "vhostName": "/"}}]}}
+    return [auth, scaled]
 
 
 def runner_objects(*, registry: str, image: str, replicas: int, amqp_host: str, size: GpuSize,

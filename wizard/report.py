@@ -66,6 +66,17 @@ def estimate_text(est: Estimate) -> list[str]:
     return out
 
 
+def scale_to_zero_line(est: Estimate, on: bool) -> str:
+    """What idle GPUs cost with scale_to_zero, and what it costs in latency."""
+    busy, idle = est.total()[1], est.idle_monthly()
+    if on:
+        return (f"scale to zero on: {money(idle, est.currency)} a month while nothing is queued (no GPU node), up to "
+                f"{money(busy, est.currency)} with every GPU node busy; the first job after an idle spell waits a few "
+                "minutes for a GPU node to start")
+    return (f"scale to zero off: the GPU nodes run (and bill) whether or not anything is queued; with it on, an idle "
+            f"month costs {money(idle, est.currency)}")
+
+
 def plan_text(plan: list[PlannedStep]) -> list[str]:
     """Every step's action and its resources with their monthly cost."""
     out = []

@@ -61,7 +61,7 @@ def script(ctx: Context, plan: list[PlannedStep]) -> list[str]:
             f"app_id() {{ {graph} --method GET --uri \"{app_uri}\" --query appId -o tsv; }}",
             f"login_server() {{ az acr show {sub} -n {n.registry} --query loginServer -o tsv; }}"]
     _h, _s, repo, tag = Image().target(ctx)
-    rules = wanted_rules(list(ctx.facts.service_access_sources or [AKS_PREFIX]), a.client_cidrs)
+    rules = wanted_rules(list(ctx.facts.service_access_sources or [AKS_PREFIX]), a.client_cidrs, a.scale_to_zero)
     vnet_rg, vnet_name = (rg, n.vnet) if region == n.home_region else (crg, n.region_vnet(region))
     aks_subnet = (f"$(az network vnet subnet show {sub} -g {vnet_rg} --vnet-name {vnet_name} -n {AKS_SUBNET} "
                   "--query id -o tsv)")

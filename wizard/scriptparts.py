@@ -43,11 +43,12 @@ def render(what: str, tenant: str, answers: Answers, *, nic_id: str = "", login_
     if what.startswith("vm-"):
         if not nic_id:
             raise InputError("render vm-* needs --nic-id.", "pass the NIC's resource id")
-        return json.dumps(vm_body(what.removeprefix("vm-"), names, store, nic_id, install_tags(answers.uniq_id)))
+        return json.dumps(vm_body(what.removeprefix("vm-"), names, store, nic_id, install_tags(answers.uniq_id),
+                                  keda=answers.scale_to_zero))
     if what.startswith(("settings-", "conf-tag-")):  # a VM's settings as Run Command writes them, and its tag
         role = what.rpartition("-")[2]
         at = where(names, role, public_ip or None)
-        values = secret_inputs(role, store, names.uniq_id, at)
+        values = secret_inputs(role, store, names.uniq_id, at, answers.scale_to_zero)
         if what.startswith("conf-tag-"):
             return conf_digest(role, values) + "\n"
         return "\n".join(delivery_script(settings(role, values, at))) + "\n"
@@ -56,11 +57,18 @@ def render(what: str, tenant: str, answers: Answers, *, nic_id: str = "", login_
     if not login_server:
         raise InputError(f"render {what} needs --login-server.", "pass the registry's login server")
     if what == "k8s-secrets":
-        return _list(secret_objects(store, answers.pull_auth, login_server, app_id))
+        return _list(secret_objects(store, answers.pull_auth, login_server, app_id, keda=answers.scale_to_zero))
     if what == "runner":
-        return _list(runner_objects(registry=names.registry, login_server=login_server, image=answers.runner_image,
-                                    replicas=answers.runner_replicas, amqp_host=STATIC_IPS["rabbitmq"],
-                                    size=gpu_size(answers.gpu_sku), pull_auth=answers.pull_auth))
+        objs = runner_objects(registry=names.registry, login_server=login_server, image=answers.runner_image,
+                              replicas=0 if answers.scale_to_zero else answers.runner_replicas,
+                              amqp_host=STATIC_IPS["rabbitmq"], size=gpu_size(answers.gpu_sku),
+                              pull_auth=answers.pull_auth)
+        if answers.scale_to_zero:  # KEDA's objects; it owns the replicas from then on
+            from .manifests import scaler_objects
+
+            match = next(str(o["data"]["QUEUE_MATCH"]) for o in objs if "QUEUE_MATCH" in (o.get("data") or {}))
+            objs += scaler_objects(match, answers.runner_replicas)
+        return _list(objs)
     from .assets import asset_text
 
     config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIGMAP, "namespace": "gpu-resources"},

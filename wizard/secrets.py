@@ -49,6 +49,7 @@ RUNNER_PASSPHRASE = "runner-passphrase"
 SSH_PRIVATE_KEY = "admin-ssh-private-key"
 SOURCE_TOKEN = "source-registry-token"
 RABBITMQ_EXPERIMENTER = "rabbitmq-experimenter-password"
+RABBITMQ_KEDA = "rabbitmq-keda-password"
 S3_EXPERIMENTER_KEY = "s3-experimenter-access-key"
 S3_EXPERIMENTER_SECRET = "s3-experimenter-secret-key"
 TLS_CA_KEY = "tls-ca-key"
@@ -80,6 +81,7 @@ PURPOSES: dict[str, str] = {
     SSH_PRIVATE_KEY: "SSH key of the service VMs (made only when this host had none)",
     SOURCE_TOKEN: "access token of source_registry_user at the image's source registry (given by you, not made)",
     RABBITMQ_EXPERIMENTER: "RabbitMQ user of the experimenters (user experimenter; rmq_ queues only)",
+    RABBITMQ_KEDA: "RabbitMQ monitoring user of KEDA (user keda; reads queue lengths, scale_to_zero only)",
     S3_EXPERIMENTER_KEY: "file server (S3) access key of the experimenters (the experiment buckets only)",
     S3_EXPERIMENTER_SECRET: "file server (S3) secret key of the experimenters",
     TLS_CA_KEY: "private key of the install's CA (signs the services' TLS certificates)",

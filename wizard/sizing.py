@@ -63,6 +63,17 @@ class Estimate:
         chosen = [x for x in self.lines if (region is None or x.region == region) and x.hourly is not None]
         return sum(x.hourly or 0.0 for x in chosen), sum(x.monthly or 0.0 for x in chosen)
 
+    def idle_monthly(self) -> float:
+        """A month with no GPU node running (scale to zero, nothing queued): everything but the GPU pool's nodes and
+        their OS disks."""
+        out = 0.0
+        for x in self.lines:
+            if x.monthly is None or x.item == "GPU pool nodes":
+                continue
+            share = 1 / x.quantity if x.item.startswith("AKS node OS disks") and x.quantity else 1.0
+            out += x.monthly * share
+        return out
+
     def as_dict(self) -> dict[str, Any]:
         """For ``plan --json``."""
         regions = sorted({x.region for x in self.lines})
@@ -70,7 +81,7 @@ class Estimate:
         return {"currency": self.currency, "hours_per_month": HOURS_PER_MONTH, "sources": self.sources,
                 "from_snapshot": self.from_snapshot, "lines": [asdict(x) for x in self.lines],
                 "regions": {r: dict(zip(("hourly", "monthly"), self.total(r), strict=True)) for r in regions},
-                "total": {"hourly": hourly, "monthly": monthly},
+                "total": {"hourly": hourly, "monthly": monthly}, "idle_monthly": self.idle_monthly(),
                 "unpriced": [x.item for x in self.lines if x.unit_price is None]}
 
 

@@ -125,15 +125,19 @@ def _common(public_key: str, role: str, settings: dict[str, tuple[str, str]]) ->
 
 # Experimenters (the StudioML client) declare the StudioML.topic exchange, their rmq_ queues with their _response
 # reporting queues, bind them, publish through the exchange and read their reports; nothing else.
+MANAGEMENT_PORT = 15672
 EXPERIMENTER_PERMISSIONS = {"configure": r"^(rmq_.*|StudioML\.topic)$",
                             "write": r"^(rmq_.*|StudioML\.topic|amq\.default)$",
                             "read": r"^(rmq_.*|StudioML\.topic)$"}
 
 
 def rabbitmq_settings(runner_password: str, admin_password: str, experimenter_password: str,
-                      tls: Tls) -> dict[str, tuple[str, str]]:
+                      tls: Tls, keda_password: str | None = None) -> dict[str, tuple[str, str]]:
     """The RabbitMQ VM's settings files, path -> (content, mode): users ``runner`` and ``admin`` (administrator) with
-    full rights on ``/``, ``experimenter`` with :data:`EXPERIMENTER_PERMISSIONS`; TLS; the local check's settings."""
+    full rights on ``/``, ``experimenter`` with :data:`EXPERIMENTER_PERMISSIONS`; TLS; the local check's settings.
+    With ``keda_password`` (scale to zero): the management plugin on 15672 (KEDA's RabbitMQ scaler lists queues
+    there, to match them as the runner does, by QUEUE_MATCH's expression) and user ``keda`` with the monitoring tag
+    and no right on any queue or exchange."""
     def user(name: str, password: str, tags: list[str]) -> dict[str, Any]:
         return {"name": name, "password_hash": rabbit_hash(password),
                 "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": tags}
@@ -144,11 +148,19 @@ def rabbitmq_settings(runner_password: str, admin_password: str, experimenter_pa
         "permissions": [{"user": u, "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}
                         for u in ("runner", "admin")]
         + [{"user": "experimenter", "vhost": "/", **EXPERIMENTER_PERMISSIONS}]}
+    conf = asset_text("services", "rabbitmq.conf")
+    if keda_password:
+        definitions["users"].append(user("keda", keda_password, ["monitoring"]))
+        definitions["permissions"].append({"user": "keda", "vhost": "/", "configure": "^$", "write": "^$",
+                                           "read": "^$"})
+        conf += f"# scale_to_zero: KEDA reads queue lengths from the management API (the NSG admits the clusters)\n" \
+                f"management.tcp.port = {MANAGEMENT_PORT}\n"
     check = {"amqp": {"host": "127.0.0.1", "port": AMQP_PORT, "user": "runner", "password": runner_password,
                       "vhost": "/"},
              "tls": {"host": "127.0.0.1", "port": AMQPS_PORT, "name": tls.name, "ca": f"{TLS_DIR}/ca.pem"}}
     return {"/etc/studioml/check.json": (json.dumps(check, indent=1), "0600"),
-            "/etc/studioml/rabbitmq.conf": (asset_text("services", "rabbitmq.conf"), "0600"),
+            "/etc/studioml/rabbitmq.conf": (conf, "0600"),
+            "/etc/studioml/enabled_plugins": ("[rabbitmq_management].\n" if keda_password else "[].\n", "0600"),
             "/etc/studioml/definitions.json": (json.dumps(definitions, indent=1), "0600"), **_tls_files(tls)}
 
 

@@ -62,7 +62,8 @@ def test_plan_without_answers_asks_and_checks_each_answer(served: RunningSandbox
         "subscription": "", "region": "eastus", "uniq_id": "auto", "gpu_sku": "Standard_NC8as_T4_v3", "gpu_nodes": 2,
         "runner_image": "quay.io/leafai/studio-go-runner:0.9.21", "source_registry_user": "", "runner_replicas": 2,
         "admin_user": False,
-        "pull_auth": "attach", "currency": "USD", "interface": "eth0", "client_cidrs": [], "gpu_priority": "regular"}
+        "pull_auth": "attach", "currency": "USD", "interface": "eth0", "client_cidrs": [], "gpu_priority": "regular",
+        "scale_to_zero": False}
     assert doc["subscription"]["name"] == "Visual Studio Ultimate with MSDN"
     assert sandbox_writes(served) == []
 

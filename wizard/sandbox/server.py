@@ -189,6 +189,21 @@ async def _spot(request: web.Request) -> web.Response:
     return web.json_response({"evicted": evicted})
 
 
+async def _queues(request: web.Request) -> web.Response:
+    """Messages waiting in a queue of a VM's RabbitMQ, set by tests: ``POST {"vm_id", "queue", "messages": n}``."""
+    from . import guest
+    from .guest.services import set_queue
+
+    sbx: Sandbox = request.app["sandbox"]
+    body = await request.json()
+    m = guest.machine(sbx, str(body["vm_id"]))
+    if m is None:
+        return web.json_response({"error": "no such VM"}, status=404)
+    set_queue(m, str(body["queue"]), int(body["messages"]))
+    sbx.store.save()
+    return web.json_response({"queues": (m.broker or {}).get("queues", {})})
+
+
 async def _capacity(request: web.Request) -> web.Response:
     """A region out of room for a VM size, set by tests: ``POST {"region", "size", "full": true|false}``; while full,
     a cluster or pool that must add VMs of that size there fails with AllocationFailed."""
@@ -272,6 +287,7 @@ def build_app(sbx: Sandbox, faults: Faults) -> web.Application:
     app.router.add_route("POST", "/sandbox/identity", _identity)
     app.router.add_route("POST", "/sandbox/spot", _spot)
     app.router.add_route("POST", "/sandbox/capacity", _capacity)
+    app.router.add_route("POST", "/sandbox/queues", _queues)
     app.router.add_post("/sandbox/reach", _reach)
     app.router.add_route("DELETE", "/sandbox/requests", _requests)
     app.router.add_route("*", "/devicelogin", authority.device_login)

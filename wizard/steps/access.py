@@ -18,15 +18,16 @@ from azure.mgmt.network.models import NetworkSecurityGroup
 
 from ..azure.errors import azure_call
 from ..naming import TAG
-from ..vmconfig import AMQP_PORT, AMQPS_PORT, S3_HTTPS_PORT, S3_PORT
+from ..vmconfig import AMQP_PORT, AMQPS_PORT, MANAGEMENT_PORT, S3_HTTPS_PORT, S3_PORT
 from .base import NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest
 from .network import AKS_PREFIX, AKS_SUBNET, STATIC_IPS
 
 DENY_PRIORITY = 4000
 
 
-def wanted_rules(sources: list[str], clients: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """The NSG's rules for these cluster subnets and experimenters' networks."""
+def wanted_rules(sources: list[str], clients: tuple[str, ...] = (), keda: bool = False) -> list[dict[str, Any]]:
+    """The NSG's rules for these cluster subnets and experimenters' networks (``keda``: the clusters also reach
+    RabbitMQ's management API, where KEDA reads the queue lengths; its user may only monitor)."""
     def allow(name: str, port: int, target: str, priority: int, who: list[str], what: str) -> dict[str, Any]:
         return {"name": name, "properties": {
             "protocol": "Tcp", "sourcePortRange": "*", "sourceAddressPrefixes": sorted(who),
@@ -39,6 +40,8 @@ def wanted_rules(sources: list[str], clients: tuple[str, ...] = ()) -> list[dict
                            "experimenters' networks (client_cidrs), TLS only,")] if clients else []
     return [allow("allow-amqp-from-clusters", AMQP_PORT, "rabbitmq", 200, sources, "the install's cluster subnets"),
             allow("allow-s3-from-clusters", S3_PORT, "files", 210, sources, "the install's cluster subnets"),
+            *([allow("allow-rabbitmq-management-from-clusters", MANAGEMENT_PORT, "rabbitmq", 240, sources,
+                     "the install's cluster subnets (KEDA reads queue lengths; scale_to_zero)")] if keda else []),
             *experimenters,
             {"name": "deny-other-vnet-inbound", "properties": {
                 "protocol": "*", "sourcePortRange": "*", "sourceAddressPrefix": "VirtualNetwork",
@@ -100,7 +103,7 @@ class ServiceAccess(Step):
         rg, name = ctx.names.registry_rg, ctx.names.nsg
         sources = cluster_sources(ctx)
         clients = ctx.answers.client_cidrs
-        want = wanted_rules(sources, clients)
+        want = wanted_rules(sources, clients, ctx.answers.scale_to_zero)
         nsg = rest(get_or_none(lambda: net.network_security_groups.get(rg, name), "reading the NSG"))
         who = (f"; AMQPS {AMQPS_PORT} and S3 HTTPS {S3_HTTPS_PORT} from {', '.join(clients)}" if clients else
                "; nothing from outside the VNet")

@@ -26,13 +26,14 @@ BUSY = ("Creating", "Updating", "Upgrading", "Scaling", "Deleting", "Starting", 
 def gpu_settings(ctx: Context) -> dict[str, Any]:
     """Spot and autoscaler settings of the GPU pool. Spot: evicted VMs are deleted, no price cap above the
     pay-as-you-go price (-1), and the autoscaler on (``gpu_nodes`` to ``gpu_nodes``) so that a node comes back for
-    the runners an eviction left Pending (``"Add an Azure Spot node pool"``, ``"Cluster autoscaler"``)."""
+    the runners an eviction left Pending; scale to zero: the autoscaler from 0 (``"Add an Azure Spot node pool"``,
+    ``"Cluster autoscaler"``)."""
     a = ctx.answers
     out: dict[str, Any] = {}
     if a.spot:
         out.update(scaleSetPriority="Spot", scaleSetEvictionPolicy="Delete", spotMaxPrice=-1)
     if a.autoscaled:
-        out.update(enableAutoScaling=True, minCount=a.gpu_nodes, maxCount=a.gpu_nodes)
+        out.update(enableAutoScaling=True, minCount=0 if a.scale_to_zero else a.gpu_nodes, maxCount=a.gpu_nodes)
     return out
 
 
@@ -141,6 +142,9 @@ class Cluster(Step):
             changes, remake = pool_changes(ctx, gpu)
         data: dict[str, Any] = {"pool": bool(changes), "remake": remake, "mc": mc,
                                 "count": (gpu or {}).get("count")}
+        if ctx.answers.scale_to_zero and not lookup(mc, "properties.workloadAutoScalerProfile.keda.enabled"):
+            changes.append("turn on the KEDA add-on")
+            data["keda"] = True
         if tags_missing(mc.get("tags"), ctx.tags):
             changes.append("tags")
             data["tags"] = True
@@ -189,6 +193,12 @@ class Cluster(Step):
             assert mc is not None
             self._remember(ctx, mc)
             obs = self.observe(ctx)  # a retried cluster may still need its GPU pool or tags
+        if obs.data.get("keda"):  # a cluster setting, not a pool's: a cluster PUT of the cluster as it is
+            body = _writable(obs.data["mc"])
+            body["properties"]["workloadAutoScalerProfile"] = {
+                **(body["properties"].get("workloadAutoScalerProfile") or {}), "keda": {"enabled": True}}
+            ctx.wait(self.key, lambda: aks.managed_clusters.begin_create_or_update(rg, name, ManagedCluster(body)),
+                     f"turning on KEDA in {name}")
         if obs.data.get("remake"):
             ctx.wait(self.key, lambda: aks.agent_pools.begin_delete(rg, name, GPU_POOL),
                      f"deleting GPU pool {GPU_POOL} to make it again")
@@ -205,7 +215,8 @@ class Cluster(Step):
         return {"location": ctx.region, "tags": ctx.tags, "identity": {"type": "SystemAssigned"},
                 "sku": {"name": "Base", "tier": "Free"},
                 "properties": {"dnsPrefix": f"leafai-{ctx.names.uniq_id}", "agentPoolProfiles": _pools(ctx),
-                               "enableRBAC": True,
+                               "enableRBAC": True, **({"workloadAutoScalerProfile": {"keda": {"enabled": True}}}
+                                                      if ctx.answers.scale_to_zero else {}),
                                "networkProfile": {"networkPlugin": "azure", "networkPluginMode": "overlay",
                                                   "podCidr": POD_CIDR, "serviceCidr": SERVICE_CIDR,
                                                   "dnsServiceIP": DNS_SERVICE_IP}}}

@@ -18,7 +18,7 @@ from .. import secrets as keys
 from ..errors import RefusedError
 from ..events import StepProgress
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step, get_or_none, lookup, rest, tags_missing
-from .services import CONF_TAG, LABELS, SECRETS, conf_digest, run_shell, secret_inputs, settings, where
+from .services import CONF_TAG, LABELS, conf_digest, role_secrets, run_shell, secret_inputs, settings, where
 
 ROLES = ("rabbitmq", "files")
 COST_ITEMS = {"rabbitmq": "RabbitMQ public IP", "files": "file server public IP"}
@@ -56,7 +56,7 @@ class Endpoints(Step):
         renew = tls.why_renew(cert, ca, [at.dns], list(at.ips)) if ca else "no install CA yet"
         if renew:
             return f"new TLS certificate ({renew})"
-        values = {k: ctx.secrets.get(k) for k in SECRETS[role]}
+        values = {k: ctx.secrets.get(k) for k in role_secrets(role, ctx.answers.scale_to_zero)}
         if any(v is None for v in values.values()):
             return "credentials the keyring lacks are made"
         key = ctx.secrets.get(keys.tls_key(role))
@@ -168,7 +168,8 @@ class Endpoints(Step):
     def _deliver(self, ctx: Context, role: str, vm: dict[str, Any], address: str | None) -> None:
         """Settings to the VM (Run Command), its configure script run and its check passed, then the tag."""
         at = where(ctx.names, role, address, ctx.login_server.partition(".")[2])
-        values = secret_inputs(role, ctx.secrets, ctx.names.uniq_id, at)  # a due certificate is issued here
+        values = secret_inputs(role, ctx.secrets, ctx.names.uniq_id, at,  # a due certificate is issued here
+                               ctx.answers.scale_to_zero)
         name = ctx.names.vm(role)
         ctx.emit(StepProgress(self.key, f"{name}: writing its credentials and TLS certificate, then reconfiguring "
                                         "(Run Command)"))

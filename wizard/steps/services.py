@@ -80,11 +80,16 @@ def where(names: Names, role: str, public_ip: str | None = None, suffix: str = "
     return Where(fqdn(names, role, suffix), (STATIC_IPS[role], *([public_ip] if public_ip else [])))
 
 
-def secret_inputs(role: str, store: keys.SecretStore, uniq_id: str, at: Where) -> dict[str, str]:
+def role_secrets(role: str, keda: bool = False) -> tuple[str, ...]:
+    """The keyring entries a role's settings are made from (with ``keda``, RabbitMQ's monitoring user for KEDA)."""
+    return (*SECRETS[role], keys.RABBITMQ_KEDA) if keda and role == "rabbitmq" else SECRETS[role]
+
+
+def secret_inputs(role: str, store: keys.SecretStore, uniq_id: str, at: Where, keda: bool = False) -> dict[str, str]:
     """Every secret a role's settings are made from (each from the keyring, made there first and read back when
     missing; the certificate issued when missing or due, see :func:`wizard.tls.why_renew`)."""
     if role == "rabbitmq":
-        values = {k: store.ensure(k, keys.random_password) for k in SECRETS[role]}
+        values = {k: store.ensure(k, keys.random_password) for k in role_secrets(role, keda)}
     else:
         values = {k: store.ensure(k, keys.access_key if k.endswith("access-key") else keys.random_password)
                   for k in SECRETS[role]}
@@ -98,7 +103,7 @@ def settings(role: str, values: dict[str, str], at: Where) -> dict[str, tuple[st
     material = vmconfig.Tls(values["ca"], values["cert"], values["key"], at.dns)
     if role == "rabbitmq":
         return vmconfig.rabbitmq_settings(values[keys.RABBITMQ_USER], values[keys.RABBITMQ_ADMIN],
-                                          values[keys.RABBITMQ_EXPERIMENTER], material)
+                                          values[keys.RABBITMQ_EXPERIMENTER], material, values.get(keys.RABBITMQ_KEDA))
     def pair(access: str, secret: str) -> vmconfig.S3Keys:
         return vmconfig.S3Keys(values[access], values[secret])
     return vmconfig.files_settings(pair(keys.S3_ADMIN_KEY, keys.S3_ADMIN_SECRET),
@@ -121,10 +126,10 @@ def cloud_config(role: str, store: keys.SecretStore, values: dict[str, str], at:
 
 
 def vm_body(role: str, names: Names, store: keys.SecretStore, nic_id: str, tags: dict[str, str],
-            at: Where | None = None) -> dict[str, Any]:
+            at: Where | None = None, keda: bool = False) -> dict[str, Any]:
     """The service VM's PUT body (the wizard sends it, and ``studioml-azure render`` prints it for the script)."""
     at = at or where(names, role)
-    values = secret_inputs(role, store, names.uniq_id, at)
+    values = secret_inputs(role, store, names.uniq_id, at, keda)
     name = names.vm(role)
     storage: dict[str, Any] = {"imageReference": IMAGE, "osDisk": {
         "createOption": "FromImage", "deleteOption": "Delete", "managedDisk": {"storageAccountType": "Premium_LRS"}}}
@@ -260,7 +265,8 @@ class ServiceVm(Step):
                 rg, f"{name}-nic", body), f"creating {name}-nic"))
         assert nic is not None
         at = where(ctx.names, self.role, public_address(ctx, self.role), ctx.login_server.partition(".")[2])
-        vm = VirtualMachine(vm_body(self.role, ctx.names, ctx.secrets, nic["id"], ctx.tags, at))
+        vm = VirtualMachine(vm_body(self.role, ctx.names, ctx.secrets, nic["id"], ctx.tags, at,
+                                    ctx.answers.scale_to_zero))
         made = rest(ctx.wait(self.key, lambda: compute.virtual_machines.begin_create_or_update(rg, name, vm),
                              f"creating VM {name}"))
         ctx.facts.vm_ids[self.role] = lookup(made, "properties.vmId")

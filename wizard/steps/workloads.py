@@ -81,7 +81,7 @@ class NamespaceAndPlugin(Objects):
 
 
 def secret_objects(store: keys.SecretStore, pull_auth: str, login_server: str, app_id: str,
-                   say: Callable[[str], None] = lambda _text: None) -> list[dict[str, Any]]:
+                   say: Callable[[str], None] = lambda _text: None, keda: bool = False) -> list[dict[str, Any]]:
     """The runner's Secrets from keyring values (the passphrase and key pair made there first, and read back, when
     missing); the wizard applies them and ``studioml-azure render k8s-secrets`` prints them for the script."""
     def need(key: str) -> str:
@@ -106,6 +106,9 @@ def secret_objects(store: keys.SecretStore, pull_auth: str, login_server: str, a
     objs.append(manifests.secret(manifests.KEY_SECRET, {"ssh-privatekey": need(keys.RUNNER_PRIVATE_KEY),
                                                         "ssh-publickey": need(keys.RUNNER_PUBLIC_KEY)}))
     objs.append(manifests.secret(manifests.PASSPHRASE_SECRET, {"ssh-passphrase": passphrase}))
+    if keda:  # the management API where KEDA reads queue lengths, as its monitoring user
+        host = f"http://keda:{need(keys.RABBITMQ_KEDA)}@{STATIC_IPS['rabbitmq']}:{vmconfig.MANAGEMENT_PORT}/%2F"
+        objs.append(manifests.secret(manifests.KEDA_SECRET, {"host": host}))
     return objs
 
 
@@ -118,7 +121,7 @@ class RunnerSecrets(Objects):
     def objects(self, ctx: Context) -> list[dict[str, Any]]:
         """Built from keyring values only."""
         return secret_objects(ctx.secrets, ctx.answers.pull_auth, ctx.login_server, str(ctx.facts.sp_app_id),
-                              lambda text: ctx.emit(StepProgress(self.key, text)))
+                              lambda text: ctx.emit(StepProgress(self.key, text)), ctx.answers.scale_to_zero)
 
     def _planned(self, ctx: Context) -> list[dict[str, Any]]:
         names = ([manifests.pull_secret("x", "x", "x")] if ctx.answers.pull_auth == "secret" else []) + [
@@ -132,12 +135,18 @@ class RunnerSecrets(Objects):
                   keys.S3_RUNNER_KEY, keys.S3_RUNNER_SECRET]
         if ctx.answers.pull_auth == "secret":
             wanted.append(keys.SP_PASSWORD)
+        if ctx.answers.scale_to_zero:
+            wanted.append(keys.RABBITMQ_KEDA)
         missing = [k for k in wanted if ctx.secrets.get(k) is None]
         if missing or ctx.facts.sp_app_id is None:
             objs = self._planned(ctx)
             return Observation(CREATE, "secrets to generate: " + (", ".join(missing) or "none"),
                                [Resource("Secret", f"{NAMESPACE}/{o['metadata']['name']}") for o in objs])
         return super().observe(ctx)
+
+
+RUNNER_DEPLOYMENT: dict[str, Any] = {"apiVersion": "apps/v1", "kind": "Deployment",
+                                     "metadata": {"name": "studioml-go-runner-deployment", "namespace": NAMESPACE}}
 
 
 class Runner(Objects):
@@ -147,28 +156,43 @@ class Runner(Objects):
     needs = ("k8s-base", "k8s-secrets", "image", "rabbitmq", "files")
 
     def objects(self, ctx: Context) -> list[dict[str, Any]]:
-        """Rendered with this install's registry, image, replicas and RabbitMQ address."""
-        return manifests.runner_objects(
+        """Rendered with this install's registry, image, replicas and RabbitMQ address; with scale_to_zero, KEDA's
+        objects too, and the replicas left to KEDA (0 at first, as it has them afterwards)."""
+        objs = manifests.runner_objects(
             registry=ctx.names.registry, login_server=ctx.login_server, image=ctx.answers.runner_image,
-            replicas=ctx.answers.runner_replicas,
+            replicas=self._replicas(ctx),
             amqp_host=ctx.facts.service_ips.get("rabbitmq", ""), size=gpu_size(ctx.answers.gpu_sku),
             pull_auth=ctx.answers.pull_auth)
+        if ctx.answers.scale_to_zero:
+            match = next(str(o["data"]["QUEUE_MATCH"]) for o in objs if o["kind"] == "ConfigMap"
+                         and "QUEUE_MATCH" in (o.get("data") or {}))
+            objs += manifests.scaler_objects(match, ctx.answers.runner_replicas)
+        return objs
+
+    def _replicas(self, ctx: Context) -> int:
+        if not ctx.answers.scale_to_zero:
+            return ctx.answers.runner_replicas
+        kube = self.kube(ctx)
+        live = kube.get(RUNNER_DEPLOYMENT) if kube is not None and kube.reachable() else None
+        return int((live or {}).get("spec", {}).get("replicas") or 0)
 
     def verify(self, ctx: Context) -> None:
         """Follow the rollout: every replica updated and available, or the pods' problem reported."""
         kube = self.kube(ctx)
         assert kube is not None
         dep = next(o for o in self.objects(ctx) if o["kind"] == "Deployment")
-        want = ctx.answers.runner_replicas
+        want = int(dep["spec"]["replicas"])
         deadline = time.monotonic() + ROLLOUT_SECONDS
         last = ""
         while True:
             live = kube.get(dep) or {}
             status, gen = live.get("status", {}), live.get("metadata", {}).get("generation", 0)
             ready = status.get("availableReplicas", 0) or 0
-            if status.get("observedGeneration", 0) >= gen and status.get("updatedReplicas", 0) == want \
-                    and ready == want and status.get("replicas", 0) == want:
+            if status.get("observedGeneration", 0) >= gen and (status.get("updatedReplicas", 0) or 0) == want \
+                    and ready == want and (status.get("replicas", 0) or 0) == want:
                 ctx.facts.runner_ready = f"{ready}/{want}"
+                if ctx.answers.scale_to_zero:
+                    self._scaler_ready(ctx, kube, deadline)
                 return
             problem = self._pod_problem(kube)
             message = f"{ready}/{want} runner replicas ready" + (f"; {problem}" if problem else "")
@@ -187,6 +211,27 @@ class Runner(Objects):
             if time.monotonic() > deadline:
                 raise RefusedError(f"the runner did not become ready: {message}.",
                                    f"kubectl --kubeconfig {kube.kubeconfig} -n {NAMESPACE} describe pods")
+            ctx.sleep(ctx.poll_seconds)
+
+    def _scaler_ready(self, ctx: Context, kube: Kube, deadline: float) -> None:
+        """KEDA read the queues: the ScaledObject's Ready condition (a management API it cannot reach says so)."""
+        scaled = next(o for o in self.objects(ctx) if o["kind"] == "ScaledObject")
+        last = ""
+        while True:
+            status = (kube.get(scaled) or {}).get("status") or {}
+            cond: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+            if cond.get("status") == "True":
+                ctx.emit(StepProgress(self.key, "KEDA reads the runner's queues (scale to zero on)"))
+                return
+            message = str(cond.get("message") or "waiting for KEDA's first poll")
+            if message != last:
+                ctx.emit(StepProgress(self.key, f"KEDA: {message}"))
+                last = message
+            if time.monotonic() > deadline:
+                raise RefusedError(f"KEDA cannot read the runner's queues: {message}.",
+                                   f"kubectl --kubeconfig {kube.kubeconfig} -n {NAMESPACE} describe scaledobject "
+                                   f"{scaled['metadata']['name']}; RabbitMQ's management API must answer on "
+                                   f"{vmconfig.MANAGEMENT_PORT} from the cluster's subnet")
             ctx.sleep(ctx.poll_seconds)
 
     @staticmethod

@@ -28,6 +28,7 @@ from typing import Any
 from .machine import SSH_PORT, Machine
 
 RABBIT_CONF = "/etc/rabbitmq/rabbitmq.conf"
+RABBIT_PLUGINS = "/etc/rabbitmq/enabled_plugins"  # rabbitmq-plugins' file: an Erlang list, [rabbitmq_management].
 RABBIT_KEYS = ("listeners.", "ssl_options.", "load_definitions", "definitions.", "loopback_users", "log.",
                "default_user", "default_pass", "default_vhost", "management.", "vm_memory_high_watermark",
                "disk_free_limit", "consumer_timeout", "heartbeat", "auth_mechanisms.", "channel_max",
@@ -148,6 +149,14 @@ def start_rabbitmq(m: Machine) -> str:
         conf, problem = _conf(m.read(RABBIT_CONF) or "")
         if problem:
             return problem
+        plugins = m.read(RABBIT_PLUGINS) or "[]."
+        management = "rabbitmq_management" in plugins
+        if any(k.startswith("management.") for k in conf) and not management:  # the plugin brings that schema
+            key = next(k for k in conf if k.startswith("management."))
+            return f"Error: failed to parse {RABBIT_CONF}: unknown setting '{key}' (enable rabbitmq_management)"
+        broker.pop("mgmt_port", None)
+        if management:
+            broker["mgmt_port"] = int(conf.get("management.tcp.port", "15672"))
         for key, value in conf.items():
             if key.startswith("listeners.tcp."):
                 host, _, port = value.rpartition(":")
@@ -243,6 +252,8 @@ def listening(m: Machine) -> dict[int, str]:
         ports[int(m.broker.get("port", 5672))] = str(m.broker.get("bind", "0.0.0.0"))
         if m.broker.get("tls_port"):
             ports[int(m.broker["tls_port"])] = "0.0.0.0"
+        if m.broker.get("mgmt_port"):
+            ports[int(m.broker["mgmt_port"])] = "0.0.0.0"
     for unit, state in m.services.items():
         conf = m.svcconf.get(unit)
         if state == "active" and conf and conf.get("s3"):
@@ -293,3 +304,34 @@ def s3_identity(m: Machine, access: str, secret: str) -> tuple[dict[str, Any] | 
                         return None, "SignatureDoesNotMatch"
                     return ident, ""
     return None, "InvalidAccessKeyId"
+
+
+def queue_lengths(m: Machine, user: str, password: str, pattern: str) -> tuple[int | None, str]:
+    """What RabbitMQ's management API (``GET /api/queues``) tells this user: the sum of the ready messages of the
+    queues whose names match ``pattern`` (KEDA's ``useRegex`` with ``operation: sum``), or None and why not: the
+    plugin off (nothing listens), a wrong password (401), a user without a management tag (monitoring,
+    management or administrator) or without access to the vhost (it sees no queue there)."""
+    import re
+
+    broker = m.broker or {}
+    if m.services.get("rabbitmq-server") != "active" or not broker.get("mgmt_port"):
+        return None, "connection refused (no management listener)"
+    found = broker.get("users", {}).get(user)
+    if found is None or not password_matches(found, password):
+        return None, "401 Unauthorized: Login failed"
+    if not {"monitoring", "management", "administrator"} & set(found.get("tags") or []):
+        return None, "401 Unauthorized: Not management user"
+    if f"{user}|/" not in broker.get("permissions", {}):
+        return 0, ""
+    try:
+        match = re.compile(pattern)
+    except re.error as err:
+        return None, f"400: invalid queue regex ({err})"
+    return sum(int(n) for q, n in (broker.get("queues") or {}).items() if match.search(q)), ""
+
+
+def set_queue(m: Machine, queue: str, messages: int) -> None:
+    """Messages waiting in a queue of the VM's broker (what experimenters' submissions leave there)."""
+    broker = json.loads(json.dumps(m.broker or installed_broker()))
+    broker.setdefault("queues", {})[queue] = max(0, messages)
+    m.record("broker", "state", broker)

@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import guest
 from ..arm.base import Sandbox
-from . import autoscale, kubelet, rollout
+from . import autoscale, keda, kubelet, rollout
 from .kinds import BY_PLURAL, Kind
 from .objects import Cluster
 from .selectors import matches_selector
@@ -50,6 +50,7 @@ def reconcile_all(sbx: Sandbox) -> None:
             continue
         cluster = Cluster(sbx, key)
         bootstrap(cluster)
+        keda.run_keda(cluster, rec)
         autoscale.autoscale(cluster, rec)
         kubelet.sync_nodes(cluster, rec)
         for ds in cluster.list(DAEMONSETS):

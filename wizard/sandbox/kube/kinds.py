@@ -56,7 +56,32 @@ KINDS = [
          False),
     Kind("rbac.authorization.k8s.io", "v1", "roles", "Role", "V1Role", True),
     Kind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", "V1RoleBinding", True),
+    # KEDA's CRDs, served where the AKS KEDA add-on is on (server.py): keda.sh/v1alpha1
+    Kind("keda.sh", "v1alpha1", "scaledobjects", "ScaledObject", "KedaScaledObject", True, ("so",)),
+    Kind("keda.sh", "v1alpha1", "triggerauthentications", "TriggerAuthentication", "KedaTriggerAuthentication", True,
+         ("ta",)),
 ]
+# The fields of KEDA's CRDs (keda.sh/v1alpha1, KEDA 2.x's ScaledObject and TriggerAuthentication schemas), as the
+# API server's structural-schema pruning checks them.
+KEDA_MODELS: dict[str, dict[str, Any]] = {
+    "KedaScaledObject": {"apiVersion": "string", "kind": "string", "metadata": {"ref": "V1ObjectMeta"},
+                         "spec": {"ref": "KedaScaledObjectSpec"}, "status": "any"},
+    "KedaScaledObjectSpec": {"scaleTargetRef": {"ref": "KedaScaleTarget"}, "pollingInterval": "integer",
+                             "cooldownPeriod": "integer", "initialCooldownPeriod": "integer",
+                             "idleReplicaCount": "integer", "minReplicaCount": "integer",
+                             "maxReplicaCount": "integer", "fallback": "any", "advanced": "any",
+                             "triggers": {"list": {"ref": "KedaTrigger"}}},
+    "KedaScaleTarget": {"name": "string", "kind": "string", "apiVersion": "string",
+                        "envSourceContainerName": "string"},
+    "KedaTrigger": {"type": "string", "name": "string", "metadata": {"map": "string"},
+                    "authenticationRef": {"ref": "KedaAuthRef"}, "metricType": "string", "useCachedMetrics": "boolean"},
+    "KedaAuthRef": {"name": "string", "kind": "string"},
+    "KedaTriggerAuthentication": {"apiVersion": "string", "kind": "string", "metadata": {"ref": "V1ObjectMeta"},
+                                  "spec": {"ref": "KedaTriggerAuthenticationSpec"}, "status": "any"},
+    "KedaTriggerAuthenticationSpec": {"secretTargetRef": {"list": {"ref": "KedaSecretTargetRef"}}, "env": "any",
+                                      "podIdentity": "any", "hashiCorpVault": "any", "azureKeyVault": "any"},
+    "KedaSecretTargetRef": {"parameter": "string", "name": "string", "key": "string"},
+}
 BY_PLURAL = {(k.group, k.version, k.plural): k for k in KINDS}
 BY_KIND = {(k.api_version, k.kind): k for k in KINDS}
 GROUPS = sorted({(k.group, k.version) for k in KINDS if k.group})
@@ -68,7 +93,8 @@ LABEL_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 @cache
 def schema() -> dict[str, dict[str, Any]]:
     """Field tables of every model."""
-    return json.loads((Path(__file__).parent / "schema.json").read_text())["models"]  # type: ignore[no-any-return]
+    models: dict[str, dict[str, Any]] = json.loads((Path(__file__).parent / "schema.json").read_text())["models"]
+    return {**models, **KEDA_MODELS}
 
 
 def unknown_and_type_errors(obj: Any, model: str, path: str = "") -> list[str]:

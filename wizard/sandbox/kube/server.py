@@ -18,6 +18,7 @@ from aiohttp import web
 
 from ..arm.base import Sandbox
 from . import controllers, discovery, extras, protobuf, table
+from .keda import keda_enabled
 from .kinds import BY_KIND, BY_PLURAL, Kind, invalid_fields, unknown_and_type_errors
 from .objects import Cluster, KubeError, json_patch, merge_patch, not_found, secret_defaults, strategic_merge
 from .selectors import field_selector, label_selector
@@ -120,7 +121,7 @@ async def route(request: web.Request, cluster: Cluster, parts: list[str]) -> web
     if (group, rest) == ("authorization.k8s.io", ["selfsubjectaccessreviews"]) and request.method == "POST":
         return _json(extras.access_review(await _body(request)), 201)
     kind = BY_PLURAL.get((group, version, rest[0]))
-    if kind is None:
+    if kind is None or group == "keda.sh" and not keda_enabled(cluster):
         raise KubeError(404, "NotFound", "the server could not find the requested resource")
     name = rest[1] if len(rest) > 1 else None
     if namespace and not kind.namespaced:
