@@ -128,7 +128,8 @@ def arm(sandbox: RunningSandbox, credential: Any, recorder: Recorder) -> Callabl
 # and mended) start first: xdist hands tests out in collection order, and one of these starting last made the
 # suite's tail.
 SLOW_FIRST = ("tests/test_e2e_terminal.py", "tests/engine/test_regions.py", "tests/engine/test_script.py",
-              "tests/engine/test_image_source.py", "tests/engine/test_experimenters.py")
+              "tests/engine/test_destroy.py", "tests/engine/test_image_source.py", "tests/engine/test_experimenters.py",
+              "tests/engine/test_scale_to_zero.py", "tests/engine/test_ranking.py", "tests/engine/test_spot.py")
 
 
 def pytest_configure(config: pytest.Config) -> None:
