@@ -225,7 +225,7 @@ def plan_removals(ctx: Context, region: str | None) -> tuple[list[Removal], list
     return region_removals(ctx, region, groups, alone=True), [region]
 
 
-def run_removals(ctx: Context, removals: list[Removal], *, finish: Callable[[], None] | None = None) -> None:
+def run_removals(ctx: Context, removals: list[Removal]) -> None:
     """Delete in order, journaled; Ctrl-C stops before the next one (a re-run goes on from what is left)."""
     for r in removals:
         if ctx.stop.is_set():
@@ -238,8 +238,6 @@ def run_removals(ctx: Context, removals: list[Removal], *, finish: Callable[[], 
         if r.key not in ("keyring",):
             ctx.journal.record(f"destroy:{r.key}", "done")
         ctx.emit(StepDone(r.key, "delete", r.where))
-    if finish is not None:
-        finish()
 
 
 def forget_install(ctx: Context) -> None:
