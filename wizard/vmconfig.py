@@ -160,7 +160,9 @@ def rabbitmq_settings(runner_password: str, admin_password: str, experimenter_pa
              "tls": {"host": "127.0.0.1", "port": AMQPS_PORT, "name": tls.name, "ca": f"{TLS_DIR}/ca.pem"}}
     return {"/etc/studioml/check.json": (json.dumps(check, indent=1), "0600"),
             "/etc/studioml/rabbitmq.conf": (conf, "0600"),
-            "/etc/studioml/enabled_plugins": ("[rabbitmq_management].\n" if keda_password else "[].\n", "0600"),
+            # where rabbitmq-plugins keeps it, written directly: the configure script (and so the VM's boot digest,
+            # whose change would re-make the VM) stays as it is
+            "/etc/rabbitmq/enabled_plugins": ("[rabbitmq_management].\n" if keda_password else "[].\n", "0644"),
             "/etc/studioml/definitions.json": (json.dumps(definitions, indent=1), "0600"), **_tls_files(tls)}
 
 

@@ -8,7 +8,6 @@ step "configure rabbitmq"
 install -d -o root -g rabbitmq -m 0750 /etc/rabbitmq/tls
 install -o rabbitmq -g rabbitmq -m 0640 /etc/studioml/rabbitmq.conf /etc/rabbitmq/rabbitmq.conf
 install -o rabbitmq -g rabbitmq -m 0640 /etc/studioml/definitions.json /etc/rabbitmq/definitions.json
-install -o rabbitmq -g rabbitmq -m 0644 /etc/studioml/enabled_plugins /etc/rabbitmq/enabled_plugins
 install -o rabbitmq -g rabbitmq -m 0644 /etc/studioml/tls/ca.pem /etc/rabbitmq/tls/ca.pem
 install -o rabbitmq -g rabbitmq -m 0644 /etc/studioml/tls/server.pem /etc/rabbitmq/tls/server.pem
 install -o rabbitmq -g rabbitmq -m 0600 /etc/studioml/tls/server.key /etc/rabbitmq/tls/server.key
