@@ -129,7 +129,7 @@ def arm(sandbox: RunningSandbox, credential: Any, recorder: Recorder) -> Callabl
 # suite's tail.
 SLOW_FIRST = ("tests/test_e2e_terminal.py", "tests/engine/test_regions.py", "tests/engine/test_script.py",
               "tests/engine/test_destroy.py", "tests/engine/test_image_source.py", "tests/engine/test_experimenters.py",
-              "tests/engine/test_scale_to_zero.py", "tests/engine/test_ranking.py", "tests/engine/test_spot.py")
+              "tests/engine/test_scale_to_zero.py", "tests/engine/test_ranking.py")
 
 
 def pytest_configure(config: pytest.Config) -> None:

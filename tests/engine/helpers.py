@@ -10,13 +10,16 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import keyring
+import pytest
 import requests
+from azure.core.exceptions import HttpResponseError
 from azure.identity import ClientSecretCredential
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.compute import ComputeManagementClient
@@ -317,3 +320,36 @@ def az_login(sandbox: RunningSandbox, config_dir: Path) -> dict[str, str]:
                           text=True, env=env, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return {"AZURE_CONFIG_DIR": env["AZURE_CONFIG_DIR"], "REQUESTS_CA_BUNDLE": env["REQUESTS_CA_BUNDLE"]}
+
+
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+
+
+def demote_to_contributor(info: dict[str, Any]) -> str:
+    """Through ARM itself, as the sandbox's admin service principal: give it Contributor on the answers' subscription
+    and take its Owner away (Contributor's NotActions hold Microsoft.Authorization/*/Write); returns the
+    subscription."""
+    from azure.mgmt.authorization import AuthorizationManagementClient
+    from azure.mgmt.subscription import SubscriptionClient
+
+    cred = admin_credential(info)
+    kw: dict[str, Any] = {"base_url": info["arm"], "connection_verify": info["ca_bundle"]}
+    sub = next(str(s.subscription_id) for s in SubscriptionClient(cred, **kw).subscriptions.list()
+               if s.display_name == "Visual Studio Ultimate with MSDN")
+    authz = AuthorizationManagementClient(cred, sub, **kw)
+    scope = f"/subscriptions/{sub}"
+    mine = [a for a in authz.role_assignments.list_for_subscription() if a.scope == scope and a.principal_type ==
+            "ServicePrincipal"]
+    oid = mine[0].principal_id
+    authz.role_assignments.create(scope, str(uuid.uuid4()), {"properties": {
+        "roleDefinitionId": f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}",
+        "principalId": oid, "principalType": "ServicePrincipal"}})
+    for a in mine:
+        authz.role_assignments.delete_by_id(str(a.id))
+    with pytest.raises(HttpResponseError) as refused:  # the sandbox now refuses it what Azure refuses Contributor
+        authz.role_assignments.create(scope, str(uuid.uuid4()), {"properties": {
+            "roleDefinitionId": f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}",
+            "principalId": oid, "principalType": "ServicePrincipal"}})
+    assert refused.value.status_code == 403 and refused.value.error.code == "AuthorizationFailed"
+    assert "'Microsoft.Authorization/roleAssignments/write'" in str(refused.value.error.message)
+    return sub

@@ -1,6 +1,7 @@
 """destroy takes a region, then the whole install, away: nothing tagged with the install is left in any subscription
 of the tenant, no Graph application, no keyring entry, no kubeconfig, no remembered id; an interrupted destroy
-converges when run again; the same id installs again afterwards."""
+converges when run again; the same id installs again afterwards; a destroy the caller's roles cannot finish is refused
+before the first delete."""
 
 from __future__ import annotations
 
@@ -19,12 +20,15 @@ from tests.engine.helpers import (
     ANSWERS,
     Home,
     answers_with,
+    clear_request_log,
+    demote_to_contributor,
     endpoint_args,
     finish,
     graph_get,
     interrupt_at,
     run,
     run_text,
+    sandbox_writes,
     start,
     stored,
 )
@@ -121,4 +125,14 @@ def test_destroy_a_region_then_everything_and_install_again(tmp_path: Path, serv
     # the same id installs again
     code, again, err = run(home, "apply", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
     assert code == 0 and again["uniq_id"]["value"] == uid, err[-3000:]
+
+    # now only Contributor (which may delete groups but not role assignments): refused before the first delete
+    demote_to_contributor(served.info)
+    clear_request_log(served)
+    code, doc, err = run(home, "destroy", *args, "--answers", str(ANSWERS), "--yes", "--json", env=env)
+    assert code == 3 and "Traceback" not in err, err[-3000:]
+    assert "may not do all this destroy does" in doc["error"], doc
+    assert "(Microsoft.Authorization/roleAssignments/delete)" in doc["error"], doc
+    assert "resourceGroups/delete" not in doc["error"], doc
+    assert sandbox_writes(served) == []
 

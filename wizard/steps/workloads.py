@@ -186,6 +186,8 @@ class Runner(Objects):
         last = ""
         while True:
             live = kube.get(dep) or {}
+            if ctx.answers.scale_to_zero:  # KEDA sets the replicas, also while this waits
+                want = int(live.get("spec", {}).get("replicas") or 0)
             status, gen = live.get("status", {}), live.get("metadata", {}).get("generation", 0)
             ready = status.get("availableReplicas", 0) or 0
             if status.get("observedGeneration", 0) >= gen and (status.get("updatedReplicas", 0) or 0) == want \
