@@ -10,7 +10,7 @@ from typing import Any
 from .answers import Answers
 from .azure.clients import Clients
 from .catalog import gpu_size
-from .errors import RefusedError
+from .errors import RefusedError, WizardError
 from .pricing import PriceBook
 from .sizing import estimate, regions_for
 
@@ -25,7 +25,7 @@ def ranked(clients: Clients, book: PriceBook, sub: str, answers: Answers, home: 
         try:
             est = estimate(book, replace(answers, region=r["region"]), home=home or r["region"])
             r["monthly"] = round(est.total()[1], 2) if not [x for x in est.lines if x.monthly is None] else None
-        except Exception:  # a price the API lacks for that region: listed, unranked
+        except WizardError:  # no price for that region (offline, no snapshot rate): listed, unranked
             r["monthly"] = None
         r["currency"] = book.currency
     return sorted(found, key=lambda r: (not r["fits"], r["monthly"] is None, r["monthly"] or 0.0, r["region"]))
