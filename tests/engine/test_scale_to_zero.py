@@ -124,3 +124,20 @@ def test_a_spot_pool_follows_the_queues_down_to_zero_and_back_through_an_evictio
     assert code == 0, err[-3000:]
     assert again["steps"]["runner"]["action"] == "none" and again["steps"]["cluster"]["action"] == "none"
     assert _runners(kubeconfig)[0] == 2
+
+    # scale to zero off again: KEDA's objects go, the runners are the answered count, the pool keeps its nodes
+    _sandbox(served, "queues", {"vm_id": vm_id, "queue": "rmq_alice_experiments", "messages": 0})
+    code, off, err = run(home, "apply", *args, "--answers", str(answers_with(tmp_path, gpu_priority="spot")), "--yes",
+                         "--json", env=env)
+    assert code == 0, err[-3000:]
+    assert "remove ScaledObject/studioml-go-runner, TriggerAuthentication/studioml-keda-rabbitmq" in \
+        off["steps"]["runner"]["detail"], off["steps"]["runner"]
+    gone = subprocess.run([require_kubectl(), "--kubeconfig", kubeconfig, "get", "scaledobjects", "-n",
+                           "gpu-resources", "-o", "name"], capture_output=True, text=True, timeout=60, check=True)
+    assert gone.stdout.strip() == "", gone.stdout
+    assert _runners(kubeconfig) == (2, 2)
+    pool = aks.agent_pools.get(f"leafai-{uid}", f"leafai-cluster-{uid}", "gpu")
+    assert (pool.enable_auto_scaling, pool.min_count, pool.max_count) == (True, 2, 2)
+    rules = {r.name for r in NetworkManagementClient(cred, sub, **kw).network_security_groups.get(
+        f"studioml-{uid}", f"studioml-services-nsg-{uid}").security_rules}
+    assert "allow-rabbitmq-management-from-clusters" not in rules

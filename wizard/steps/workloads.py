@@ -12,7 +12,7 @@ from .. import secrets as keys
 from ..catalog import gpu_size
 from ..errors import RefusedError, SecretStoreError
 from ..events import StepProgress
-from ..kube import Kube
+from ..kube import Kube, object_path
 from ..naming import NAMESPACE
 from .base import CREATE, NONE, UPDATE, Context, Observation, Resource, Step
 from .network import STATIC_IPS
@@ -168,6 +168,33 @@ class Runner(Objects):
                          and "QUEUE_MATCH" in (o.get("data") or {}))
             objs += manifests.scaler_objects(match, ctx.answers.runner_replicas)
         return objs
+
+    def observe(self, ctx: Context) -> Observation:
+        """As for any objects; with scale_to_zero off, KEDA's objects left from when it was on are to go."""
+        obs = super().observe(ctx)
+        kube = self.kube(ctx)
+        left = self._leftovers(ctx, kube) if kube is not None and kube.reachable() else []
+        if not left:
+            return obs
+        gone = "remove " + ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in left) + " (scale_to_zero is off)"
+        return Observation(UPDATE if obs.action == NONE else obs.action, ", ".join(filter(None, [obs.detail, gone])),
+                           obs.resources, obs.data)
+
+    def apply(self, ctx: Context, obs: Observation) -> None:
+        """KEDA's leftovers first (so it stops setting the replicas), then the objects."""
+        kube = self.kube(ctx)
+        assert kube is not None
+        for obj in self._leftovers(ctx, kube):
+            kube.request("DELETE", object_path(obj), ok=(200, 202, 404))
+            ctx.emit(StepProgress(self.key, f"delete {obj['kind']} {obj['metadata']['name']}"))
+        super().apply(ctx, obs)
+
+    @staticmethod
+    def _leftovers(ctx: Context, kube: Kube) -> list[dict[str, Any]]:
+        """KEDA's objects in the cluster while scale_to_zero is off (none where KEDA's CRDs are not served)."""
+        if ctx.answers.scale_to_zero:
+            return []
+        return [o for o in reversed(manifests.scaler_objects("", 1)) if kube.get(o) is not None]  # the scaler first
 
     def _replicas(self, ctx: Context) -> int:
         if not ctx.answers.scale_to_zero:
