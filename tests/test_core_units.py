@@ -378,3 +378,35 @@ def test_a_display_name_for_a_region_is_refused_naming_its_arm_name() -> None:
     with pytest.raises(InputError) as odd:
         validate({"region": "east-us"})
     assert odd.value.message.endswith("lowercase letters and digits, no spaces.")
+
+
+def test_a_secret_service_that_goes_away_mid_call_is_waited_for_then_a_keyring_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """gnome-keyring restarting mid-run (its D-Bus peer gone: secretstorage's SecretServiceNotAvailableException):
+    the call is made again until the restarted service answers; a service that never comes back is the keyring's
+    error (exit 2 through SecretStore), never an unexpected one."""
+    import keyring.errors
+    from secretstorage.exceptions import SecretServiceNotAvailableException
+
+    from wizard import secrets as keys
+
+    pauses: list[float] = []
+    monkeypatch.setattr(keys.time, "sleep", pauses.append)
+    answers = iter([SecretServiceNotAvailableException("Message recipient disconnected from message bus without "
+                                                       "replying")] * 3 + ["value"])
+
+    def call() -> str:
+        got = next(answers)
+        if isinstance(got, Exception):
+            raise got
+        return got
+
+    assert keys.keyring_call(call) == "value" and len(pauses) == 3
+
+    def gone() -> str:
+        raise SecretServiceNotAvailableException("Message recipient disconnected from message bus without replying")
+
+    pauses.clear()
+    with pytest.raises(keyring.errors.KeyringError, match="went away"):
+        keys.keyring_call(gone)
+    assert 10 <= sum(pauses) <= 15  # about 12 s of waiting in all before giving up

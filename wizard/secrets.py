@@ -31,7 +31,13 @@ try:  # the Secret Service went away mid-call (a daemon restarted by D-Bus activ
 except ImportError:  # pragma: no cover
     class _Dropped(Exception):  # type: ignore[no-redef]
         """Never raised where jeepney is absent."""
-_LOST_SERVICE = ("NoReply", "NoSession", "ServiceUnknown", "Disconnected")
+try:  # secretstorage's words for a bus peer that went away without answering ("Message recipient disconnected")
+    from secretstorage.exceptions import SecretServiceNotAvailableException as _Gone
+except ImportError:  # pragma: no cover
+    class _Gone(Exception):  # type: ignore[no-redef]
+        """Never raised where secretstorage is absent."""
+_LOST_SERVICE = ("noreply", "nosession", "serviceunknown", "disconnected")
+ATTEMPTS = 9  # about 12 s in all: what a restarted daemon takes to answer (D-Bus activation, keyring unlock)
 
 SERVICE = "studioml-azure"
 _LOCK = threading.RLock()  # steps run on threads: one keyring call at a time, and no secret generated twice
@@ -100,25 +106,28 @@ HINT = ("start a Secret Service (gnome-keyring or KeePassXC) and unlock it; on a
 
 def _lost(err: BaseException) -> bool:
     """Whether the Secret Service dropped the call (it exited or restarted), rather than refusing it."""
-    text = f"{type(err).__name__} {err} {err.__cause__!r}"
-    return any(word in text for word in _LOST_SERVICE)
+    text = f"{type(err).__name__} {err} {err.__cause__!r}".lower()
+    return isinstance(err, _Gone) or any(word in text for word in _LOST_SERVICE)
 
 
 def keyring_call(fn: Callable[[], T]) -> T:
     """One keyring call, serialised. gnome-keyring, while other clients create and delete items, can answer a
     search with an item path it then says does not exist, and a daemon that exited mid-call leaves it unanswered
-    (D-Bus activation starts it again for the next call): such a call is made again, a few times, after a pause."""
-    for attempt in range(6):
+    (D-Bus activation starts it again for the next call): such a call is made again, after a growing pause, until the
+    service answers or about 12 s have passed; then it is the keyring's error (exit 2), never an unexpected one."""
+    for attempt in range(ATTEMPTS):
         try:
             with _LOCK:
                 return fn()
         except _Vanished:
-            if attempt == 5:
+            if attempt == ATTEMPTS - 1:
                 raise keyring.errors.KeyringError("the Secret Service kept losing the item") from None
-        except (_Dropped, keyring.errors.InitError, keyring.errors.KeyringError) as err:
-            if attempt == 5 or not _lost(err):
+        except (_Dropped, _Gone, keyring.errors.InitError, keyring.errors.KeyringError) as err:
+            if not _lost(err):
                 raise
-        time.sleep(0.1 * (attempt + 1))
+            if attempt == ATTEMPTS - 1:
+                raise keyring.errors.KeyringError(f"the Secret Service went away ({type(err).__name__})") from None
+        time.sleep(min(3.0, 0.1 * 2 ** attempt))
     raise AssertionError("unreachable")
 
 
