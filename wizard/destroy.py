@@ -137,8 +137,8 @@ def region_removals(ctx: Context, region: str, groups: dict[str, dict[str, Any]]
     return out
 
 
-def _role_assignments(ctx: Context, app: dict[str, Any] | None) -> list[Any]:
-    if app is None or ctx.names.registry_rg.lower() not in _groups(ctx):
+def _role_assignments(ctx: Context, app: dict[str, Any] | None, groups: dict[str, dict[str, Any]]) -> list[Any]:
+    if app is None or ctx.names.registry_rg.lower() not in groups:
         return []
     sp = ctx.clients.graph().request("GET", "/servicePrincipals", params={"$filter": f"appId eq '{app['appId']}'"})
     ids = [s["id"] for s in sp.get("value", [])]
@@ -180,7 +180,7 @@ def everything(ctx: Context, groups: dict[str, dict[str, Any]]) -> list[Removal]
     for region in install_regions(ctx, groups)[1:]:
         out += region_removals(ctx, region, groups, alone=False)
     app = find_app(ctx)
-    for a in _role_assignments(ctx, app):
+    for a in _role_assignments(ctx, app, groups):
         out.append(Removal(f"role-{a.name}", f"role assignment of {n.sp} on the registry", str(a.id),
                            partial(_delete_assignment, ctx, str(a.id)),
                            "Microsoft.Authorization/roleAssignments/delete"))

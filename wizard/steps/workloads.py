@@ -178,13 +178,13 @@ class Runner(Objects):
             return obs
         gone = "remove " + ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in left) + " (scale_to_zero is off)"
         return Observation(UPDATE if obs.action == NONE else obs.action, ", ".join(filter(None, [obs.detail, gone])),
-                           obs.resources, obs.data)
+                           obs.resources, {**obs.data, "leftovers": left})
 
     def apply(self, ctx: Context, obs: Observation) -> None:
         """KEDA's leftovers first (so it stops setting the replicas), then the objects."""
         kube = self.kube(ctx)
         assert kube is not None
-        for obj in self._leftovers(ctx, kube):
+        for obj in obs.data.get("leftovers") or []:  # what observe found
             kube.request("DELETE", object_path(obj), ok=(200, 202, 404))
             ctx.emit(StepProgress(self.key, f"delete {obj['kind']} {obj['metadata']['name']}"))
         super().apply(ctx, obs)
@@ -244,7 +244,7 @@ class Runner(Objects):
 
     def _scaler_ready(self, ctx: Context, kube: Kube, deadline: float) -> None:
         """KEDA read the queues: the ScaledObject's Ready condition (a management API it cannot reach says so)."""
-        scaled = next(o for o in self.objects(ctx) if o["kind"] == "ScaledObject")
+        scaled = manifests.scaler_objects("", 1)[1]  # its name and namespace are all a read needs
         last = ""
         while True:
             status = (kube.get(scaled) or {}).get("status") or {}

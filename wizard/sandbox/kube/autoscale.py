@@ -17,6 +17,7 @@ by the next one, as a scale set's instance ids are not.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from .kinds import BY_PLURAL
@@ -65,8 +66,6 @@ def evict(cluster: Cluster, rec: dict[str, Any], pool_name: str, n: int = 1) -> 
 
 def pool_digits(rec: dict[str, Any], pool_name: str) -> str:
     """The digits AKS puts in a pool's node names."""
-    import hashlib
-
     return str(int(hashlib.sha256((rec["id"] + pool_name).encode()).hexdigest()[:8], 16))[:8]
 
 

@@ -13,6 +13,7 @@ ScaledObject's Ready condition. Times follow the sandbox speed.
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 from typing import Any
@@ -44,8 +45,6 @@ def _param(cluster: Cluster, ns: str, trigger: dict[str, Any], name: str) -> str
     auth = cluster.get(AUTHS, ns, ref) if ref else None
     for item in ((auth or {}).get("spec") or {}).get("secretTargetRef") or []:
         if item.get("parameter") == name:
-            import base64
-
             secret = cluster.get(SECRETS, ns, item.get("name", "")) or {}
             raw = (secret.get("data") or {}).get(item.get("key", ""))
             return base64.b64decode(raw).decode() if raw else ""

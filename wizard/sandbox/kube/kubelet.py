@@ -9,7 +9,6 @@ their config (Secrets, ConfigMaps) and images (registry credentials) check out.
 from __future__ import annotations
 
 import base64
-import hashlib
 import ipaddress
 import json
 import re
@@ -107,7 +106,7 @@ def sync_nodes(cluster: Cluster, rec: dict[str, Any]) -> None:
     addresses: dict[str, str] = {}
     per_subnet: dict[str, int] = {}
     for pool in rec["body"]["properties"]["agentPoolProfiles"]:
-        digits = str(int(hashlib.sha256((rec["id"] + pool["name"]).encode()).hexdigest()[:8], 16))[:8]
+        digits = autoscale.pool_digits(rec, pool["name"])
         subnet = str(pool.get("vnetSubnetID") or "").lower()
         for i in autoscale.node_ids(cluster, pool):
             name = f"aks-{pool['name']}-{digits}-vmss{i:06d}"
